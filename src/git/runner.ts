@@ -1,0 +1,89 @@
+// Every git command goes through here: `<--git> <args>` with the private environment, a
+// deadline, V5/V6 command logging, and upstream's error text (compat.md 4.2):
+//   Run(<cmd line>): <exit status N | context deadline exceeded | signal: killed>: { stdout: "…", stderr: "…" }
+import { execute, SpawnError } from "../lib/exec.ts";
+import { Duration, goQuote } from "../lib/go.ts";
+import type { Logger } from "../log/logger.ts";
+
+export interface GitRunOptions {
+  cwd: string;
+  /** Absolute time (Date.now() scale) after which the command is killed. */
+  deadline?: number;
+  stdin?: string;
+  /** Extra environment for this call only (e.g. credentials for a fetch). */
+  env?: Record<string, string>;
+  /** Show git's own stderr (progress) instead of capturing it. */
+  inheritStderr?: boolean;
+}
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly stdout: string,
+    readonly stderr: string,
+    readonly code: number | null,
+    /** Killed because the sync deadline passed. */
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Quote args containing whitespace, as upstream does in its command-line strings. */
+export function formatCmd(argv: string[]): string {
+  return argv.map((a) => (/\s/.test(a) || a === "" ? goQuote(a) : a)).join(" ");
+}
+
+export class Git {
+  constructor(
+    /** Resolved path of `--git` (may be a wrapper). */
+    readonly path: string,
+    private readonly log: Logger,
+    /** The environment every git child gets; read at each call, so setup can extend it. */
+    readonly env: () => Record<string, string | undefined>,
+  ) {}
+
+  async run(args: string[], opts: GitRunOptions): Promise<GitResult> {
+    const argv = [this.path, ...args];
+    const cmd = formatCmd(argv);
+    let timeoutMs: number | undefined;
+    if (opts.deadline !== undefined) {
+      timeoutMs = opts.deadline - Date.now();
+      if (timeoutMs <= 0) {
+        throw new GitError(`Run(${cmd}): context deadline exceeded: { stdout: "", stderr: "" }`, "", "", null, true);
+      }
+    }
+    this.log.v(5, "running command", { cwd: opts.cwd, cmd });
+    let r;
+    try {
+      r = await execute(argv, {
+        cwd: opts.cwd,
+        env: opts.env ? { ...this.env(), ...opts.env } : this.env(),
+        timeoutMs,
+        stdin: opts.stdin,
+        inheritStderr: opts.inheritStderr,
+      });
+    } catch (e) {
+      if (e instanceof SpawnError) throw new GitError(`Run(${cmd}): ${e.message}`, "", "", null);
+      throw e;
+    }
+    const stdout = r.stdout.trim();
+    const stderr = r.stderr.trim();
+    if (r.timedOut || r.code !== 0) {
+      const why = r.timedOut ? "context deadline exceeded" : r.code === null ? `signal: ${signalWord(r.signal)}` : `exit status ${r.code}`;
+      throw new GitError(`Run(${cmd}): ${why}: { stdout: ${goQuote(stdout)}, stderr: ${goQuote(stderr)} }`, r.stdout, r.stderr, r.code, r.timedOut);
+    }
+    this.log.v(6, "command result", { stdout: r.stdout, stderr: r.stderr, time: new Duration(r.ms) });
+    return { stdout: r.stdout, stderr: r.stderr };
+  }
+}
+
+function signalWord(sig: string | null): string {
+  const words: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
+  return (sig && words[sig]) ?? sig ?? "unknown";
+}

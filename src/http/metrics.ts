@@ -1,0 +1,118 @@
+// A small Prometheus registry: exactly the counters and summaries git-sync exposes, in the
+// text exposition format 0.0.4 (compat.md 7). Values print as plain numbers ("1", not "1.0").
+// Labelled series appear only after their first increment; unlabelled ones from the start.
+
+type Labels = Record<string, string>;
+
+interface Family {
+  name: string;
+  help: string;
+  type: "counter" | "summary" | "gauge";
+  labelNames: readonly string[];
+  series: Map<string, { labels: Labels; value: number; sum: number; count: number }>;
+}
+
+const families = new Map<string, Family>();
+
+function key(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort());
+}
+
+function family(name: string, help: string, type: Family["type"], labelNames: readonly string[]): Family {
+  let f = families.get(name);
+  if (!f) {
+    f = { name, help, type, labelNames, series: new Map() };
+    families.set(name, f);
+    if (labelNames.length === 0) f.series.set(key({}), { labels: {}, value: 0, sum: 0, count: 0 });
+  }
+  return f;
+}
+
+function series(f: Family, labels: Labels) {
+  const k = key(labels);
+  let s = f.series.get(k);
+  if (!s) {
+    s = { labels, value: 0, sum: 0, count: 0 };
+    f.series.set(k, s);
+  }
+  return s;
+}
+
+export class Counter<L extends string = never> {
+  private readonly f: Family;
+  constructor(name: string, help: string, labelNames: readonly L[] = []) {
+    this.f = family(name, help, "counter", labelNames);
+  }
+  inc(labels: Record<L, string> = {} as Record<L, string>, by = 1): void {
+    series(this.f, labels).value += by;
+  }
+  get(labels: Record<L, string> = {} as Record<L, string>): number {
+    return this.f.series.get(key(labels))?.value ?? 0;
+  }
+}
+
+export class Gauge<L extends string = never> {
+  private readonly f: Family;
+  constructor(name: string, help: string, labelNames: readonly L[] = []) {
+    this.f = family(name, help, "gauge", labelNames);
+  }
+  set(value: number, labels: Record<L, string> = {} as Record<L, string>): void {
+    series(this.f, labels).value = value;
+  }
+}
+
+/** A summary without quantiles: only _sum and _count, like upstream's. */
+export class Summary<L extends string = never> {
+  private readonly f: Family;
+  constructor(name: string, help: string, labelNames: readonly L[] = []) {
+    this.f = family(name, help, "summary", labelNames);
+  }
+  observe(value: number, labels: Record<L, string> = {} as Record<L, string>): void {
+    const s = series(this.f, labels);
+    s.sum += value;
+    s.count += 1;
+  }
+}
+
+function fmt(n: number): string {
+  if (Number.isInteger(n)) return String(n);
+  return String(n);
+}
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  return "{" + entries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",") + "}";
+}
+
+/** Gauges computed at scrape time (process metrics). */
+const collectors: Array<() => string> = [];
+export function addCollector(fn: () => string): void {
+  collectors.push(fn);
+}
+
+export function renderMetrics(): string {
+  let out = "";
+  for (const f of [...families.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (f.series.size === 0) continue;
+    out += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
+    for (const s of f.series.values()) {
+      if (f.type === "summary") {
+        out += `${f.name}_sum${labelText(s.labels)} ${fmt(s.sum)}\n`;
+        out += `${f.name}_count${labelText(s.labels)} ${fmt(s.count)}\n`;
+      } else {
+        out += `${f.name}${labelText(s.labels)} ${fmt(s.value)}\n`;
+      }
+    }
+  }
+  for (const c of collectors) out += c();
+  return out;
+}
+
+// The metrics of compat.md 7, owned here so every module increments the same instances.
+export const syncCount = new Counter("git_sync_count_total", "How many git syncs completed, partitioned by state (success, error, noop)", ["status"]);
+export const syncDuration = new Summary("git_sync_duration_seconds", "Summary of git_sync durations", ["status"]);
+export const fetchCount = new Counter("git_fetch_count_total", "How many git fetches were run");
+export const askpassCount = new Counter("git_sync_askpass_calls", "How many git askpass calls completed, partitioned by state (success, error)", ["status"]);
+export const githubTokenCount = new Counter("git_sync_refresh_github_app_token_count", "How many times the GitHub app token was refreshed, partitioned by state (success, error)", ["status"]);
+export const hookRunCount = new Counter("git_sync_hook_run_count_total", "How many hook runs completed, partitioned by name and state (success, error)", ["name", "status"]);

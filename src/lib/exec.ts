@@ -1,0 +1,95 @@
+// Running a child process the way git-sync needs it: argv only (never a shell), env passed
+// explicitly (Bun.spawn snapshots it), and a timeout that kills the whole process group, so a
+// git wrapper script or an ssh grandchild cannot outlive the deadline.
+
+export interface ExecOptions {
+  cwd?: string;
+  env: Record<string, string | undefined>;
+  /** Milliseconds; 0 or undefined means none. */
+  timeoutMs?: number;
+  stdin?: string;
+  /** Inherit stderr instead of capturing it (progress on a terminal). */
+  inheritStderr?: boolean;
+}
+
+export interface ExecResult {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+}
+
+/** Process groups we started and that are still running; shutdown kills them. */
+const running = new Set<number>();
+
+export function killAllRunning(signal: NodeJS.Signals = "SIGKILL"): void {
+  for (const pid of running) killGroup(pid, signal);
+}
+
+export function runningCount(): number {
+  return running.size;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export class SpawnError extends Error {}
+
+export async function execute(argv: string[], opts: ExecOptions): Promise<ExecResult> {
+  const started = performance.now();
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
+      stdout: "pipe",
+      stderr: opts.inheritStderr ? "inherit" : "pipe",
+      // setsid(): the child leads its own process group, which we can kill as a whole.
+      detached: true,
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpawnError(code === "ENOENT" ? `${argv[0]}: executable file not found` : `can't start ${argv[0]}: ${(e as Error).message}`, { cause: e });
+  }
+  const pid = proc.pid;
+  running.add(pid);
+  let timedOut = false;
+  const timer =
+    opts.timeoutMs && opts.timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          killGroup(pid, "SIGKILL");
+        }, Math.max(1, opts.timeoutMs))
+      : undefined;
+  try {
+    const [stdout, stderr] = await Promise.all([
+      new Response(proc.stdout as ReadableStream).text(),
+      opts.inheritStderr ? Promise.resolve("") : new Response(proc.stderr as ReadableStream).text(),
+      proc.exited,
+    ]);
+    return {
+      code: proc.signalCode ? null : proc.exitCode,
+      signal: proc.signalCode ?? null,
+      stdout,
+      stderr,
+      timedOut,
+      ms: performance.now() - started,
+    };
+  } finally {
+    if (timer) clearTimeout(timer);
+    running.delete(pid);
+  }
+}

@@ -1,0 +1,188 @@
+// The one logger (compat.md 8). Lines are JSON objects on stderr in git-sync's key order:
+//   info:  {"logger","ts","caller","level","msg",...kv}
+//   error: {"logger","ts","caller","msg","error",...kv}      (no "level" key)
+// consola carries the lines to a reporter of ours; its throttling is off because it collapses
+// repeated lines, which would hide a loop that fails the same way every period.
+import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { scrubSecrets } from "./redact.ts";
+
+export type KV = Record<string, unknown>;
+
+export interface Logger {
+  /** Log `msg` at verbosity `level` (printed iff level <= -v). */
+  v(level: number, msg: string, kv?: KV): void;
+  /** V0 shorthand. */
+  info(msg: string, kv?: KV): void;
+  /** Error lines are always printed; the main logger also writes them to the error file. */
+  error(err: unknown, msg: string, kv?: KV): void;
+  enabled(level: number): boolean;
+  /** A logger with another name (hook runners); it never writes the error file. */
+  named(name: string): Logger;
+}
+
+export interface LogSink {
+  verbosity: number;
+  /** Absolute path, or "" for none. */
+  errorFile: string;
+  write(line: string): void;
+}
+
+const secrets = new Set<string>();
+
+/** Secrets are scrubbed from every line and from the error file, whatever code logged them. */
+export function registerSecret(s: string): void {
+  if (s.length >= 4) secrets.add(s);
+}
+
+function scrub(s: string): string {
+  return secrets.size === 0 ? s : scrubSecrets(s, secrets);
+}
+
+export function errorText(err: unknown): string {
+  if (err === null || err === undefined) return "";
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const micros = d.getMilliseconds() * 1000 + (Math.floor(performance.now() * 1000) % 1000);
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(micros, 6)}`;
+}
+
+// Best effort, as the spec allows: the first stack frame outside this file.
+function caller(): { file: string; line: number } {
+  const stack = new Error().stack?.split("\n") ?? [];
+  for (const frame of stack.slice(1)) {
+    const m = /([^/\\( ]+\.ts|[^/\\( ]+):(\d+):\d+\)?$/.exec(frame.trim());
+    if (m && !m[1]!.startsWith("logger.ts") && !frame.includes("consola")) {
+      return { file: m[1]!, line: Number(m[2]) };
+    }
+  }
+  return { file: "main.ts", line: 0 };
+}
+
+function jsonValue(v: unknown): unknown {
+  if (v instanceof Error) return v.message;
+  if (v === undefined) return null;
+  if (typeof v === "bigint") return Number(v);
+  return v;
+}
+
+function appendKV(obj: Record<string, unknown>, kv: KV | undefined): void {
+  if (!kv) return;
+  for (const [k, v] of Object.entries(kv)) {
+    if (!(k in obj)) obj[k] = jsonValue(v);
+  }
+}
+
+/** Written atomically: tmp file beside the target, rename over it (compat.md 4.8). */
+export function writeErrorFile(path: string, content: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { mode: 0o775 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const tmp = join(dir, `tmp-err-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(tmp, scrub(content));
+  renameSync(tmp, path);
+  chmodSync(path, 0o644);
+}
+
+export function deleteErrorFile(path: string): void {
+  if (path) rmSync(path, { force: true });
+}
+
+function errorFileContent(msg: string, err: unknown, kv: KV | undefined): string {
+  const args: Record<string, unknown> = {};
+  for (const k of Object.keys(kv ?? {}).sort()) args[k] = jsonValue(kv![k]);
+  return JSON.stringify({ Msg: msg, Err: errorText(err), Args: args });
+}
+
+interface Entry {
+  name: string;
+  level: number | null;
+  msg: string;
+  err?: unknown;
+  kv?: KV;
+  errorFile: boolean;
+}
+
+function render(e: Entry): string {
+  const obj: Record<string, unknown> = { logger: e.name, ts: timestamp(), caller: caller() };
+  if (e.level !== null) obj.level = e.level;
+  obj.msg = e.msg;
+  if (e.level === null) obj.error = e.err === undefined || e.err === null ? null : errorText(e.err);
+  appendKV(obj, e.kv);
+  return scrub(JSON.stringify(obj));
+}
+
+class JsonLogger implements Logger {
+  constructor(
+    private readonly sink: LogSink,
+    private readonly consola: ConsolaInstance,
+    private readonly name: string,
+  ) {}
+
+  enabled(level: number): boolean {
+    return level <= this.sink.verbosity;
+  }
+
+  v(level: number, msg: string, kv?: KV): void {
+    if (!this.enabled(level)) return;
+    this.consola.log({ entry: { name: this.name, level, msg, kv, errorFile: false } as Entry });
+  }
+
+  info(msg: string, kv?: KV): void {
+    this.v(0, msg, kv);
+  }
+
+  error(err: unknown, msg: string, kv?: KV): void {
+    const errorFile = this.name === "" && this.sink.errorFile !== "";
+    this.consola.error({ entry: { name: this.name, level: null, msg, err, kv, errorFile } as Entry });
+  }
+
+  named(name: string): Logger {
+    return new JsonLogger(this.sink, this.consola, name);
+  }
+}
+
+export function createLogger(sink: LogSink): Logger {
+  const instance = createConsola({
+    level: 999,
+    throttle: 0,
+    reporters: [
+      {
+        log(obj: LogObject) {
+          const entry = (obj.args[0] as { entry?: Entry } | undefined)?.entry;
+          if (!entry) return;
+          sink.write(render(entry) + "\n");
+          if (entry.errorFile) {
+            try {
+              writeErrorFile(sink.errorFile, errorFileContent(entry.msg, entry.err, entry.kv));
+            } catch (e) {
+              sink.write(render({ name: "", level: null, msg: "can't write error file", err: e, kv: { path: sink.errorFile }, errorFile: false }) + "\n");
+            }
+          }
+        },
+      },
+    ],
+  });
+  return new JsonLogger(sink, instance, "");
+}
+
+/** The process logger: stderr, verbosity and error file settable once config is known. */
+export const stderrSink: LogSink = {
+  verbosity: 0,
+  errorFile: "",
+  write(line: string) {
+    process.stderr.write(line);
+  },
+};
+
+export const log: Logger = createLogger(stderrSink);
+

@@ -1,0 +1,41 @@
+// What the sync loop knows about itself, owned by the loop and read by the HTTP endpoint
+// (probe, readiness, /status). Plain data: the loop mutates it, nobody else does.
+
+export interface HookState {
+  name: string;
+  /** Latest hash handed to the runner. */
+  pending: string;
+  /** Last hash the hook succeeded for. */
+  lastSuccessHash: string;
+  lastRun: number | null;
+  lastError: string;
+  consecutiveFailures: number;
+  running: boolean;
+}
+
+export interface SyncState {
+  startedAt: number;
+  /** True after the first successful attempt of this process; never goes back (compat.md 7). */
+  ready: boolean;
+  hash: string;
+  lastAttempt: number | null;
+  lastSuccess: number | null;
+  consecutiveFailures: number;
+  lastError: string;
+  syncCount: number;
+  hooks: Record<string, HookState>;
+}
+
+export function newSyncState(): SyncState {
+  return {
+    startedAt: Date.now(),
+    ready: false,
+    hash: "",
+    lastAttempt: null,
+    lastSuccess: null,
+    consecutiveFailures: 0,
+    lastError: "",
+    syncCount: 0,
+    hooks: {},
+  };
+}

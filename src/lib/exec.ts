@@ -82,7 +82,7 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
     ]);
     return {
       code: proc.signalCode ? null : proc.exitCode,
-      signal: proc.signalCode ?? null,
+      signal: proc.signalCode === null ? null : String(proc.signalCode),
       stdout,
       stderr,
       timedOut,

@@ -95,7 +95,7 @@ export async function runBinary(args: string[], opts: { env?: Record<string, str
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
-  return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode ?? null, stdout, stderr };
+  return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr };
 }
 
 /** A long-running git-sync: stderr is collected as it arrives. */

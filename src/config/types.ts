@@ -114,5 +114,11 @@ export interface Config {
 
 /** What the command line asked for besides a sync: these exit before any sync work. */
 export type ConfigResult =
-  | { kind: "run"; config: Config; warnings: string[] }
+  | {
+      kind: "run";
+      config: Config;
+      warnings: string[];
+      /** V0 log messages such as `setting --ref from deprecated --branch`, for main to log (compat.md 2.4 step 5). */
+      logs?: string[];
+    }
   | { kind: "exit"; code: number; stdout: string; stderr: string; errorFile?: { path: string; content: string } };

@@ -9,7 +9,7 @@ const BOOLS: Record<string, boolean> = {
 
 export function parseGoBool(s: string): boolean {
   const v = BOOLS[s];
-  if (v === undefined) throw new Error(`strconv.ParseBool: parsing ${JSON.stringify(s)}: invalid syntax`);
+  if (v === undefined) throw new Error(`strconv.ParseBool: parsing ${goQuote(s)}: invalid syntax`);
   return v;
 }
 
@@ -18,7 +18,7 @@ const INT64_MIN = -(2n ** 63n);
 
 /** strconv.ParseInt(s, 0, 64): sign, then decimal, 0x hex, 0o/leading-0 octal or 0b binary; `_` between digits. */
 export function parseGoInt(s: string): number {
-  const bad = () => new Error(`strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`);
+  const bad = () => new Error(`strconv.ParseInt: parsing ${goQuote(s)}: invalid syntax`);
   let body = s;
   let sign = 1n;
   if (body.startsWith("+") || body.startsWith("-")) {
@@ -42,49 +42,131 @@ export function parseGoInt(s: string): number {
   for (const ch of digits) n = n * BigInt(base) + BigInt(parseInt(ch, 16));
   n *= sign;
   if (n > INT64_MAX || n < INT64_MIN) {
-    throw new Error(`strconv.ParseInt: parsing ${JSON.stringify(s)}: value out of range`);
+    throw new Error(`strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
   }
   return Number(n);
 }
 
-/** strconv.ParseFloat(s, 64) for the forms people write: 1, 0.1, .5, 1e-1, +2. */
-export function parseGoFloat(s: string): number {
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s.replace(/_/g, ""))) {
-    throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(s)}: invalid syntax`);
+/** strconv's underscoreOK: `_` only between digits, or between a base prefix and a digit. */
+function underscoreOK(s: string): boolean {
+  let saw = "^";
+  let i = 0;
+  if (s.startsWith("-") || s.startsWith("+")) s = s.slice(1);
+  let hex = false;
+  if (s.length >= 2 && s[0] === "0" && "bBoOxX".includes(s[1]!)) {
+    i = 2;
+    saw = "0";
+    hex = s[1] === "x" || s[1] === "X";
   }
-  return Number(s.replace(/_/g, ""));
+  for (; i < s.length; i++) {
+    const c = s[i]!;
+    if ((c >= "0" && c <= "9") || (hex && /[a-fA-F]/.test(c))) {
+      saw = "0";
+      continue;
+    }
+    if (c === "_") {
+      if (saw !== "0") return false;
+      saw = "_";
+      continue;
+    }
+    if (saw === "_") return false;
+    saw = "!";
+  }
+  return saw !== "_";
 }
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000,
+/** strconv.ParseFloat(s, 64): decimal and hex floats, `_` separators, inf/infinity/nan. */
+export function parseGoFloat(s: string): number {
+  const syntax = () => new Error(`strconv.ParseFloat: parsing ${goQuote(s)}: invalid syntax`);
+  const special = /^([+-]?)(inf|infinity|nan)$/i.exec(s);
+  if (special) {
+    if (special[2]!.toLowerCase() === "nan") return Number.NaN;
+    return special[1] === "-" ? -Infinity : Infinity;
+  }
+  if (s.includes("_") && !underscoreOK(s)) throw syntax();
+  const t = s.replace(/_/g, "");
+  let v: number;
+  const hexm = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(t);
+  if (hexm) {
+    const [, sign, int = "", frac = ""] = hexm;
+    if (int === "" && frac === "") throw syntax();
+    const mant = parseInt(int + frac || "0", 16) / 16 ** frac.length;
+    v = (sign === "-" ? -1 : 1) * mant * 2 ** Number(hexm[4]);
+  } else if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) {
+    v = Number(t);
+  } else {
+    throw syntax();
+  }
+  if (!Number.isFinite(v)) throw new Error(`strconv.ParseFloat: parsing ${goQuote(s)}: value out of range`);
+  return v;
+}
+
+const UNIT_NS: Record<string, number> = {
+  ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9,
 };
 
-/** time.ParseDuration, returning milliseconds. */
-export function parseGoDuration(s: string): number {
-  const bad = () => new Error(`time: invalid duration ${JSON.stringify(s)}`);
-  let rest = s;
-  let sign = 1;
-  if (rest.startsWith("-") || rest.startsWith("+")) {
-    if (rest[0] === "-") sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === "0") return 0;
-  if (rest === "") throw bad();
-  let total = 0;
-  const group = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
-  while (rest !== "") {
-    const m = group.exec(rest);
-    if (!m) {
-      if (/^(\d+\.?\d*|\.\d+)/.test(rest) && !/^(\d+\.?\d*|\.\d+)[a-zA-Zµμ]/.test(rest)) {
-        throw new Error(`time: missing unit in duration ${JSON.stringify(s)}`);
-      }
-      if (/^(\d+\.?\d*|\.\d+)/.test(rest)) throw new Error(`time: unknown unit in duration ${JSON.stringify(s)}`);
-      throw bad();
+/** time's own quote(): ASCII as is (with `"` and `\\` escaped), everything else as \x bytes. */
+function timeQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0x80 || c < 0x20) {
+      for (const b of new TextEncoder().encode(ch)) out += "\\x" + b.toString(16).padStart(2, "0");
+    } else {
+      if (ch === '"' || ch === "\\") out += "\\";
+      out += ch;
     }
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    rest = rest.slice(m[0].length);
   }
-  return sign * total;
+  return out + '"';
+}
+
+/**
+ * time.ParseDuration, returning milliseconds. A port of Go's loop (not a regex) so the error
+ * texts match: `missing unit`, `unknown unit "d"`, `invalid duration`.
+ */
+export function parseGoDuration(orig: string): number {
+  const invalid = () => new Error(`time: invalid duration ${timeQuote(orig)}`);
+  let s = orig;
+  let neg = false;
+  if (s !== "" && (s[0] === "-" || s[0] === "+")) {
+    neg = s[0] === "-";
+    s = s.slice(1);
+  }
+  if (s === "0") return 0;
+  if (s === "") throw invalid();
+  const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+  let totalNs = 0;
+  while (s !== "") {
+    if (!(s[0] === "." || isDigit(s[0]))) throw invalid();
+    let i = 0;
+    while (isDigit(s[i])) i++;
+    const intPart = s.slice(0, i);
+    s = s.slice(i);
+    let fracPart = "";
+    let post = false;
+    if (s[0] === ".") {
+      s = s.slice(1);
+      let j = 0;
+      while (isDigit(s[j])) j++;
+      fracPart = s.slice(0, j);
+      post = j > 0;
+      s = s.slice(j);
+    }
+    if (intPart === "" && !post) throw invalid();
+    let u = 0;
+    // Units are everything up to the next digit or dot, so "1 s" has the unit " s".
+    while (u < s.length && !(s[u] === "." || isDigit(s[u]))) u++;
+    if (u === 0) throw new Error(`time: missing unit in duration ${timeQuote(orig)}`);
+    const unit = s.slice(0, u);
+    s = s.slice(u);
+    const scale = UNIT_NS[unit];
+    if (scale === undefined) throw new Error(`time: unknown unit ${timeQuote(unit)} in duration ${timeQuote(orig)}`);
+    totalNs += Number(`${intPart || "0"}.${fracPart || "0"}`) * scale;
+    // Go keeps nanoseconds in an int64; anything past ~292 years overflows.
+    if (totalNs > 2 ** 63) throw invalid();
+  }
+  const ms = totalNs / 1e6;
+  return neg ? -ms : ms;
 }
 
 /** time.Duration.String(): "1h0m0s", "1m30s", "1.5s", "100ms", "0s". */
@@ -123,7 +205,18 @@ export class Duration {
   }
 }
 
-/** strconv.Quote, close enough for error texts: JSON escaping is what Go does for printable text. */
+/** strconv.Quote for the error texts we reproduce: Go escapes, printable Unicode kept. */
 export function goQuote(s: string): string {
-  return JSON.stringify(s);
+  const named: Record<string, string> = {
+    "\x07": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+    '"': '\\"', "\\": "\\\\",
+  };
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (named[ch] !== undefined) out += named[ch];
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + '"';
 }

@@ -1,0 +1,162 @@
+// --help and --man, both generated from the option table so they cannot drift from the parser.
+// The usage layout mimics pflag's PrintDefaults (sorted, aligned, "(default ...)") because
+// people diff it against upstream's; the words are our own.
+import { formatGoDuration, goQuote } from "../lib/go.ts";
+import { OPTIONS, isHidden, type OptionSpec, type OptionValue } from "./options.ts";
+
+type Defaults = Partial<Record<string, OptionValue>>;
+
+/** pflag prints a default unless it is the type's zero value. */
+function defaultText(o: OptionSpec, d: OptionValue | undefined): string {
+  const v = d ?? (o.default as OptionValue);
+  switch (o.type) {
+    case "bool":
+      return v === true ? " (default true)" : "";
+    case "int":
+    case "float":
+      return v === 0 ? "" : ` (default ${String(v)})`;
+    case "duration":
+      return v === 0 ? "" : ` (default ${formatGoDuration(v as number)})`;
+    case "string":
+      return v === "" ? "" : ` (default ${goQuote(v as string)})`;
+    case "string-array":
+      return (v as string[]).length === 0 ? "" : ` (default [${(v as string[]).join(",")}])`;
+    case "credential-array":
+      return "";
+  }
+}
+
+function visible(): OptionSpec[] {
+  return [...(OPTIONS as readonly OptionSpec[])].filter((o) => !isHidden(o));
+}
+
+function flagColumn(o: OptionSpec): string {
+  const head = o.short ? `  -${o.short}, --${o.name}` : `      --${o.name}`;
+  return o.placeholder ? `${head} ${o.placeholder}` : head;
+}
+
+/**
+ * The flag list printed by --help (stdout) and after flag errors (stderr). `defaults` carries
+ * env-provided values: like upstream, a default that came from the environment is shown.
+ */
+export function usage(defaults: Defaults = {}): string {
+  const opts = visible().sort((a, b) => (a.name < b.name ? -1 : 1));
+  const cols = opts.map(flagColumn);
+  const width = Math.max(...cols.map((c) => c.length));
+  const lines = opts.map((o, i) => {
+    const col = cols[i]!;
+    return `${col}${" ".repeat(width - col.length + 3)}${o.help}${defaultText(o, defaults[o.name])}`;
+  });
+  return `Usage of git-sync:\n${lines.join("\n")}\n`;
+}
+
+const GROUP_TITLES: Record<OptionSpec["group"], string> = {
+  sync: "What to sync and when",
+  paths: "Files and directories",
+  hooks: "Exec hooks",
+  webhook: "Webhook",
+  auth: "Authentication",
+  http: "HTTP endpoint",
+  misc: "Git and general",
+  compat: "",
+};
+
+function manualOption(o: OptionSpec): string {
+  const flag = o.short ? `-${o.short}, --${o.name}` : `--${o.name}`;
+  const head = o.placeholder ? `${flag} <${o.placeholder}>` : flag;
+  const env = o.env.length > 0 ? `\n            env: ${o.env.map((e) => "$" + e).join(", ")}` : "";
+  const def = defaultText(o, undefined).replace(/^ \(|\)$/g, "");
+  return `    ${head}${env}\n            ${o.help}${def ? `\n            ${def}` : ""}`;
+}
+
+/** The manual page for --man. */
+export function manual(): string {
+  const groups = (Object.keys(GROUP_TITLES) as Array<OptionSpec["group"]>).filter((g) => g !== "compat");
+  const options = groups
+    .map((g) => {
+      const list = visible().filter((o) => o.group === g);
+      return `  ${GROUP_TITLES[g]}\n\n${list.map(manualOption).join("\n\n")}`;
+    })
+    .join("\n\n");
+  return `GIT-SYNC(1)
+
+NAME
+    git-sync - keep a local directory in step with a remote git repository
+
+SYNOPSIS
+    git-sync --repo=<url> --root=<dir> [OPTIONS]...
+
+DESCRIPTION
+    git-sync fetches one ref of a remote repository, checks the commit out into its own
+    worktree under --root, and then atomically points a symlink (--link) at that worktree.
+    It repeats this every --period, so a program reading through the link always sees one
+    complete commit, never a half-updated tree. The link target is relative, which lets the
+    volume be mounted elsewhere by another container.
+
+    Old worktrees are removed after a publish (or later, see --stale-worktree-timeout).
+    When --ref is a commit hash there is nothing more to fetch, and git-sync idles after the
+    first success. With --one-time it exits after one successful sync instead.
+
+    Every option can be given as a flag or through the environment. A flag beats the
+    environment, which beats the built-in default. Where an option lists several variables,
+    each one that is set (even to an empty value) is considered and the last one listed wins;
+    the older names print a deprecation notice. Values use Go syntax: durations like 100ms,
+    1m30s or 2h; booleans 1/t/true/0/f/false; integers in decimal, 0x hex, 0o or leading-0
+    octal, or 0b binary.
+
+OPTIONS
+${options}
+
+HOOKS
+    Three optional hooks report new commits. Each has its own runner, which only remembers
+    the newest hash: if a hook keeps failing while several commits arrive, the next try uses
+    the newest one, so intermediate commits may be skipped. Failures are retried after the
+    hook's backoff until they succeed; in --one-time mode a hook runs exactly once and its
+    result decides the exit code. Hooks also fire again on every start, so they must be safe
+    to repeat.
+
+    --exechook-command runs a program (a path, no shell, no arguments) in the new worktree
+    after the link moved, with $GITSYNC_HASH set to the commit. --exechook-argv takes a JSON
+    array instead, so arguments can be passed. --pre-publish-exechook-* is the same, started
+    just before the link moves; it does not hold the publish back unless
+    --pre-publish-exechook-gate is set. --webhook-url receives an HTTP request with the hash
+    in the Gitsync-Hash header once the link moved; --webhook-success-status=0 accepts any
+    status, but connection errors are still retried.
+
+AUTH
+    HTTPS: --username with $GITSYNC_PASSWORD or --password-file, credentials embedded in
+    --repo, --credential for per-URL credentials (submodules on other hosts), --askpass-url
+    for a service that hands out short-lived credentials, or a GitHub App
+    (--github-app-application-id or --github-app-client-id, --github-app-installation-id, and
+    $GITSYNC_GITHUB_APP_PRIVATE_KEY or --github-app-private-key-file). Password files, the
+    askpass URL and App tokens are refreshed before sync attempts, so rotated secrets work.
+
+    SSH: keys from --ssh-key-file, host keys checked against --ssh-known-hosts-file unless
+    --ssh-known-hosts=false. ssh needs a passwd entry for the running UID; --add-user creates
+    one when the container runs under an arbitrary UID.
+
+    Passwords and tokens never appear in logs or in the error file.
+
+EXIT CODES
+    0   --one-time finished and every hook succeeded; or --help, --man, --version
+    1   a configuration error, too many failed sync attempts (--max-failures), a failed hook
+        in --one-time mode, or a fatal startup problem
+    2   the command line could not be parsed (unknown flag, bad value, missing value)
+
+EXAMPLES
+    Mirror the default branch into /git/site every 30 seconds:
+        git-sync --repo=https://github.com/example/site --root=/git --link=site --period=30s
+
+    Check out a tag once and exit, as an init container:
+        git-sync --repo=https://github.com/example/app --ref=v1.2.3 --root=/git --one-time
+
+    Rebuild after every change, serving health checks and metrics on port 8080:
+        git-sync --repo=git@github.com:example/docs --root=/git \\
+            --exechook-argv='["/usr/bin/make","-C","/git/docs","html"]' \\
+            --http-bind=:8080 --http-metrics
+
+    Sync a private repository with a token kept in a file:
+        git-sync --repo=https://github.com/example/private --root=/git \\
+            --username=bot --password-file=/secrets/token
+`;
+}

@@ -1,0 +1,372 @@
+// Derived values and the validation rules of compat.md 2.4, in upstream's order (the first
+// failure wins, and tests look for the exact message).
+import os from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { formatGoDuration, parseGoInt } from "../lib/go.ts";
+import { redactURL } from "../log/redact.ts";
+import { OPTIONS, isHidden, type OptionValue, type OptionValues } from "./options.ts";
+import type { ParseState } from "./parse.ts";
+import type { Config, Credential, GitGCMode, SubmoduleMode } from "./types.ts";
+
+/** A fatal config error: message, usage, message on stderr; the message alone in the error file. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    /** Absolute error-file path, or "" when none is configured or the logger does not exist yet. */
+    readonly errorFile: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Validated {
+  config: Config;
+  /** V0 log messages (`setting --ref from deprecated --branch`) for main to log once the logger exists. */
+  logs: string[];
+}
+
+/** Go's filepath.Abs + Clean: `resolve` also collapses `..`, `//` and trailing `/`. */
+export function absPath(p: string, cwd: string): string {
+  return resolve(cwd, p);
+}
+
+/** compat.md 1.2 makeAbsPath: "" stays "", absolute as given, relative joined to root and cleaned. */
+export function makeAbsPath(p: string, root: string): string {
+  if (p === "") return "";
+  if (isAbsolute(p)) return p;
+  return resolve(root, p);
+}
+
+/** compat.md 1.2: strip leading/trailing `/`, take the last `/` element; no `.git` stripping. */
+export function defaultLinkName(repo: string): string {
+  const parts = repo.replace(/^\/+|\/+$/g, "").split("/");
+  return parts[parts.length - 1]!;
+}
+
+const UNCATCHABLE = new Set(["SIGKILL", "SIGSTOP"]);
+
+/**
+ * compat.md 2.4 step 12: a base-0 number, `SIGHUP` or `HUP` (exact case) -> the signal name.
+ * Returns undefined when it is not a signal we can listen for. Bun needs a name, so numbers
+ * without one, SIGKILL and SIGSTOP are refused (a deliberate deviation, compat.md 4.6).
+ */
+export function resolveSignal(s: string): string | undefined {
+  const table = os.constants.signals as Record<string, number>;
+  let name: string | undefined;
+  let num: number | undefined;
+  try {
+    num = parseGoInt(s);
+  } catch {
+    num = undefined;
+  }
+  if (num !== undefined) {
+    if (num === 0) return undefined;
+    name = Object.keys(table).find((k) => table[k] === num);
+  } else if (Object.hasOwn(table, s)) name = s;
+  else if (Object.hasOwn(table, "SIG" + s)) name = "SIG" + s;
+  if (name === undefined || UNCATCHABLE.has(name)) return undefined;
+  return name;
+}
+
+/** Our `--*-exechook-argv`: a non-empty JSON array of strings whose first element names a program. */
+function parseArgvJSON(flag: string, raw: string, fail: (m: string) => never): string[] {
+  if (raw === "") return [];
+  const bad = () => fail(`invalid flag: --${flag} must be a JSON array of strings, e.g. ["/bin/echo","hi"]`);
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return bad();
+  }
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "string") || v[0] === "") return bad();
+  return v as string[];
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Our `--webhook-header "Name: value"` (value trimmed like HTTP optional whitespace). */
+function parseHeader(h: string, fail: (m: string) => never): [string, string] {
+  const i = h.indexOf(":");
+  const name = i < 0 ? "" : h.slice(0, i).trim();
+  if (!HEADER_NAME.test(name)) return fail(`invalid flag: --webhook-header must look like "Name: value"`);
+  return [name, h.slice(i + 1).trim()];
+}
+
+function hasUserinfo(repo: string): boolean {
+  try {
+    const u = new URL(repo);
+    return u.username !== "" || u.password !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** The flag's Go String() form, used in the `starting up` flag list. */
+function flagText(name: string, v: OptionValue, type: string): string {
+  if (type === "duration") return formatGoDuration(v as number);
+  if (type === "string-array") return `[${(v as string[]).join(",")}]`;
+  if (type === "credential-array") {
+    const list = (v as Credential[]).map((c) => ({
+      url: c.url,
+      username: c.username,
+      ...(c.password !== "" ? { password: "REDACTED" } : {}),
+      ...(c.passwordFile !== "" ? { "password-file": c.passwordFile } : {}),
+    }));
+    return JSON.stringify(list);
+  }
+  if (name === "repo") return redactURL(String(v));
+  return String(v);
+}
+
+function buildFlagLog(values: OptionValues, changed: Set<string>): Config["flagLog"] {
+  const vals = values as Record<string, OptionValue>;
+  return OPTIONS.filter((o) => !isHidden(o))
+    .map((o) => {
+      const value = flagText(o.name, vals[o.name]!, o.type);
+      return { name: o.name, text: `--${o.name}=${value}`, changed: changed.has(o.name), empty: value === "" };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * compat.md 2.4 steps 2-22 plus our opt-in options. `st.values` is updated in place with the
+ * back-compat overrides, as upstream rewrites its flag variables (the flag log shows them).
+ * Step 1 (--version/--help/--man) is the caller's.
+ */
+export function validate(st: ParseState, cwd: string): Validated {
+  const v = st.values;
+  const logs: string[] = [];
+
+  // Step 2: no logger yet, so the error file is not written.
+  if (v.root === "") throw new ConfigError("required flag: --root must be specified", "");
+
+  // Step 3.
+  const root = absPath(v.root, cwd);
+  if (v.v >= 0) v.verbose = v.v;
+  const errorFile = makeAbsPath(v["error-file"], root);
+  const fail = (m: string): never => {
+    throw new ConfigError(m, errorFile);
+  };
+
+  // Step 4.
+  if (v.repo === "") fail("required flag: --repo must be specified");
+
+  // Step 5.
+  const branch = v.branch;
+  const rev = v.rev;
+  if (branch !== "" && rev !== "" && rev !== "HEAD") {
+    fail("deprecated flag combo: can't set --ref from deprecated --branch and --rev (one or the other is OK)");
+  } else if (branch !== "") {
+    v.ref = branch;
+    logs.push("setting --ref from deprecated --branch");
+  } else if (rev !== "") {
+    v.ref = rev;
+    logs.push("setting --ref from deprecated --rev");
+  }
+  if (v.ref === "") fail("required flag: --ref must be specified");
+
+  // Steps 6-8.
+  if (v.depth < 0) fail("invalid flag: --depth must be greater than or equal to 0");
+  if (!["recursive", "shallow", "off"].includes(v.submodules)) {
+    fail('invalid flag: --submodules must be one of "recursive", "shallow", or "off"');
+  }
+  if (!["auto", "always", "aggressive", "off"].includes(v["git-gc"])) {
+    fail('invalid flag: --git-gc must be one of "auto", "always", "aggressive", or "off"');
+  }
+
+  // Step 9.
+  if (v.dest !== "") {
+    v.link = v.dest;
+    logs.push("setting --link from deprecated --dest");
+  }
+  if (v.link === "") v.link = defaultLinkName(v.repo);
+
+  // Step 10.
+  if (v.wait !== 0) {
+    v.period = Math.trunc(v.wait * 1000);
+    logs.push("setting --period from deprecated --wait");
+  }
+  if (v.period < 10) fail("invalid flag: --period must be at least 10ms");
+  const initPeriod = v["init-period"] === 0 ? v.period : v["init-period"];
+  if (initPeriod < 10) fail("invalid flag: --init-period must be at least 10ms");
+
+  // Step 11.
+  if (v["change-permissions"] !== 0) fail("deprecated flag: --change-permissions is no longer supported");
+
+  // Step 12.
+  let syncOnSignal = "";
+  if (v["sync-on-signal"] !== "") {
+    syncOnSignal = resolveSignal(v["sync-on-signal"]) ?? fail("invalid flag: --sync-on-signal must be a valid signal name or number");
+  }
+
+  // Step 13.
+  if (v.timeout !== 0) {
+    v["sync-timeout"] = v.timeout * 1000;
+    logs.push("setting --sync-timeout from deprecated --timeout");
+  }
+  if (v["sync-timeout"] < 10) fail("invalid flag: --sync-timeout must be at least 10ms");
+
+  // Step 14.
+  if (v["max-sync-failures"] !== 0) {
+    v["max-failures"] = v["max-sync-failures"];
+    logs.push("setting --max-failures from deprecated --max-sync-failures");
+  }
+  if (v["sync-hook-command"] !== "") {
+    v["exechook-command"] = v["sync-hook-command"];
+    logs.push("setting --exechook-command from deprecated --sync-hook-command");
+  }
+
+  // Step 15, with our argv forms: argv counts as "a command is set".
+  const hook = (prefix: "exechook" | "pre-publish-exechook") => {
+    const command = v[`${prefix}-command`];
+    const argv = parseArgvJSON(`${prefix}-argv`, v[`${prefix}-argv`], fail);
+    if (command !== "" && argv.length > 0) fail(`invalid flag: only one of --${prefix}-command and --${prefix}-argv may be specified`);
+    const timeout = v[`${prefix}-timeout`];
+    const backoff = v[`${prefix}-backoff`];
+    if (command !== "" || argv.length > 0) {
+      if (timeout < 1000) fail(`invalid flag: --${prefix}-timeout must be at least 1s`);
+      if (backoff < 1000) fail(`invalid flag: --${prefix}-backoff must be at least 1s`);
+    }
+    return { command, argv, timeout, backoff };
+  };
+  const exechook = hook("exechook");
+  const prePublish = hook("pre-publish-exechook");
+  if (v["pre-publish-exechook-gate"] && prePublish.command === "" && prePublish.argv.length === 0) {
+    fail("invalid flag: --pre-publish-exechook-gate requires --pre-publish-exechook-command or --pre-publish-exechook-argv");
+  }
+
+  // Step 16: webhook options only matter with a URL.
+  if (v["webhook-url"] !== "") {
+    if (v["webhook-success-status"] === -1) v["webhook-success-status"] = 0;
+    if (v["webhook-success-status"] < 0) fail("invalid flag: --webhook-success-status must be a valid HTTP code or 0");
+    if (v["webhook-timeout"] < 1000) fail("invalid flag: --webhook-timeout must be at least 1s");
+    if (v["webhook-backoff"] < 1000) fail("invalid flag: --webhook-backoff must be at least 1s");
+  }
+  // Ours, checked even without a URL: a malformed header is a typo worth reporting.
+  const headers = v["webhook-header"].map((h) => parseHeader(h, fail));
+
+  // Step 17.
+  let password = v["__env__GITSYNC_PASSWORD"];
+  if (v.password !== "") {
+    password = v.password;
+    logs.push("setting $GITSYNC_PASSWORD from deprecated --password");
+  }
+
+  // Step 18.
+  const username = v.username;
+  const passwordFile = v["password-file"];
+  if (username !== "") {
+    if (password === "" && passwordFile === "") {
+      fail("required flag: $GITSYNC_PASSWORD or --password-file must be specified when --username is specified");
+    }
+    if (password !== "" && passwordFile !== "") fail("invalid flag: only one of $GITSYNC_PASSWORD and --password-file may be specified");
+    if (hasUserinfo(v.repo)) fail("invalid flag: credentials may not be specified in --repo when --username is specified");
+  } else {
+    if (password !== "") fail("invalid flag: $GITSYNC_PASSWORD may only be specified when --username is specified");
+    if (passwordFile !== "") fail("invalid flag: --password-file may only be specified when --username is specified");
+  }
+
+  // Step 19.
+  const appID = v["github-app-application-id"];
+  const clientID = v["github-app-client-id"];
+  const installID = v["github-app-installation-id"];
+  const key = v["__env__GITSYNC_GITHUB_APP_PRIVATE_KEY"];
+  const keyFile = v["github-app-private-key-file"];
+  if (appID !== 0 || clientID !== "") {
+    if (appID !== 0 && clientID !== "") {
+      fail("invalid flag: only one of --github-app-application-id or --github-app-client-id may be specified");
+    }
+    if (installID === 0) {
+      fail("invalid flag: --github-app-installation-id must be specified when --github-app-application-id or --github-app-client-id are specified");
+    }
+    if (key === "" && keyFile === "") {
+      fail("invalid flag: $GITSYNC_GITHUB_APP_PRIVATE_KEY or --github-app-private-key-file must be specified when --github-app-application-id or --github-app-client-id are specified");
+    }
+    if (key !== "" && keyFile !== "") {
+      fail("invalid flag: only one of $GITSYNC_GITHUB_APP_PRIVATE_KEY or --github-app-private-key-file may be specified");
+    }
+    if (username !== "") fail("invalid flag: --username may not be specified when --github-app-private-key-file is specified");
+    if (password !== "") fail("invalid flag: --password may not be specified when --github-app-private-key-file is specified");
+    if (passwordFile !== "") fail("invalid flag: --password-file may not be specified when --github-app-private-key-file is specified");
+  } else if (installID !== 0) {
+    fail("invalid flag: --github-app-installation-id may only be specified when --github-app-private-key-file is specified");
+  }
+
+  // Step 20.
+  for (const c of v.credential) {
+    if (c.url === "") fail("invalid flag: --credential URL must be specified");
+    if (c.username === "") fail("invalid flag: --credential username must be specified");
+    if (c.password === "" && c.passwordFile === "") fail("invalid flag: --credential password or password-file must be specified");
+    if (c.password !== "" && c.passwordFile !== "") fail("invalid flag: only one of --credential password and password-file may be specified");
+  }
+
+  // Step 21.
+  if (v["http-bind"] === "" && v["http-metrics"]) fail("required flag: --http-bind must be specified when --http-metrics is set");
+  if (v["http-bind"] === "" && v["http-pprof"]) fail("required flag: --http-bind must be specified when --http-pprof is set");
+
+  // Ours.
+  if (v["readiness-max-failures"] < 0) fail("invalid flag: --readiness-max-failures must be greater than or equal to 0");
+  if (v["readiness-max-age"] < 0) fail("invalid flag: --readiness-max-age must be greater than or equal to 0");
+
+  const config: Config = {
+    repo: v.repo,
+    ref: v.ref,
+    root,
+    link: v.link,
+    period: v.period,
+    initPeriod,
+    syncTimeout: v["sync-timeout"],
+    maxFailures: v["max-failures"],
+    initMaxFailures: st.changed.has("init-max-failures") || st.fromEnv.has("init-max-failures") ? v["init-max-failures"] : undefined,
+    oneTime: v["one-time"],
+    syncOnSignal,
+    depth: v.depth,
+    filter: v.filter,
+    submodules: v.submodules as SubmoduleMode,
+    sparseCheckoutFile: v["sparse-checkout-file"],
+    gitGC: v["git-gc"] as GitGCMode,
+    git: v.git,
+    gitConfig: v["git-config"],
+    gitConfigAdd: v["git-config-add"],
+    errorFile,
+    touchFile: v["touch-file"],
+    staleWorktreeTimeout: v["stale-worktree-timeout"],
+    groupWrite: v["group-write"],
+    addUser: v["add-user"],
+    exechook,
+    prePublish: { ...prePublish, gate: v["pre-publish-exechook-gate"] },
+    webhook: {
+      url: v["webhook-url"],
+      method: v["webhook-method"],
+      successStatus: v["webhook-success-status"],
+      timeout: v["webhook-timeout"],
+      backoff: v["webhook-backoff"],
+      payload: v["webhook-payload"],
+      signatureSecretFile: v["webhook-signature-secret-file"],
+      headers,
+    },
+    username,
+    password,
+    passwordFile,
+    credentials: v.credential,
+    askpassURL: v["askpass-url"],
+    sshKeyFiles: v["ssh-key-file"],
+    sshKnownHosts: v["ssh-known-hosts"],
+    sshKnownHostsFile: v["ssh-known-hosts-file"],
+    cookieFile: v["cookie-file"],
+    githubBaseURL: v["github-base-url"],
+    githubAppPrivateKey: key,
+    githubAppPrivateKeyFile: keyFile,
+    githubAppApplicationID: appID,
+    githubAppClientID: clientID,
+    githubAppInstallationID: installID,
+    httpBind: v["http-bind"],
+    httpMetrics: v["http-metrics"],
+    httpPprof: v["http-pprof"],
+    readinessMaxFailures: v["readiness-max-failures"],
+    readinessMaxAge: v["readiness-max-age"],
+    verbose: v.verbose,
+    flagLog: buildFlagLog(v, st.changed),
+  };
+  return { config, logs };
+}

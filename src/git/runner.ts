@@ -12,8 +12,8 @@ export interface GitRunOptions {
   stdin?: string;
   /** Extra environment for this call only (e.g. credentials for a fetch). */
   env?: Record<string, string>;
-  /** Show git's own stderr (progress) instead of capturing it. */
-  inheritStderr?: boolean;
+  /** Copy git's stderr (progress) to ours as it arrives; it is still captured for errors. */
+  teeStderr?: boolean;
 }
 
 export interface GitResult {
@@ -66,7 +66,7 @@ export class Git {
         env: opts.env ? { ...this.env(), ...opts.env } : this.env(),
         timeoutMs,
         stdin: opts.stdin,
-        inheritStderr: opts.inheritStderr,
+        teeStderr: opts.teeStderr ? (chunk) => process.stderr.write(chunk) : undefined,
       });
     } catch (e) {
       if (e instanceof SpawnError) throw new GitError(`Run(${cmd}): ${e.message}`, "", "", null);

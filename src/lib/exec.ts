@@ -8,8 +8,8 @@ export interface ExecOptions {
   /** Milliseconds; 0 or undefined means none. */
   timeoutMs?: number;
   stdin?: string;
-  /** Inherit stderr instead of capturing it (progress on a terminal). */
-  inheritStderr?: boolean;
+  /** Also hand stderr to this callback as it arrives (still captured), e.g. progress to a TTY. */
+  teeStderr?: (chunk: Uint8Array) => void;
 }
 
 export interface ExecResult {
@@ -25,7 +25,11 @@ export interface ExecResult {
 /** Process groups we started and that are still running; shutdown kills them. */
 const running = new Set<number>();
 
+let shuttingDown = false;
+
+/** Shutdown: kill every running process group and refuse to start new ones. */
 export function killAllRunning(signal: NodeJS.Signals = "SIGKILL"): void {
+  shuttingDown = true;
   for (const pid of running) killGroup(pid, signal);
 }
 
@@ -48,6 +52,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 export class SpawnError extends Error {}
 
 export async function execute(argv: string[], opts: ExecOptions): Promise<ExecResult> {
+  if (shuttingDown) throw new SpawnError(`not starting ${argv[0]}: shutting down`);
   const started = performance.now();
   let proc: ReturnType<typeof Bun.spawn>;
   try {
@@ -56,7 +61,7 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
       env: opts.env,
       stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
       stdout: "pipe",
-      stderr: opts.inheritStderr ? "inherit" : "pipe",
+      stderr: "pipe",
       // setsid(): the child leads its own process group, which we can kill as a whole.
       detached: true,
     });
@@ -77,7 +82,7 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
   try {
     const [stdout, stderr] = await Promise.all([
       new Response(proc.stdout as ReadableStream).text(),
-      opts.inheritStderr ? Promise.resolve("") : new Response(proc.stderr as ReadableStream).text(),
+      readAll(proc.stderr as ReadableStream<Uint8Array>, opts.teeStderr),
       proc.exited,
     ]);
     return {
@@ -92,4 +97,15 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
     if (timer) clearTimeout(timer);
     running.delete(pid);
   }
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>, tee?: (chunk: Uint8Array) => void): Promise<string> {
+  if (!tee) return await new Response(stream).text();
+  const dec = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    tee(chunk);
+    text += dec.decode(chunk, { stream: true });
+  }
+  return text + dec.decode();
 }

@@ -1,0 +1,64 @@
+// After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not the
+// current hash and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
+// then prune, expire reflogs and gc -- but only when something was deleted.
+import { lstatSync, readdirSync, rmSync, statSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import type { RepoContext } from "../repo/context.ts";
+
+const GC_ARGS: Record<string, string[] | null> = {
+  auto: ["gc", "--auto"],
+  always: ["gc"],
+  aggressive: ["gc", "--aggressive"],
+  off: null,
+};
+
+export async function removeStaleWorktrees(ctx: RepoContext, currentHash: string, deadline: number): Promise<void> {
+  const { root, log, git, config } = ctx;
+  const dir = join(root, ".worktrees");
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  let removed = 0;
+  for (const name of names) {
+    if (name === currentHash) continue;
+    const p = join(dir, name);
+    let st: Stats;
+    try {
+      st = statSync(p);
+    } catch {
+      // A dangling symlink has no target to stat; its own mtime will do.
+      try {
+        st = lstatSync(p);
+      } catch (e) {
+        log.error(e, "failed to stat path, skipping", { path: p });
+        continue;
+      }
+    }
+    // Timeout 0 means "right away": with millisecond clocks the age can be exactly 0.
+    if (config.staleWorktreeTimeout <= 0 || now - st.mtimeMs > config.staleWorktreeTimeout) {
+      log.v(4, "removing stale worktree", { path: p });
+      rmSync(p, { recursive: true, force: true });
+      removed++;
+    }
+  }
+  if (removed === 0) return;
+
+  const errors: string[] = [];
+  const step = async (args: string[]) => {
+    log.v(3, `running git ${args[0]}`, { args });
+    try {
+      await git.run(args, { cwd: root, deadline });
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  };
+  await step(["worktree", "prune", "--verbose"]);
+  await step(["reflog", "expire", "--expire-unreachable=all", "--all"]);
+  const gc = GC_ARGS[config.gitGC];
+  if (gc) await step(gc);
+  if (errors.length > 0) log.error(new Error(errors.join("; ")), "git cleanup failed");
+}

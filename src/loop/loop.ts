@@ -1,0 +1,157 @@
+// The outer loop (compat.md 4.1): attempt, count, clean up, sleep, repeat; the failure
+// budget (--max-failures, --init-max-failures), one-time exits, sleep-forever for hash refs,
+// and the wake-ups (--sync-on-signal, POST /sync).
+import { FatalAuthError } from "../auth/index.ts";
+import { removeStaleWorktrees } from "../cleanup/stale.ts";
+import type { Config } from "../config/types.ts";
+import { Duration } from "../lib/go.ts";
+import { syncCount as syncCountMetric, syncDuration } from "../http/metrics.ts";
+import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
+import type { RepoContext } from "../repo/context.ts";
+import { touch } from "./touch.ts";
+import type { SyncState } from "./state.ts";
+import { GateRejected, type LoopHooks, type Syncer } from "./sync.ts";
+
+export interface LoopDeps {
+  config: Config;
+  ctx: RepoContext;
+  syncer: Syncer;
+  hooks: LoopHooks;
+  state: SyncState;
+  log: Logger;
+  touchFile: string;
+  wake: Wake;
+  /** True once the process is asked to stop (SIGTERM/SIGINT). */
+  stopping: () => boolean;
+  /** Called when a hash ref is synced and the loop settles into sleep-forever. */
+  onSleepForever: () => void;
+}
+
+/** A one-slot wake-up: several requests during an attempt count as one (compat.md 4.6). */
+export class Wake {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+
+  request(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  /** Sleep `ms`, or less if a wake-up is (or was, during the attempt) requested. */
+  async sleep(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return;
+    }
+    await new Promise<void>((res) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        res();
+      }
+      this.resolve = done;
+    });
+    this.resolve = null;
+    this.pending = false;
+  }
+}
+
+export async function runLoop(d: LoopDeps): Promise<number> {
+  const { config, log, state } = d;
+  let failCount = 0;
+  let syncCount = 0;
+  let initialDone = false;
+  let wait = config.initPeriod;
+
+  while (!d.stopping()) {
+    const started = Date.now();
+    const deadline = started + config.syncTimeout;
+    state.lastAttempt = started;
+    log.v(3, "syncing", { ref: config.ref });
+    try {
+      const result = await d.syncer.attempt(deadline, syncCount);
+      const seconds = (Date.now() - started) / 1000;
+      if (!initialDone) {
+        initialDone = true;
+        if (config.initPeriod !== config.period) {
+          log.info("initial sync complete, switching to normal period", { period: new Duration(config.period) });
+        }
+        wait = config.period;
+      }
+      state.ready = true;
+      state.hash = result.hash;
+      state.lastSuccess = Date.now();
+      state.lastError = "";
+      if (result.changed || syncCount === 0) {
+        if (d.touchFile !== "") touch(log, d.touchFile);
+        syncCountMetric.inc({ status: "success" });
+        syncDuration.observe(seconds, { status: "success" });
+      } else {
+        syncCountMetric.inc({ status: "noop" });
+        syncDuration.observe(seconds, { status: "noop" });
+      }
+      syncCount++;
+      state.syncCount = syncCount;
+      await removeStaleWorktrees(d.ctx, result.hash, deadline).catch((e) => log.error(e, "git cleanup failed"));
+
+      if (config.oneTime) {
+        const ok = await waitForHooks(d, result.sent);
+        deleteErrorFile(config.errorFile);
+        const code = ok ? 0 : 1;
+        log.info("exiting after one sync", { status: code });
+        return code;
+      }
+      if (result.hash === config.ref) {
+        log.info("ref appears to be a git hash, no further sync needed", { ref: config.ref });
+        deleteErrorFile(config.errorFile);
+        return await sleepForever(d);
+      }
+      if (failCount > 0) log.v(4, "resetting failure count", { failCount });
+      failCount = 0;
+      state.consecutiveFailures = 0;
+      deleteErrorFile(config.errorFile);
+    } catch (err) {
+      if (d.stopping()) break;
+      if (err instanceof FatalAuthError) {
+        // e.g. an unreadable GitHub App key file: exit 1 at once (compat.md 6.4).
+        log.error(err.cause ?? null, err.message);
+        return 1;
+      }
+      const seconds = (Date.now() - started) / 1000;
+      state.lastError = errorText(err);
+      syncCountMetric.inc({ status: "error" });
+      syncDuration.observe(seconds, { status: "error" });
+      if (err instanceof GateRejected) {
+        // Git worked; the content was refused. Retry after the hook's backoff, on the newest hash.
+        log.error(err, "pre-publish hook failed, not publishing; will retry", { retry: new Duration(config.prePublish.backoff) });
+        if (config.oneTime) return 1;
+        await d.wake.sleep(Math.min(wait, config.prePublish.backoff));
+        continue;
+      }
+      failCount++;
+      state.consecutiveFailures = failCount;
+      const max = !initialDone && config.initMaxFailures !== undefined ? config.initMaxFailures : config.maxFailures;
+      if (max >= 0 && failCount >= max) {
+        log.error(err, "too many failures, aborting", { failCount, maxFailures: max });
+        return 1;
+      }
+      log.error(err, "error syncing repo, will retry", { failCount });
+    }
+    log.v(3, "next sync", { waitTime: new Duration(wait), syncCount });
+    await d.wake.sleep(wait);
+  }
+  return 0;
+}
+
+/** One-time mode (compat.md 4.5): each hook that was handed the hash is tried once; all must pass. */
+async function waitForHooks(d: LoopDeps, sent: Array<"exechook" | "webhook" | "prePublish">): Promise<boolean> {
+  const results = await Promise.all(sent.map((name) => d.hooks[name]?.firstResult() ?? Promise.resolve(true)));
+  return results.every(Boolean);
+}
+
+/** A full-hash ref never moves: keep serving HTTP and hook retries; SIGINT ends it with 0 (compat.md 4.1). */
+async function sleepForever(d: LoopDeps): Promise<number> {
+  d.onSleepForever();
+  while (!d.stopping()) await Bun.sleep(1000);
+  return 0;
+}

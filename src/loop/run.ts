@@ -1,0 +1,202 @@
+// The startup sequence (compat.md 3) and the process lifecycle around the sync loop:
+// resolve git and root, build the private git config, set up auth, the HTTP endpoint and the
+// hook runners, then loop. Returns the exit code; SIGTERM/SIGINT stop it cleanly.
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, normalize } from "node:path";
+import { FatalAuthError, setupAuth } from "../auth/index.ts";
+import { parseGitConfigList } from "../config/gitconfig.ts";
+import type { Config } from "../config/types.ts";
+import { Git } from "../git/runner.ts";
+import { createHooks } from "../hooks/index.ts";
+import { startHttpServer } from "../http/server.ts";
+import { killAllRunning } from "../lib/exec.ts";
+import { log, stderrSink } from "../log/logger.ts";
+import { redactURL } from "../log/redact.ts";
+import type { RepoContext } from "../repo/context.ts";
+import { VERSION } from "../version.ts";
+import { runLoop, Wake } from "./loop.ts";
+import { newSyncState } from "./state.ts";
+import { Syncer } from "./sync.ts";
+
+class StartupError extends Error {}
+
+/** Run git-sync with a validated config; resolves with the exit code. */
+export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
+  stderrSink.verbosity = config.verbose;
+  stderrSink.errorFile = config.errorFile;
+  // "setting --ref from deprecated --branch" and friends (compat.md 2.4).
+  for (const msg of overrideLogs) log.info(msg);
+  log.info("starting up", {
+    version: VERSION,
+    pid: process.pid,
+    uid: process.getuid?.() ?? -1,
+    gid: process.getgid?.() ?? -1,
+    home: process.env.HOME ?? "",
+    flags: config.flagLog.filter((f) => f.changed || (config.verbose >= 4 && (!f.empty || config.verbose >= 6))).map((f) => f.text),
+  });
+
+  // Secrets reach git through per-call environments only (src/auth); hooks and other children
+  // inherit process.env, and have no business with git-sync's own password or key.
+  for (const name of ["GITSYNC_PASSWORD", "GIT_SYNC_PASSWORD", "GITSYNC_GITHUB_APP_PRIVATE_KEY"]) delete process.env[name];
+
+  let stopSignal: NodeJS.Signals | null = null;
+  let sleptForever = false;
+  const wake = new Wake();
+  const cleanups: Array<() => void> = [];
+  try {
+    const gitPath = resolveGit(config.git);
+    process.umask(config.groupWrite ? 0o002 : 0o022);
+    const root = makeRoot(config.root);
+    const link = absUnder(root, config.link);
+    const touchFile = config.touchFile === "" ? "" : absUnder(root, config.touchFile);
+
+    // Private global git config and scratch space (ssh config); never the user's own files.
+    const privateDir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "git-sync."));
+    cleanups.push(() => rmSync(privateDir, { recursive: true, force: true }));
+    const gitConfigPath = join(privateDir, "gitconfig");
+    writeFileSync(gitConfigPath, "");
+    process.env.GIT_CONFIG_GLOBAL = gitConfigPath;
+    process.env.GIT_CONFIG_NOSYSTEM = "true";
+    log.v(2, "created private gitconfig file", { path: gitConfigPath });
+
+    const git = new Git(gitPath, log, () => process.env);
+    const auth = await setupAuth(config, { git, privateDir, log });
+    Object.assign(process.env, auth.processEnv());
+
+    const startupDeadline = Date.now() + 30_000;
+    const version = (await git.run(["version"], { cwd: root, deadline: startupDeadline })).stdout.trim();
+    log.info("git version", { version });
+    await setupGitConfig(git, config, root, startupDeadline);
+
+    const state = newSyncState();
+    if (config.httpBind !== "") {
+      let server;
+      try {
+        server = startHttpServer(config, { state, log, requestSync: () => wake.request() });
+      } catch (e) {
+        throw new StartupError(`can't bind HTTP endpoint: ${(e as Error).message}`, { cause: e });
+      }
+      cleanups.push(() => server.stop());
+    }
+
+    const hooks = createHooks(config, { state, env: () => process.env });
+    cleanups.push(() => hooks.stop());
+    if (config.syncOnSignal !== "") {
+      log.v(1, "installing signal handler", { signal: config.syncOnSignal });
+      process.on(config.syncOnSignal as NodeJS.Signals, () => {
+        log.v(1, "caught signal", { signal: config.syncOnSignal });
+        wake.request();
+      });
+    }
+    // Not upstream (which dies on the default disposition): stop the running git, let the loop
+    // unwind, then re-raise so the exit status still says "killed by SIGTERM". The publish is a
+    // single rename, so there is never a half-published link to worry about.
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      if (sig === config.syncOnSignal) continue;
+      process.on(sig, () => {
+        if (stopSignal) return;
+        stopSignal = sig;
+        log.v(1, "caught signal, stopping", { signal: sig });
+        killAllRunning();
+        wake.request();
+      });
+    }
+
+    const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
+    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline));
+    const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
+    // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
+    if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
+    return reraise(stopSignal, cleanups);
+  } catch (e) {
+    if (stopSignal) return reraise(stopSignal, cleanups);
+    if (e instanceof StartupError || e instanceof FatalAuthError) log.error(e.cause ?? null, e.message);
+    else log.error(e, "FATAL: startup failed");
+    return 1;
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        c();
+      } catch {
+        // best effort on the way out
+      }
+    }
+  }
+}
+
+function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): never {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      c();
+    } catch {
+      // best effort on the way out
+    }
+  }
+  process.removeAllListeners(sig);
+  process.kill(process.pid, sig);
+  // If the default disposition did not end us, exit as a shell would report it.
+  setTimeout(() => process.exit(128 + (sig === "SIGTERM" ? 15 : 2)), 100);
+  return undefined as never;
+}
+
+function resolveGit(git: string): string {
+  const found = git.includes("/") ? git : Bun.which(git, { PATH: process.env.PATH ?? "" });
+  if (!found) throw new StartupError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
+  return found;
+}
+
+function makeRoot(root: string): string {
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o775 });
+  } catch (e) {
+    throw new StartupError("FATAL: can't make root dir", { cause: e });
+  }
+  let resolved: string;
+  try {
+    resolved = realpathSync(root);
+  } catch (e) {
+    throw new StartupError("FATAL: can't normalize root path", { cause: e });
+  }
+  if (resolved !== root) log.info("normalized root path", { root, result: resolved });
+  return resolved;
+}
+
+/** compat.md 1.2: absolute values as given; relative ones joined to the resolved root. */
+function absUnder(root: string, p: string): string {
+  return isAbsolute(p) ? p : normalize(join(root, p));
+}
+
+const SECRET_KEY = /extraheader|password|token/i;
+
+async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: number): Promise<void> {
+  const set = (k: string, v: string) => git.run(["config", "--global", k, v], { cwd, deadline });
+  await set("gc.autoDetach", "false");
+  await set("gc.pruneExpire", "now");
+  // Released v4 images set this; master dropped it. We keep it so manifests written for the
+  // released images keep working when the volume is owned by another UID.
+  await set("safe.directory", "*");
+  // No credential.helper: helpers run through /bin/sh, which the image does not have. Credentials
+  // reach git through GIT_ASKPASS (this binary) instead; see src/auth.
+  const lists: Array<[string, string]> = [["--git-config", config.gitConfig]];
+  if (config.gitConfigAdd.length > 0) lists.push(["--git-config-add", config.gitConfigAdd.join(",")]);
+  for (const [flag, text] of lists) {
+    let pairs: Array<[string, string]>;
+    try {
+      pairs = parseGitConfigList(text);
+    } catch (e) {
+      throw new StartupError(`can't parse ${flag} flag: ${(e as Error).message}`, { cause: e });
+    }
+    for (const [k, v] of pairs) await set(k, v);
+  }
+  const listed = await git.run(["config", "--global", "--list", "-z"], { cwd, deadline });
+  const shown: Record<string, string> = {};
+  for (const entry of listed.stdout.split("\0")) {
+    if (entry === "") continue;
+    const nl = entry.indexOf("\n");
+    const k = nl < 0 ? entry : entry.slice(0, nl);
+    const v = nl < 0 ? "" : entry.slice(nl + 1);
+    shown[k] = SECRET_KEY.test(k) ? "REDACTED" : redactURL(v);
+  }
+  log.info("git config", { config: shown });
+}

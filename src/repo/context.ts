@@ -1,0 +1,23 @@
+// What the repo, publish and cleanup steps need to know, built once at startup by the loop
+// and passed down (dependencies point one way: loop -> repo -> git runner).
+import type { Config } from "../config/types.ts";
+import type { Git } from "../git/runner.ts";
+import type { Logger } from "../log/logger.ts";
+
+export interface RepoContext {
+  config: Config;
+  git: Git;
+  log: Logger;
+  /** The resolved (realpath) root; used for every comparison and path. */
+  root: string;
+  /** The repo URL with any userinfo removed (compat.md 3 step 5). */
+  repo: string;
+  /** Absolute link path. */
+  link: string;
+  /** Extra environment for git commands that reach the remote (credentials, ssh). */
+  remoteEnv: () => Record<string, string>;
+}
+
+export function worktreePath(ctx: RepoContext, hash: string): string {
+  return `${ctx.root}/.worktrees/${hash}`;
+}

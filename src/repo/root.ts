@@ -1,0 +1,102 @@
+// Validating and initializing --root (compat.md 1.3), on every sync attempt: a root that
+// is a valid repo toplevel is reused (the normal restart); anything else is wiped (contents
+// only: root may be a mount point) and re-initialized with `git init -b git-sync`.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { GitError } from "../git/runner.ts";
+import type { RepoContext } from "./context.ts";
+
+export async function initRepo(ctx: RepoContext, deadline: number): Promise<void> {
+  const { root, log } = ctx;
+  if (!existsSync(root)) {
+    // It may have been deleted at runtime.
+    mkdirSync(root, { recursive: true, mode: 0o775 });
+    log.v(1, "repo directory does not exist, creating it", { path: root });
+    await gitInit(ctx, deadline);
+  } else if (!(await sanityCheck(ctx, deadline))) {
+    log.info("repo directory was empty or failed checks", { path: root });
+    wipeDir(ctx, root);
+    await gitInit(ctx, deadline);
+  } else {
+    log.v(4, "repo directory is valid", { path: root });
+  }
+  await ensureOrigin(ctx, deadline);
+}
+
+async function gitInit(ctx: RepoContext, deadline: number): Promise<void> {
+  ctx.log.info("initializing repo directory", { path: ctx.root });
+  await ctx.git.run(["init", "-b", "git-sync"], { cwd: ctx.root, deadline });
+  if (!(await sanityCheck(ctx, deadline))) {
+    throw new Error("can't initialize git repo directory");
+  }
+}
+
+/** False when root must be wiped: empty, not its own toplevel, broken, or holding a crashed git's lock. */
+async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean> {
+  const { root, log, git } = ctx;
+  log.v(3, "sanity-checking git repo", { repo: root });
+  if (readdirSync(root).length === 0) {
+    log.v(3, "repo directory is empty", { path: root });
+    return false;
+  }
+  let top: string;
+  try {
+    top = (await git.run(["rev-parse", "--show-toplevel"], { cwd: root, deadline })).stdout.trim();
+  } catch (e) {
+    if (e instanceof GitError && e.timedOut) throw e;
+    log.error(e, "can't get repo toplevel", { path: root });
+    return false;
+  }
+  if (top !== root) {
+    log.error(null, "repo directory is under another repo", { path: root, parent: top });
+    return false;
+  }
+  try {
+    await git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: root, deadline });
+  } catch (e) {
+    if (e instanceof GitError && e.timedOut) throw e;
+    log.error(e, "repo fsck failed", { path: root });
+    return false;
+  }
+  // A git killed mid-fetch (e.g. by --sync-timeout) leaves this behind and every later fetch fails.
+  if (existsSync(join(root, ".git", "shallow.lock"))) {
+    log.error(null, "repo contains lock file", { path: join(root, ".git", "shallow.lock") });
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Remove every entry inside dir but not dir itself. Unlike upstream we also remove entries that
+ * cannot be stat'ed (dangling symlinks): leaving them had no purpose.
+ */
+export function wipeDir(ctx: RepoContext, dir: string): void {
+  const errors: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    try {
+      ctx.log.v(4, "removing path recursively", { path: p });
+      rmSync(p, { recursive: true, force: true });
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (errors.length > 0) {
+    throw new Error(`can't wipe unusable root directory: ${errors.join("; ")}`);
+  }
+}
+
+/** `origin` matters for relative submodule URLs; fetching itself uses the URL (compat.md 1.3 step 5). */
+async function ensureOrigin(ctx: RepoContext, deadline: number): Promise<void> {
+  const { git, root, repo } = ctx;
+  try {
+    const url = (await git.run(["remote", "get-url", "origin"], { cwd: root, deadline })).stdout.trim();
+    if (url !== repo) await git.run(["remote", "set-url", "origin", repo], { cwd: root, deadline });
+  } catch (e) {
+    if (e instanceof GitError && /No such remote/.test(e.stderr)) {
+      await git.run(["remote", "add", "origin", repo], { cwd: root, deadline });
+      return;
+    }
+    throw e;
+  }
+}

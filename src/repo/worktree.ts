@@ -1,0 +1,118 @@
+// One detached worktree per synced commit at root/.worktrees/<hash> (compat.md 1.4, 4.3).
+// Its `.git` file is rewritten with a relative gitdir so the volume can be mounted elsewhere.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { GitError } from "../git/runner.ts";
+import { worktreePath, type RepoContext } from "./context.ts";
+
+export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<string> {
+  const path = worktreePath(ctx, hash);
+  if (existsSync(path)) await removeWorktree(ctx, path, deadline);
+  ctx.log.v(1, "adding worktree", { path, hash });
+  // --force reuses a path that is still registered although its directory was deleted by hand.
+  await ctx.git.run(["worktree", "add", "--force", "--detach", path, hash, "--no-checkout"], { cwd: ctx.root, deadline });
+  return path;
+}
+
+export async function removeWorktree(ctx: RepoContext, path: string, deadline: number): Promise<void> {
+  if (!existsSync(path)) return;
+  ctx.log.v(1, "removing worktree", { path });
+  rmSync(path, { recursive: true, force: true });
+  await ctx.git.run(["worktree", "prune", "--verbose"], { cwd: ctx.root, deadline });
+}
+
+/**
+ * The admin dir git chose for this worktree. Usually <hash>, but git appends a digit when that
+ * name is taken (e.g. a v3 worktree of the same hash), so read it from the .git file.
+ */
+function adminDirName(path: string): string {
+  const text = readFileSync(join(path, ".git"), "utf8");
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(text);
+  return m ? basename(m[1]!) : basename(path);
+}
+
+/** Everything that makes a worktree the checkout of `hash`; re-applied on each process's first update. */
+export async function configureWorktree(ctx: RepoContext, path: string, hash: string, deadline: number): Promise<void> {
+  const { config, git, log, root } = ctx;
+  const admin = adminDirName(path);
+  const rel = relative(path, root) || ".";
+  writeFileSync(join(path, ".git"), `gitdir: ${rel}/.git/worktrees/${admin}\n`);
+  chmodSync(join(path, ".git"), 0o644);
+
+  const info = join(root, ".git", "worktrees", admin, "info");
+  const sparse = join(info, "sparse-checkout");
+  if (config.sparseCheckoutFile === "") {
+    rmSync(sparse, { force: true });
+  } else {
+    log.v(1, "configuring worktree sparse checkout", { sparseFile: config.sparseCheckoutFile });
+    let patterns: string;
+    try {
+      patterns = readFileSync(config.sparseCheckoutFile, "utf8");
+    } catch (e) {
+      throw new Error(`can't read sparse checkout file ${JSON.stringify(config.sparseCheckoutFile)}: ${(e as Error).message}`, { cause: e });
+    }
+    mkdirSync(info, { recursive: true, mode: 0o775 });
+    writeFileSync(sparse, patterns);
+    await git.run(["sparse-checkout", "init"], { cwd: path, deadline });
+  }
+
+  log.v(1, "setting worktree HEAD", { hash, worktree: path });
+  await git.run(["reset", "--hard", hash, "--"], { cwd: path, deadline });
+
+  if (config.submodules !== "off") {
+    log.v(1, "updating submodules", { mode: config.submodules });
+    await updateSubmodules(ctx, path, deadline);
+  }
+}
+
+/**
+ * `git submodule update` is a shell script, which the shell-less image cannot run. Its work is
+ * done by the built-in `submodule--helper update` (recursion included since git 2.38), which we
+ * call directly everywhere, so the host runs what the image runs. Older gits lack it; there we
+ * fall back to the script.
+ */
+async function updateSubmodules(ctx: RepoContext, path: string, deadline: number): Promise<void> {
+  const opts = ["--init"];
+  if (ctx.config.submodules === "recursive") opts.push("--recursive");
+  if (ctx.config.depth !== 0) opts.push("--depth", String(ctx.config.depth));
+  const run = { cwd: path, deadline, env: ctx.remoteEnv() };
+  try {
+    await ctx.git.run(["submodule--helper", "update", ...opts], run);
+  } catch (e) {
+    if (e instanceof GitError && !e.timedOut && /unknown subcommand|usage: git submodule--helper|not a git command/.test(e.stderr)) {
+      await ctx.git.run(["submodule", "update", ...opts], run);
+      return;
+    }
+    throw e;
+  }
+}
+
+/** compat.md 1.4: listable and non-empty, HEAD is `hash`, and connected. */
+export async function worktreeIsValid(ctx: RepoContext, path: string, hash: string, deadline: number): Promise<boolean> {
+  const { git, log } = ctx;
+  log.v(3, "sanity-checking worktree", { path, hash });
+  let entries: string[];
+  try {
+    entries = readdirSync(path);
+  } catch {
+    log.info("worktree is empty", { path });
+    return false;
+  }
+  if (entries.length === 0) {
+    log.info("worktree is empty", { path });
+    return false;
+  }
+  try {
+    const head = (await git.run(["rev-parse", "HEAD"], { cwd: path, deadline })).stdout.trim();
+    if (head !== hash) {
+      log.info("worktree HEAD does not match worktree", { head, worktree: hash });
+      return false;
+    }
+    await git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: path, deadline });
+  } catch (e) {
+    if (e instanceof GitError && e.timedOut) throw e;
+    log.error(e, "worktree failed sanity check", { path });
+    return false;
+  }
+  return true;
+}

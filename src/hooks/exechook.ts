@@ -1,0 +1,110 @@
+// The exechook and the pre-publish exechook (compat.md 5.2, 5.3): a program run in the new
+// worktree with git-sync's environment plus GITSYNC_HASH. Upstream runs the command string as a
+// program path with no shell and no word splitting; `--*-exechook-argv` (ours) takes a JSON
+// array instead, still without a shell.
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import type { ExecHookConfig } from "../config/types.ts";
+import { formatCmd } from "../git/runner.ts";
+import { execute, SpawnError } from "../lib/exec.ts";
+import { Duration, goQuote } from "../lib/go.ts";
+import type { Logger } from "../log/logger.ts";
+import type { HookAction, HookEvent, HookName } from "./runner.ts";
+
+export interface ExecHookDeps {
+  env: () => Record<string, string | undefined>;
+  log: Logger;
+}
+
+/** The flag that takes an argv list, named in the "not found" hint. */
+function argvFlag(name: HookName): string {
+  return name === "pre-publish-exechook" ? "--pre-publish-exechook-argv" : "--exechook-argv";
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Go's exec.LookPath: a name with a slash is a path (relative ones against the hook's cwd, as
+ * exec.Cmd.Dir does), a bare name is searched on PATH. Returns "" when there is nothing to run.
+ */
+export function lookPath(program: string, cwd: string, path: string): string {
+  if (program === "") return "";
+  if (program.includes("/")) {
+    const abs = resolve(cwd, program);
+    return isExecutableFile(abs) ? abs : "";
+  }
+  return Bun.which(program, { PATH: path, cwd }) ?? "";
+}
+
+function notFound(name: HookName, cfg: ExecHookConfig, program: string): Error {
+  if (cfg.argv.length > 0) {
+    return new Error(`${name} program ${goQuote(program)} not found (or not executable); check ${argvFlag(name)}: its first element is the program, looked up in PATH unless it contains a slash`);
+  }
+  // The classic mistake is `--exechook-command="ls -la /x"`: say exactly why it fails and how
+  // to do it instead, since upstream's spawn error ("no such file or directory") hides it.
+  const words = program.trim().split(/\s+/);
+  const example = words.length > 1 ? ` (e.g. ${argvFlag(name)}='${JSON.stringify(words)}')` : "";
+  return new Error(
+    `${name} command ${goQuote(program)} not found (or not executable): the command is a single program path and takes no arguments; ` +
+      `to pass arguments, use a wrapper script or ${argvFlag(name)} with a JSON array${example}`,
+  );
+}
+
+function signalWord(sig: string | null): string {
+  const words: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
+  return (sig && words[sig]) ?? sig ?? "unknown";
+}
+
+export function createExecHookAction(name: "exechook" | "pre-publish-exechook", cfg: ExecHookConfig, deps: ExecHookDeps): HookAction {
+  const argvForm = cfg.argv.length > 0;
+  const given = argvForm ? cfg.argv : [cfg.command];
+  return {
+    name,
+    backoff: cfg.backoff,
+    async run(ev: HookEvent): Promise<void> {
+      const base = deps.env();
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+      env.GITSYNC_HASH = ev.hash;
+
+      deps.log.info("running exechook", {
+        hash: ev.hash,
+        ...(argvForm ? { argv: cfg.argv } : { command: cfg.command }),
+        timeout: new Duration(cfg.timeout),
+      });
+
+      const cmd = formatCmd(given);
+      // A missing cwd makes spawn fail with ENOENT too, which would read as "command not found".
+      if (!existsSync(ev.worktree)) throw new Error(`Run(${cmd}): worktree ${ev.worktree} does not exist`);
+      const program = lookPath(given[0]!, ev.worktree, env.PATH ?? "");
+      if (program === "") throw notFound(name, cfg, given[0]!);
+
+      let r;
+      try {
+        r = await execute([program, ...given.slice(1)], { cwd: ev.worktree, env, timeoutMs: cfg.timeout });
+      } catch (e) {
+        if (e instanceof SpawnError) throw new Error(`Run(${cmd}): ${e.message}`, { cause: e });
+        throw e;
+      }
+      const stdout = r.stdout.trim();
+      const stderr = r.stderr.trim();
+      if (r.timedOut || r.code !== 0) {
+        const why = r.timedOut
+          ? `timed out after ${new Duration(cfg.timeout).toString()} (context deadline exceeded)`
+          : r.code === null
+            ? `signal: ${signalWord(r.signal)}`
+            : `exit status ${r.code}`;
+        throw new Error(`Run(${cmd}): ${why}: { stdout: ${goQuote(stdout)}, stderr: ${goQuote(stderr)} }`);
+      }
+      deps.log.v(1, "exechook succeeded", { hash: ev.hash, stdout: r.stdout, stderr: r.stderr, time: new Duration(r.ms) });
+    },
+  };
+}

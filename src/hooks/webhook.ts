@@ -1,0 +1,109 @@
+// The webhook (compat.md 5.4): one HTTP request per try, header `Gitsync-Hash`, success iff the
+// status matches (any status when successStatus is 0). Opt-in extras (ours): a JSON payload, an
+// HMAC-SHA256 signature with a secret re-read at every send (so rotation needs no restart), and
+// extra headers. Retries belong to the runner, so the client never retries.
+import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/types.ts";
+import { createHttpClient } from "../lib/http-client.ts";
+import { Duration, goQuote } from "../lib/go.ts";
+import { errorText, registerSecret, type Logger } from "../log/logger.ts";
+import { redactURL } from "../log/redact.ts";
+import type { HookAction, HookEvent } from "./runner.ts";
+
+export const HASH_HEADER = "Gitsync-Hash";
+export const SIGNATURE_HEADER = "Gitsync-Signature-256";
+
+/** time.RFC3339 in UTC, without fractional seconds, as Go prints it. */
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export function webhookPayload(config: Pick<Config, "repo" | "ref">, ev: HookEvent, now = new Date()): string {
+  return JSON.stringify({ repo: redactURL(config.repo), ref: config.ref, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
+}
+
+export function signBody(secret: string, body: string): string {
+  return "sha256=" + createHmac("sha256", secret).update(body, "utf8").digest("hex");
+}
+
+function readSecret(path: string): string {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch (e) {
+    // The message of a read error names the path only, never content.
+    throw new Error(`can't read webhook signature secret file: ${errorText(e)}`, { cause: e });
+  }
+  // `echo secret > file` and Kubernetes secrets created from literals end with a newline that
+  // the receiver's copy of the secret does not have.
+  const secret = raw.replace(/\r?\n$/, "");
+  if (secret === "") throw new Error(`webhook signature secret file ${path} is empty`);
+  registerSecret(secret);
+  return secret;
+}
+
+/** fetch refuses a body on these methods; the payload (if any) is then not sent. */
+const NO_BODY = new Set(["GET", "HEAD"]);
+
+function transportError(e: unknown): string {
+  // ofetch's FetchError message embeds the raw URL (credentials included); use the cause's text.
+  const cause = (e as { cause?: unknown }).cause ?? e;
+  const err = cause as { name?: string; code?: string; message?: string };
+  if (err.name === "TimeoutError") return "context deadline exceeded (timeout)";
+  const code = err.code && err.message && !err.message.includes(err.code) ? `${err.code}: ` : "";
+  return code + errorText(cause);
+}
+
+export function createWebhookAction(config: Config, log: Logger): HookAction {
+  const wh = config.webhook;
+  const client = createHttpClient({ timeoutMs: wh.timeout });
+  const method = wh.method.toUpperCase();
+  const shownURL = redactURL(wh.url);
+  return {
+    name: "webhook",
+    backoff: wh.backoff,
+    async run(ev: HookEvent): Promise<void> {
+      log.info("sending webhook", { hash: ev.hash, url: shownURL, method: wh.method, timeout: new Duration(wh.timeout) });
+
+      const headers = new Headers();
+      for (const [k, v] of wh.headers) headers.append(k, v);
+      headers.set(HASH_HEADER, ev.hash);
+      let body = "";
+      if (wh.payload && !NO_BODY.has(method)) {
+        body = webhookPayload(config, ev);
+        headers.set("Content-Type", "application/json");
+      }
+      if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSecret(wh.signatureSecretFile), body));
+
+      let status: number;
+      let text: string;
+      let respHeaders: Record<string, string> = {};
+      try {
+        const res = await client.raw<string, "text">(wh.url, {
+          method: wh.method,
+          headers,
+          body: body === "" ? undefined : body,
+          responseType: "text",
+          // ofetch clears its own timeout once the headers arrive; a signal of ours also bounds
+          // reading the body, so a server that never closes cannot hang the runner.
+          signal: AbortSignal.timeout(wh.timeout),
+          // Minimal receivers close the connection after each response; never reuse a socket.
+          keepalive: false,
+        });
+        status = res.status;
+        text = typeof res._data === "string" ? res._data : "";
+        res.headers.forEach((v, k) => (respHeaders[k] = v));
+      } catch (e) {
+        // No second request of our own here: the receiver may already have acted on this one,
+        // and the runner's backoff is the only retry (no hidden retries).
+        throw new Error(`${method} ${goQuote(shownURL)}: ${transportError(e)}`, { cause: e });
+      }
+      // 0 (and v3's -1) means any response is a success; transport errors still failed above.
+      if (wh.successStatus > 0 && status !== wh.successStatus) {
+        throw new Error(`received response code ${status} expected ${wh.successStatus}, body: ${goQuote(text)}`);
+      }
+      log.v(1, "webhook succeeded", { hash: ev.hash, status, headers: respHeaders, body: text });
+    },
+  };
+}

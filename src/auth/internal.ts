@@ -1,0 +1,43 @@
+// The binary's internal modes: git runs it as GIT_ASKPASS (one argument, the prompt) and as
+// GIT_SSH (ssh's arguments). Both are recognised by environment variables that only git-sync
+// sets for its own git children, plus the shape of argv.
+import { answerPrompt, type ResolvedCredential } from "./credentials.ts";
+import { looksLikeSSHInvocation, runSSH } from "./ssh.ts";
+
+/** JSON list of ResolvedCredential; only in the env of git children, never in argv or on disk. */
+export const ENV_ASKPASS = "GITSYNC_INTERNAL_ASKPASS";
+/** Path of the generated ssh config; not a secret, so it is in the process env (hooks' git too). */
+export const ENV_SSH_CONFIG = "GITSYNC_INTERNAL_SSH_CONFIG";
+
+/**
+ * Called first thing by the entry point with process.argv and process.env. Returns null when this
+ * process is a normal git-sync; otherwise does the internal job and resolves the exit code.
+ */
+export function runInternalMode(argv: string[], env: Record<string, string | undefined>): Promise<number> | null {
+  // argv[0] is the runtime and argv[1] the script, both for the compiled binary and for `bun src/main.ts`.
+  const args = argv.slice(2);
+  const sshConfig = env[ENV_SSH_CONFIG];
+  if (sshConfig && looksLikeSSHInvocation(args)) return runSSH(args, env, sshConfig);
+  const payload = env[ENV_ASKPASS];
+  if (payload !== undefined && args.length === 1) return askpass(args[0]!, payload);
+  return null;
+}
+
+async function askpass(prompt: string, payload: string): Promise<number> {
+  let creds: ResolvedCredential[];
+  try {
+    creds = JSON.parse(payload) as ResolvedCredential[];
+  } catch {
+    process.stderr.write("git-sync askpass: malformed credential list\n");
+    return 1;
+  }
+  const answer = answerPrompt(prompt, Array.isArray(creds) ? creds : []);
+  if (answer === null) {
+    // The prompt holds no secret (git puts at most protocol, user, host and path in it).
+    process.stderr.write(`git-sync askpass: no credential matches ${JSON.stringify(prompt.trim())}\n`);
+    return 1;
+  }
+  // Bun.write resolves once the bytes are out, so the caller may exit right after.
+  await Bun.write(Bun.stdout, answer + "\n");
+  return 0;
+}

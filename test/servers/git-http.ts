@@ -1,0 +1,121 @@
+// Git smart HTTP on 127.0.0.1: `git http-backend` (CGI) behind Bun.serve, with HTTP basic auth
+// checked by a function the test can change at any time (password rotation), and optional TLS.
+// Smart HTTP, not dumb: --depth needs the shallow capability of upload-pack.
+
+export interface GitHTTPServer {
+  /** e.g. "http://127.0.0.1:12345" (no trailing slash); repos are <url>/<path under projectRoot>. */
+  url: string;
+  port: number;
+  /** Replace the user → password table (basic auth); an empty table means no auth at all. */
+  users: Map<string, string>;
+  /** Every request seen: method, path, the user that authenticated ("" if none) and the status sent. */
+  requests: Array<{ method: string; path: string; user: string; status: number }>;
+  stop(): void;
+}
+
+export interface GitHTTPOptions {
+  /** Directory holding bare repos (GIT_PROJECT_ROOT). */
+  projectRoot: string;
+  users?: Record<string, string>;
+  /** PEM cert and key: serve https instead of http. */
+  tls?: { cert: string; key: string };
+  /** Bind to this hostname (default 127.0.0.1). */
+  hostname?: string;
+  /** Instead of the users table: decide per request (e.g. accept the current GitHub token). */
+  check?: (user: string, pass: string) => boolean;
+  /** Hold every response this long (keeps git's processes alive for the process-list scan). */
+  delayMs?: number;
+}
+
+function basicUser(header: string | null): { user: string; pass: string } | null {
+  if (!header?.startsWith("Basic ")) return null;
+  const text = Buffer.from(header.slice(6), "base64").toString("utf8");
+  const i = text.indexOf(":");
+  return i < 0 ? null : { user: text.slice(0, i), pass: text.slice(i + 1) };
+}
+
+export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
+  const users = new Map(Object.entries(opts.users ?? {}));
+  const requests: GitHTTPServer["requests"] = [];
+  const server = Bun.serve({
+    hostname: opts.hostname ?? "127.0.0.1",
+    port: 0,
+    ...(opts.tls ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    async fetch(req) {
+      const url = new URL(req.url);
+      const entry = { method: req.method, path: url.pathname, user: "", status: 0 };
+      requests.push(entry);
+      if (opts.delayMs) await Bun.sleep(opts.delayMs);
+      if (users.size > 0 || opts.check) {
+        const cred = basicUser(req.headers.get("authorization"));
+        const ok = cred !== null && (opts.check ? opts.check(cred.user, cred.pass) : users.get(cred.user) === cred.pass);
+        if (!cred || !ok) {
+          entry.status = 401;
+          return new Response("unauthorized\n", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="git"' } });
+        }
+        entry.user = cred.user;
+      }
+      const body = new Uint8Array(await req.arrayBuffer());
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        GIT_PROJECT_ROOT: opts.projectRoot,
+        GIT_HTTP_EXPORT_ALL: "1",
+        PATH_INFO: decodeURIComponent(url.pathname),
+        QUERY_STRING: url.search.replace(/^\?/, ""),
+        REQUEST_METHOD: req.method,
+        CONTENT_TYPE: req.headers.get("content-type") ?? "",
+        CONTENT_LENGTH: String(body.length),
+        REMOTE_USER: entry.user,
+        REMOTE_ADDR: "127.0.0.1",
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+      };
+      const proto = req.headers.get("git-protocol");
+      if (proto) env.GIT_PROTOCOL = proto;
+      const enc = req.headers.get("content-encoding");
+      if (enc) env.HTTP_CONTENT_ENCODING = enc;
+      const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });
+      const [out] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+      const bytes = new Uint8Array(out);
+      // CGI response: headers, a blank line, the body.
+      let split = -1;
+      let sepLen = 0;
+      for (let i = 0; i + 1 < bytes.length; i++) {
+        if (bytes[i] === 10 && bytes[i + 1] === 10) {
+          split = i;
+          sepLen = 2;
+          break;
+        }
+        if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+          split = i;
+          sepLen = 4;
+          break;
+        }
+      }
+      if (split < 0) {
+        entry.status = 500;
+        return new Response("bad CGI output\n", { status: 500 });
+      }
+      const headers = new Headers();
+      let status = 200;
+      for (const line of new TextDecoder().decode(bytes.slice(0, split)).split(/\r?\n/)) {
+        const i = line.indexOf(":");
+        if (i < 0) continue;
+        const k = line.slice(0, i).trim();
+        const v = line.slice(i + 1).trim();
+        if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
+        else headers.append(k, v);
+      }
+      entry.status = status;
+      return new Response(bytes.slice(split + sepLen), { status, headers });
+    },
+  });
+  const scheme = opts.tls ? "https" : "http";
+  return {
+    url: `${scheme}://${opts.hostname ?? "127.0.0.1"}:${server.port}`,
+    port: server.port!,
+    users,
+    requests,
+    stop: () => void server.stop(true),
+  };
+}

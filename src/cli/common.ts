@@ -1,0 +1,58 @@
+// Shared by the `status` and `sync-now` subcommands. They run inside the git-sync container via
+// `kubectl exec`, so they inherit the container's environment: the same GITSYNC_*/GIT_SYNC_*
+// variables that configured the running instance tell us where its endpoint and root are.
+import { parseBind } from "../http/server.ts";
+
+export type Env = Record<string, string | undefined>;
+
+export interface IO {
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+export const processIO: IO = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+};
+
+/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
+export function envValue(env: Env, name: string): string {
+  return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
+}
+
+export class UsageError extends Error {}
+
+/**
+ * `--name value`, `--name=value` and bare booleans; nothing else is accepted, so a typo is an
+ * error rather than a silently different report.
+ */
+export function parseArgs(args: string[], valued: readonly string[], bools: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--?([a-z-]+)(?:=(.*))?$/s.exec(a);
+    if (!m) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
+    const name = m[1]!;
+    if (bools.includes(name)) {
+      if (m[2] !== undefined) throw new UsageError(`--${name} takes no value`);
+      out[name] = "true";
+    } else if (valued.includes(name)) {
+      const v = m[2] ?? args[++i];
+      if (v === undefined) throw new UsageError(`--${name} needs a value`);
+      out[name] = v;
+    } else {
+      throw new UsageError(`unknown flag ${a}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The base URL to reach a local endpoint bound at `bind`: a wildcard host (":port", 0.0.0.0,
+ * [::]) is reached over loopback.
+ */
+export function endpointURL(bind: string): string {
+  const { host, port } = parseBind(bind);
+  if (host === "" || host === "0.0.0.0" || host === "::") return `http://127.0.0.1:${port}`;
+  return host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}

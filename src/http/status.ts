@@ -1,0 +1,79 @@
+// The /status document (ours): what an operator asks first when a pod looks stuck. The same
+// shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
+import type { Config } from "../config/types.ts";
+import type { SyncState } from "../loop/state.ts";
+import { redactURL } from "../log/redact.ts";
+import { VERSION } from "../version.ts";
+import { readiness, type ReadinessConfig } from "./readiness.ts";
+
+export interface HookStatus {
+  name: string;
+  pending: string;
+  lastSuccessHash: string;
+  /** RFC 3339, or null before the first run. */
+  lastRun: string | null;
+  lastError: string;
+  consecutiveFailures: number;
+  running: boolean;
+}
+
+export interface StatusDocument {
+  repo: string;
+  ref: string;
+  root: string;
+  link: string;
+  hash: string;
+  /** Upstream's probe: true after the first successful attempt of this process. */
+  ready: boolean;
+  /** /readyz's verdict (equal to `ready` unless the readiness options are set). */
+  healthy: boolean;
+  /** Why /readyz is 503, "" when healthy. */
+  reason: string;
+  lastAttempt: string | null;
+  lastSuccess: string | null;
+  consecutiveFailures: number;
+  lastError: string;
+  syncCount: number;
+  hooks: Record<string, HookStatus>;
+  version: string;
+  pid: number;
+  uptimeSeconds: number;
+}
+
+export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
+
+const rfc3339 = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+// The loop should store errors already redacted; this catches a URL with a password that
+// slipped into free text anyway (git quotes the remote URL in many messages).
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
+export function redactText(s: string): string {
+  return s.replace(URL_IN_TEXT, (u) => redactURL(u));
+}
+
+export function statusDocument(config: StatusConfig, state: SyncState, now = Date.now()): StatusDocument {
+  const r = readiness(config, state, now);
+  const hooks: Record<string, HookStatus> = {};
+  for (const [k, h] of Object.entries(state.hooks)) {
+    hooks[k] = { ...h, lastRun: rfc3339(h.lastRun), lastError: redactText(h.lastError) };
+  }
+  return {
+    repo: redactURL(config.repo),
+    ref: config.ref,
+    root: config.root,
+    link: config.link,
+    hash: state.hash,
+    ready: state.ready,
+    healthy: r.ready,
+    reason: r.ready ? "" : r.reason,
+    lastAttempt: rfc3339(state.lastAttempt),
+    lastSuccess: rfc3339(state.lastSuccess),
+    consecutiveFailures: state.consecutiveFailures,
+    lastError: redactText(state.lastError),
+    syncCount: state.syncCount,
+    hooks,
+    version: VERSION,
+    pid: process.pid,
+    uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,
+  };
+}

@@ -1,0 +1,209 @@
+// `git-sync status` and `git-sync sync-now` against a real endpoint on 127.0.0.1 and a real root.
+import { afterEach, describe, expect, it } from "bun:test";
+import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runSubcommand } from "../../src/cli/index.ts";
+import { cleanup, tmpDir } from "../helpers/index.ts";
+import { startTestServer, type TestServer } from "../http/_server.ts";
+
+let t: TestServer | undefined;
+const dirs: string[] = [];
+afterEach(() => {
+  t?.stop();
+  t = undefined;
+  cleanup(...dirs.splice(0));
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const io = { stdout: (s: string) => void (stdout += s), stderr: (s: string) => void (stderr += s) };
+  const code = await runSubcommand(["bun", "git-sync", ...args], env, io);
+  return { code, stdout, stderr };
+}
+
+const HASH = "0123456789abcdef0123456789abcdef01234567";
+
+function syncedState(t: TestServer) {
+  Object.assign(t.state, {
+    ready: true,
+    hash: HASH,
+    lastAttempt: Date.now() - 2_000,
+    lastSuccess: Date.now() - 12_000,
+    syncCount: 5,
+    hooks: { webhook: { name: "webhook", pending: "", lastSuccessHash: HASH, lastRun: Date.now() - 11_000, lastError: "", consecutiveFailures: 0, running: false } },
+  });
+}
+
+describe("runSubcommand", () => {
+  it("is null for anything that is not a subcommand", () => {
+    expect(runSubcommand(["bun", "git-sync", "--repo", "x"], {})).toBeNull();
+    expect(runSubcommand(["bun", "git-sync"], {})).toBeNull();
+  });
+});
+
+describe("git-sync status with an endpoint", () => {
+  it("prints a short human report of a healthy instance and exits 0", async () => {
+    t = startTestServer();
+    syncedState(t);
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^repo: +https:\/\/user:REDACTED@git\.example\.com\/org\/repo\.git$/m);
+    expect(r.stdout).toMatch(/^ref: +main$/m);
+    expect(r.stdout).toMatch(new RegExp(`^hash: +${HASH}$`, "m"));
+    expect(r.stdout).toMatch(/^link: +\/tmp\/git\/repo$/m);
+    expect(r.stdout).toMatch(/^ready: +yes$/m);
+    expect(r.stdout).toMatch(/^last success: +1[23]s ago \(/m);
+    expect(r.stdout).toMatch(/^failures: +0 consecutive$/m);
+    expect(r.stdout).toMatch(/^hook webhook: +ok; last run 1[12]s ago/m);
+    expect(r.stdout).not.toContain("hunter2");
+    expect(r.stderr).toBe("");
+  });
+
+  it("--json prints the /status document", async () => {
+    t = startTestServer();
+    syncedState(t);
+    const r = await cli(["status", "--json", `--http-bind=127.0.0.1:${t.server.port}`]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ hash: HASH, ready: true, healthy: true, syncCount: 5, consecutiveFailures: 0 });
+  });
+
+  it("reads the endpoint from the container env (GITSYNC_HTTP_BIND=:port is reached on 127.0.0.1)", async () => {
+    t = startTestServer({ httpBind: ":0" });
+    syncedState(t);
+    const r = await cli(["status"], { GITSYNC_HTTP_BIND: `:${t.server.port}` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(HASH);
+  });
+
+  it("exits 1 and shows the error when the instance is failing", async () => {
+    t = startTestServer({ readinessMaxFailures: 3 });
+    syncedState(t);
+    t.state.consecutiveFailures = 3;
+    t.state.lastError = "error syncing repo: couldn't find remote ref nope";
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ready: +no \(not ready: 3 consecutive failures\)$/m);
+    expect(r.stdout).toMatch(/^failures: +3 consecutive$/m);
+    expect(r.stdout).toMatch(/^last error: +error syncing repo: couldn't find remote ref nope$/m);
+  });
+
+  it("exits 1 before the first sync", async () => {
+    t = startTestServer();
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ready: +no \(repo is not ready\)$/m);
+    expect(r.stdout).toMatch(/^last success: +never$/m);
+  });
+
+  it("exits 2 when the endpoint is unreachable and there is no root", async () => {
+    t = startTestServer();
+    const port = t.server.port;
+    t.stop();
+    t = undefined;
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${port}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`can't read the endpoint at 127.0.0.1:${port}`);
+  });
+
+  it("runs as its own process", async () => {
+    t = startTestServer();
+    syncedState(t);
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "_main.ts"), "status", "--json"], {
+      env: { PATH: process.env.PATH ?? "", GITSYNC_HTTP_BIND: `127.0.0.1:${t.server.port}` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).hash).toBe(HASH);
+  });
+});
+
+describe("git-sync status from the root alone", () => {
+  function makeRoot(): string {
+    const root = tmpDir("gs-cli-");
+    dirs.push(root);
+    mkdirSync(join(root, ".worktrees", HASH), { recursive: true });
+    symlinkSync(`.worktrees/${HASH}`, join(root, "repo.git"));
+    const t = new Date(Date.now() - 60_000);
+    utimesSync(join(root, "repo.git"), t, t);
+    return root;
+  }
+
+  it("reports the published hash and says live state needs the endpoint", async () => {
+    const root = makeRoot();
+    const r = await cli(["status"], { GITSYNC_ROOT: root, GITSYNC_REPO: "https://example.com/org/repo.git", GITSYNC_ERROR_FILE: "error.json" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^hash: +${HASH}$`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^link: +${join(root, "repo.git")}$`, "m"));
+    expect(r.stdout).toMatch(/^last error: +\(none: the last attempt succeeded\)$/m);
+    expect(r.stdout).toContain("live state (failures, hooks, readiness) needs --http-bind");
+  });
+
+  it("exits 1 with the error file's message when the last attempt failed", async () => {
+    const root = makeRoot();
+    writeFileSync(join(root, "error.json"), JSON.stringify({ Msg: "error syncing repo, will retry", Err: "couldn't find remote ref nope", Args: {} }));
+    const r = await cli(["status", "--json", "--root", root, "--link", "repo.git", "--error-file", "error.json"]);
+    expect(r.code).toBe(1);
+    const facts = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(facts).toMatchObject({ hash: HASH, error: "error syncing repo, will retry: couldn't find remote ref nope", link: join(root, "repo.git") });
+    expect(facts.published).toBeString();
+  });
+
+  it("exits 2 when neither endpoint nor root is known, or the root does not exist", async () => {
+    expect((await cli(["status"])).code).toBe(2);
+    const r = await cli(["status", "--root", "/nonexistent/gs-root", "--link", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("can't read root /nonexistent/gs-root");
+  });
+
+  it("rejects unknown flags with usage and exit 2", async () => {
+    const r = await cli(["status", "--jsn"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown flag --jsn");
+    expect(r.stderr).toContain("usage: git-sync status");
+  });
+});
+
+describe("git-sync sync-now", () => {
+  it("POSTs /sync on the endpoint", async () => {
+    t = startTestServer();
+    const r = await cli(["sync-now"], { GIT_SYNC_HTTP_BIND: `127.0.0.1:${t.server.port}` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("sync requested");
+    expect(t.syncRequests()).toBe(1);
+  });
+
+  it("exits 1 when the endpoint refuses", async () => {
+    t = startTestServer();
+    const port = t.server.port;
+    t.stop();
+    t = undefined;
+    const r = await cli(["sync-now", "--http-bind", `127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+  });
+
+  it("without an endpoint sends the --sync-on-signal signal", async () => {
+    let got = 0;
+    const onSignal = () => void got++;
+    process.on("SIGUSR2", onSignal);
+    try {
+      // --pid stands in for PID 1, which in a container is git-sync's init.
+      const r = await cli(["sync-now", "--pid", String(process.pid)], { GITSYNC_SYNC_ON_SIGNAL: "USR2" });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`SIGUSR2 sent to PID ${process.pid}`);
+      for (let i = 0; i < 50 && got === 0; i++) await Bun.sleep(10);
+      expect(got).toBe(1);
+    } finally {
+      process.off("SIGUSR2", onSignal);
+    }
+  });
+
+  it("exits 2 with no way to reach the instance", async () => {
+    const r = await cli(["sync-now"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no --http-bind");
+  });
+});

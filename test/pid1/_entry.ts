@@ -1,0 +1,37 @@
+// A stand-in for src/main.ts in the PID-1 tests: the init handler first, then whatever
+// PID1_TEST_MODE asks the child to do. Compiled with Bun.build({ compile }) by the tests.
+//   exit:N        exit with code N
+//   orphans:MS    for MS milliseconds keep starting `sh -c 'sleep 0.05 &'` (each leaves an
+//                 orphaned sleep behind), print "done", then wait to be killed
+//   signal        print "ready", then exit 10+signo on the first SIGTERM/SIGHUP/SIGUSR1
+//   selfkill:SIG  kill itself with SIG
+// PID1_TEST_NO_INIT=1 skips the init handler (to prove the zombie test can see zombies).
+import { constants } from "node:os";
+import { maybeRunAsInit } from "../../src/pid1/index.ts";
+
+if (process.env.PID1_TEST_NO_INIT !== "1") {
+  const init = maybeRunAsInit();
+  if (init) await init;
+}
+
+const [mode = "", arg = ""] = (process.env.PID1_TEST_MODE ?? "").split(":");
+if (mode === "exit") process.exit(Number(arg));
+if (mode === "selfkill") process.kill(process.pid, arg as NodeJS.Signals);
+if (mode === "signal") {
+  for (const sig of ["SIGTERM", "SIGHUP", "SIGUSR1"] as const) {
+    process.on(sig, () => process.exit(10 + constants.signals[sig]));
+  }
+  process.stdout.write(`ready ${process.pid}\n`);
+  setInterval(() => {}, 1000);
+}
+if (mode === "orphans") {
+  const end = Date.now() + Number(arg);
+  let n = 0;
+  while (Date.now() < end) {
+    const p = Bun.spawn(["sh", "-c", "sleep 0.05 &"], { stdio: ["ignore", "ignore", "ignore"] });
+    await p.exited;
+    n++;
+  }
+  process.stdout.write(`done ${n}\n`);
+  setInterval(() => {}, 1000);
+}

@@ -1,0 +1,318 @@
+// Black-box tests of the container image built from Dockerfile.distroless (scripts/image/build.sh).
+// Containers run with --network=host only to reach servers on 127.0.0.1; nothing else is contacted.
+// Skipped, with the reason printed, when podman or the built images are missing.
+//   GIT_SYNC_IMAGE        default localhost/git-sync:latest (the distroless target)
+//   GIT_SYNC_DEBUG_IMAGE  default localhost/git-sync:debug
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, commit, git, tmpDir } from "../helpers/index.ts";
+import { haveOpenssl, haveSshd, makeCA, startGitHttp, startReceiver, startSshd, type Server } from "./_servers.ts";
+import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
+
+const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
+const DEBUG_IMAGE = process.env.GIT_SYNC_DEBUG_IMAGE ?? "localhost/git-sync:debug";
+const BUDGET_NON_BINARY_GZIP = 20e6;
+
+function skipReason(): string | undefined {
+  if (!Bun.which("podman")) return "podman is not installed (run scripts/image/build.sh)";
+  for (const image of [IMAGE, DEBUG_IMAGE]) {
+    const p = Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env });
+    if (p.exitCode !== 0) return `image ${image} is not built (run scripts/image/build.sh)`;
+  }
+  return undefined;
+}
+const skip = skipReason();
+if (skip) console.log(`test/image: SKIPPED: ${skip}`);
+else {
+  const p = Bun.spawnSync(["podman", "image", "inspect", "--format", "{{.Created.Unix}}", IMAGE], { stdout: "pipe", env: process.env });
+  const created = Number(p.stdout.toString().trim()) * 1000;
+  const bin = Bun.file(`${import.meta.dir}/../../dist/git-sync`);
+  if ((await bin.exists()) && bin.lastModified > created + 1000) {
+    console.log(`test/image: NOTE: dist/git-sync is newer than ${IMAGE}; run scripts/image/build.sh to test the current binary`);
+  }
+}
+
+interface RunOpts {
+  image?: string;
+  user?: string;
+  /** "host" (default) to reach the loopback servers, "none" when nothing is contacted. */
+  network?: "host" | "none";
+  entrypoint?: string;
+  volumes?: string[];
+  env?: Record<string, string>;
+  extra?: string[];
+  timeoutMs?: number;
+}
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `podman run` asynchronously (the test's own servers must keep answering meanwhile). */
+async function run(args: string[], o: RunOpts = {}): Promise<Result> {
+  const argv = ["podman", "run", "--rm", `--network=${o.network ?? "host"}`];
+  if (o.user) argv.push("--user", o.user);
+  if (o.entrypoint) argv.push("--entrypoint", o.entrypoint);
+  for (const v of o.volumes ?? []) argv.push("-v", v);
+  for (const [k, v] of Object.entries(o.env ?? {})) argv.push("-e", `${k}=${v}`);
+  argv.push(...(o.extra ?? []), o.image ?? IMAGE, ...args);
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", env: process.env });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), o.timeoutMs ?? 45_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+function expectOk(r: Result): void {
+  if (r.code !== 0) throw new Error(`expected exit 0, got ${show(r)}`);
+}
+
+/** A host directory any container uid can write (the container's /git or /out). */
+function volumeDir(base: string, name: string): string {
+  const d = join(base, name);
+  mkdirSync(d, { recursive: true });
+  chmodSync(d, 0o777);
+  return d;
+}
+
+/** The file `rel` inside the checkout that `root/link` points at. */
+function synced(root: string, rel: string, link = "current"): string {
+  return readFileSync(join(realpathSync(join(root, link)), rel), "utf8");
+}
+
+describe.skipIf(skip !== undefined)("image", () => {
+  let work = "";
+  let repos = ""; // bare repos served by every server
+  let mainHash = "";
+  let publicHttp: Server;
+  let authHttp: Server;
+  let https: Server | undefined;
+  let caFile = "";
+  let sshPort = 0;
+  let stopSshd = () => {};
+  let secretDir = "";
+  const auth = { user: "user", pass: "s3cret pass" };
+  const basic = `Basic ${btoa(`${auth.user}:${auth.pass}`)}`;
+
+  beforeAll(async () => {
+    work = tmpDir("gs-image-");
+    chmodSync(work, 0o755);
+    repos = join(work, "repos");
+    mkdirSync(repos);
+    publicHttp = startGitHttp({ projectRoot: repos });
+    authHttp = startGitHttp({ projectRoot: repos, auth });
+    if (haveOpenssl()) {
+      const ca = makeCA(join(work, "ca"));
+      caFile = ca.caFile;
+      https = startGitHttp({ projectRoot: repos, auth, tls: ca });
+    }
+    if (haveSshd()) {
+      secretDir = join(work, "git-secret");
+      const s = await startSshd(join(work, "sshd"), secretDir);
+      sshPort = s.port;
+      stopSshd = s.stop;
+    }
+
+    // main -> sub -> subsub, submodule URLs over the public HTTP server; main has a/ and b/ for sparse checkout.
+    const mk = (name: string, files: Record<string, string>, subs: Record<string, string> = {}) => {
+      const wt = join(work, "src", name);
+      mkdirSync(wt, { recursive: true });
+      git(wt, "init", "-q", "-b", "main");
+      for (const [f, c] of Object.entries(files)) commit(wt, f, c);
+      for (const [path, sub] of Object.entries(subs)) {
+        git(wt, "-c", "protocol.file.allow=always", "submodule", "add", "-q", join(repos, `${sub}.git`), path);
+        git(wt, "config", "-f", ".gitmodules", `submodule.${path}.url`, `${publicHttp.url}/${sub}.git`);
+        git(wt, "add", ".gitmodules");
+        git(wt, "commit", "-q", "-m", `submodule ${path}`);
+      }
+      git(repos, "init", "-q", "--bare", "-b", "main", `${name}.git`);
+      git(wt, "push", "-q", join(repos, `${name}.git`), "main");
+      return git(wt, "rev-parse", "HEAD");
+    };
+    mk("subsub", { "deep.txt": "subsub\n" });
+    mk("sub", { "sub.txt": "sub\n" }, { nested: "subsub" });
+    mainHash = mk("main", { "file": "main\n", "a/x.txt": "in a\n", "b/y.txt": "in b\n" }, { sub: "sub" });
+  });
+
+  afterAll(() => {
+    publicHttp?.stop();
+    authHttp?.stop();
+    https?.stop();
+    stopSshd();
+    if (work) cleanup(work);
+  });
+
+  // ---- The image itself: these need only the image, not the sync engine. ----
+
+  test("--version runs the binary as the entrypoint", async () => {
+    const r = await run(["--version"], { network: "none" });
+    expectOk(r);
+    expect(r.stdout).toMatch(/^v\d+\.\d+\.\d+\S*\n$/);
+  });
+
+  test("the image config: user 65533, HOME=/tmp, GITSYNC_ROOT=/git, /git-sync entrypoint", () => {
+    const p = Bun.spawnSync(["podman", "image", "inspect", "--format", "{{json .Config}}", IMAGE], { stdout: "pipe", env: process.env });
+    const cfg = JSON.parse(p.stdout.toString()) as { User: string; Env: string[]; Entrypoint: string[] };
+    expect(cfg.User).toBe("65533:65533");
+    expect(cfg.Entrypoint).toEqual(["/git-sync"]);
+    expect(cfg.Env).toContain("HOME=/tmp");
+    expect(cfg.Env).toContain("GITSYNC_ROOT=/git");
+  });
+
+  test("no shell in the default target", async () => {
+    for (const sh of ["/bin/sh", "/bin/bash", "/bin/dash", "/busybox/sh", "/usr/bin/sh"]) {
+      const r = await run(["-c", "true"], { entrypoint: sh, network: "none" });
+      expect(r.code, `${sh}: ${show(r)}`).toBe(127);
+    }
+  });
+
+  test("the debug target has /bin/sh and the same entrypoint; /git is 65533, setgid, group-writable", async () => {
+    const r = await run(["-c", "stat -c '%u:%g %a' /git /etc/passwd; echo $HOME"], { image: DEBUG_IMAGE, entrypoint: "/bin/sh", network: "none" });
+    expectOk(r);
+    expect(r.stdout).toBe("65533:65533 2775\n0:0 666\n/tmp\n");
+    expectOk(await run(["--version"], { image: DEBUG_IMAGE, network: "none" }));
+  });
+
+  test("git has https, ssh and the CA bundle (git itself, no git-sync involved)", async () => {
+    const out = volumeDir(work, "plain-git");
+    const clone = (url: string, dir: string, o: RunOpts = {}) =>
+      run(["clone", "-q", "--depth", "1", url, `/git/${dir}`], { entrypoint: "/usr/bin/git", ...o, volumes: [`${out}:/git`, ...(o.volumes ?? [])] });
+    // Basic auth through GIT_CONFIG_* (no credential helper: those need a shell).
+    const header = { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: ${basic}`, GIT_TERMINAL_PROMPT: "0" };
+    expectOk(await clone(`${authHttp.url}/main.git`, "http", { env: header }));
+    expect(readFileSync(join(out, "http", "file"), "utf8")).toBe("main\n");
+    if (https) {
+      expectOk(await clone(`${https.url}/main.git`, "https", { env: { ...header, GIT_SSL_CAINFO: "/etc/test-ca.pem" }, volumes: [`${caFile}:/etc/test-ca.pem:ro`] }));
+      // Without the test CA, the system bundle must reject the throw-away certificate.
+      const bad = await clone(`${https.url}/main.git`, "https-noca", { env: header });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/certificate|SSL|TLS/i);
+    }
+    if (sshPort) {
+      // Plain `ssh` configured by ssh_config (GIT_SSH_COMMAND with arguments would need /bin/sh).
+      const cfg = join(work, "ssh_config");
+      writeFileSync(cfg, "Host 127.0.0.1\n  IdentityFile /etc/git-secret/ssh\n  UserKnownHostsFile /etc/git-secret/known_hosts\n  StrictHostKeyChecking yes\n");
+      expectOk(await clone(`ssh://root@127.0.0.1:${sshPort}${repos}/main.git`, "ssh", { volumes: [`${secretDir}:/etc/git-secret:ro`, `${cfg}:/etc/ssh/ssh_config:ro`] }));
+      expect(readFileSync(join(out, "ssh", "file"), "utf8")).toBe("main\n");
+    }
+  });
+
+  test("runs as a random UID (--user 12345:0)", async () => {
+    const r = await run(["--version"], { user: "12345:0", network: "none" });
+    expectOk(r);
+    const out = volumeDir(work, "random-uid-git");
+    expectOk(await run(["clone", "-q", `${publicHttp.url}/main.git`, "/git/x"], { user: "12345:0", entrypoint: "/usr/bin/git", volumes: [`${out}:/git`] }));
+  });
+
+  test("--read-only root filesystem: only the volume is writable", async () => {
+    const out = volumeDir(work, "ro-git");
+    const ro = { extra: ["--read-only", "--read-only-tmpfs=false"], volumes: [`${out}:/git`], entrypoint: "/usr/bin/git" };
+    expectOk(await run(["clone", "-q", `${publicHttp.url}/main.git`, "/git/x"], ro));
+    const denied = await run(["init", "-q", "/tmp/x"], ro);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/read-only/i);
+    expectOk(await run(["--version"], { network: "none", extra: ["--read-only", "--read-only-tmpfs=false"] }));
+  });
+
+  test("size budget: non-binary layers under 20 MB compressed", async () => {
+    for (const image of [IMAGE, DEBUG_IMAGE]) {
+      const s = await imageSizes(image);
+      console.log(formatSizes(s));
+      expect(s.layers.filter((l) => l.binary)).toHaveLength(1);
+      const other = s.layers.filter((l) => !l.binary).reduce((a, l) => a + l.gzipBytes, 0);
+      expect(other).toBeLessThan(BUDGET_NON_BINARY_GZIP);
+    }
+  });
+
+  // ---- git-sync syncing inside the image: these need the sync engine (and auth/hooks). ----
+
+  const sync = (args: string[], o: RunOpts & { root: string }) =>
+    run(["--ref=main", "--link=current", "--one-time", "-v", "5", ...args], { ...o, volumes: [`${o.root}:/git`, ...(o.volumes ?? [])] });
+
+  test("sync over smart HTTP with basic auth", async () => {
+    const root = volumeDir(work, "sync-http");
+    const r = await sync([`--repo=${authHttp.url}/main.git`, `--username=${auth.user}`], { root, env: { GITSYNC_PASSWORD: auth.pass } });
+    expectOk(r);
+    expect(synced(root, "file")).toBe("main\n");
+    expect(realpathSync(join(root, "current"))).toEndWith(mainHash);
+    expect(r.stderr + r.stdout).not.toContain(auth.pass);
+  });
+
+  test.skipIf(!haveOpenssl())("sync over HTTPS with a test CA", async () => {
+    const root = volumeDir(work, "sync-https");
+    const r = await sync([`--repo=${https?.url}/main.git`, `--username=${auth.user}`], {
+      root,
+      env: { GITSYNC_PASSWORD: auth.pass, GIT_SSL_CAINFO: "/etc/test-ca.pem" },
+      volumes: [`${caFile}:/etc/test-ca.pem:ro`],
+    });
+    expectOk(r);
+    expect(synced(root, "file")).toBe("main\n");
+  });
+
+  test.skipIf(!haveSshd())("sync over ssh with a key and known_hosts in /etc/git-secret", async () => {
+    const root = volumeDir(work, "sync-ssh");
+    const r = await sync([`--repo=ssh://root@127.0.0.1:${sshPort}${repos}/main.git`], { root, volumes: [`${secretDir}:/etc/git-secret:ro`] });
+    expectOk(r);
+    expect(synced(root, "file")).toBe("main\n");
+  });
+
+  test("sync with nested submodules (no shell: git submodule is a script)", async () => {
+    const root = volumeDir(work, "sync-submodules");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`, "--submodules=recursive"], { root });
+    expectOk(r);
+    expect(synced(root, "sub/sub.txt")).toBe("sub\n");
+    expect(synced(root, "sub/nested/deep.txt")).toBe("subsub\n");
+  });
+
+  test("sync with a sparse checkout file", async () => {
+    const root = volumeDir(work, "sync-sparse");
+    const cfg = join(work, "sparse");
+    writeFileSync(cfg, "/a/\n");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`, "--submodules=off", "--sparse-checkout-file=/etc/sparse"], { root, volumes: [`${cfg}:/etc/sparse:ro`] });
+    expectOk(r);
+    expect(synced(root, "a/x.txt")).toBe("in a\n");
+    expect(existsSync(join(realpathSync(join(root, "current")), "b"))).toBe(false);
+  });
+
+  test("exechook: a compiled executable mounted into the container", async () => {
+    const hookDir = join(work, "hook");
+    const built = await Bun.build({ entrypoints: [join(import.meta.dir, "_hook.ts")], compile: { outfile: join(hookDir, "hook") } });
+    expect(built.success).toBe(true);
+    const root = volumeDir(work, "sync-exechook");
+    const out = volumeDir(work, "exechook-out");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`, "--exechook-command=/hooks/hook"], { root, volumes: [`${hookDir}:/hooks:ro`, `${out}:/out`] });
+    expectOk(r);
+    expect(readFileSync(join(out, "hook.txt"), "utf8")).toBe(`${mainHash} /git/.worktrees/${mainHash}\n`);
+  });
+
+  test("webhook to a receiver on 127.0.0.1", async () => {
+    const receiver = startReceiver();
+    try {
+      const root = volumeDir(work, "sync-webhook");
+      const r = await sync([`--repo=${publicHttp.url}/main.git`, `--webhook-url=${receiver.url}/hook`], { root });
+      expectOk(r);
+      expect(receiver.requests).toContainEqual({ method: "POST", path: "/hook", hash: mainHash });
+    } finally {
+      receiver.stop();
+    }
+  });
+
+  test("sync as a random UID (--user 12345:0)", async () => {
+    const root = volumeDir(work, "sync-random-uid");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`], { root, user: "12345:0" });
+    expectOk(r);
+    expect(synced(root, "file")).toBe("main\n");
+  });
+
+  test("sync with a --read-only root filesystem (writable: the /git volume and /tmp, as an emptyDir would be)", async () => {
+    const root = volumeDir(work, "sync-read-only");
+    const tmp = volumeDir(work, "sync-read-only-tmp");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`], { root, extra: ["--read-only", "--read-only-tmpfs=false"], volumes: [`${tmp}:/tmp`] });
+    expectOk(r);
+    expect(synced(root, "file")).toBe("main\n");
+  });
+});

@@ -7,7 +7,7 @@ const run = (argv: string[]) => {
 };
 const extra = process.argv.slice(2);
 const bin = (name: string) => `${import.meta.dir}/../node_modules/.bin/${name}`;
-run([bin("oxlint"), "src", "scripts", "test"]);
+run([bin("oxlint"), "src", "scripts", "test", "bench"]);
 run([bin("tsc"), "--noEmit", "-p", "."]);
 run([process.execPath, `${import.meta.dir}/build.ts`]);
 run([process.execPath, "test", "--parallel=2", ...extra]);

@@ -1,5 +1,6 @@
 // `npm test`: lint, typecheck, build the binary, then every test (unit tables and black-box).
 // Extra arguments are passed to `bun test` (e.g. `npm test -- test/config`).
+// Ends with a plain "N passed, N failed" line, which CI systems read without knowing bun.
 const run = (argv: string[]) => {
   console.log(`$ ${argv.join(" ")}`);
   const p = Bun.spawnSync(argv, { stdio: ["inherit", "inherit", "inherit"], env: process.env });
@@ -10,4 +11,26 @@ const bin = (name: string) => `${import.meta.dir}/../node_modules/.bin/${name}`;
 run([bin("oxlint"), "src", "scripts", "test", "bench"]);
 run([bin("tsc"), "--noEmit", "-p", "."]);
 run([process.execPath, `${import.meta.dir}/build.ts`]);
-run([process.execPath, "test", "--parallel=2", ...extra]);
+
+const argv = [process.execPath, "test", "--parallel=2", ...extra];
+console.log(`$ ${argv.join(" ")}`);
+const tests = Bun.spawn(argv, { stdio: ["inherit", "pipe", "pipe"], env: process.env });
+const counts = { pass: 0, fail: 0, skip: 0 };
+async function relay(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) {
+  const dec = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    out.write(chunk);
+    pending += dec.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      const m = /^\s*(\d+) (pass|fail|skip)$/.exec(line);
+      if (m) counts[m[2] as keyof typeof counts] = Number(m[1]);
+    }
+  }
+}
+await Promise.all([relay(tests.stdout, process.stdout), relay(tests.stderr, process.stderr)]);
+const code = await tests.exited;
+console.log(`\n${counts.pass} passed, ${counts.fail} failed${counts.skip ? `, ${counts.skip} skipped` : ""}`);
+process.exit(code);

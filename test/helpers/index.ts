@@ -1,8 +1,12 @@
 // Shared helpers for black-box tests: temp dirs, real git repos, and the compiled binary.
 // The binary is built once by scripts/test.ts (or `npm run build`) before `bun test` runs.
-import { mkdtempSync, realpathSync, rmSync, existsSync, readlinkSync } from "node:fs";
+import { setDefaultTimeout } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, basename } from "node:path";
+import { basename, dirname, join } from "node:path";
+
+// Scenarios queue for a slot and spawn real processes; tests set tighter deadlines themselves.
+setDefaultTimeout(60_000);
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const BIN = process.env.GIT_SYNC_BIN ?? join(ROOT, "dist", "git-sync");
@@ -38,8 +42,14 @@ export function git(cwd: string, ...args: string[]): string {
   return p.stdout.toString().trim();
 }
 
+/** Like `git`, but returns whether it succeeded instead of throwing. */
+export function gitOk(cwd: string, ...args: string[]): boolean {
+  return Bun.spawnSync(["git", ...args], { cwd, env: gitEnv(), stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+}
+
 /** A new repo on branch `main` with one commit; returns its path. */
 export function makeRepo(dir: string, branch = "main"): string {
+  mkdirSync(dir, { recursive: true });
   git(dir, "init", "-q", "-b", branch);
   commit(dir, "file", "initial\n");
   return dir;
@@ -47,8 +57,8 @@ export function makeRepo(dir: string, branch = "main"): string {
 
 /** Write `file` with `content`, commit it, return the new HEAD hash. */
 export function commit(repo: string, file = "file", content = `${Date.now()}-${Math.random()}\n`): string {
-  Bun.spawnSync(["mkdir", "-p", join(repo, file, "..")]);
-  require("node:fs").writeFileSync(join(repo, file), content);
+  mkdirSync(dirname(join(repo, file)), { recursive: true });
+  writeFileSync(join(repo, file), content);
   git(repo, "add", "-A");
   git(repo, "commit", "-q", "-m", `update ${file}`);
   return git(repo, "rev-parse", "HEAD");
@@ -68,10 +78,39 @@ export function linkHash(link: string): string {
   }
 }
 
-function isSymlink(p: string): boolean {
+/** The raw target of a symlink, or "" if it is not one. */
+export function linkTarget(link: string): string {
   try {
-    readlinkSync(p);
-    return true;
+    return readlinkSync(link);
+  } catch {
+    return "";
+  }
+}
+
+export function isSymlink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Contents of a file, or undefined if it can't be read (missing, dangling link, ...). */
+export function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is `pid` a live (non-zombie) process? */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 3 (after the parenthesised comm) is the state; Z = zombie, X = dead.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }
@@ -82,11 +121,45 @@ export interface RunResult {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** Wall time of the run in milliseconds. */
+  ms: number;
+}
+
+/** Returns `r` if git-sync exited 0; otherwise throws with its error lines, for a readable failure. */
+export function expectExit0(r: RunResult): RunResult {
+  if (r.code !== 0) {
+    const errors = r.stderr.split("\n").filter((l) => l !== "" && !l.includes('"level":'));
+    throw new Error(`git-sync exited ${r.code ?? r.signal}, expected 0:\n${errors.join("\n")}`);
+  }
+  return r;
+}
+
+/** Parsed JSON log lines (stderr lines starting with `{`). */
+export function jsonLines(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** How many JSON log lines carry exactly this `msg`. */
+export function countMsg(stderr: string, msg: string): number {
+  return jsonLines(stderr).filter((l) => l.msg === msg).length;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Start the binary under this umask (through /bin/sh), e.g. "000". */
+  umask?: string;
 }
 
 /** Run the binary to completion (e.g. --one-time); kills it after `timeoutMs`. */
-export async function runBinary(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  const proc = Bun.spawn([BIN, ...args], {
+export async function runBinary(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const start = Date.now();
+  const argv = opts.umask ? ["/bin/sh", "-c", `umask ${opts.umask}; exec "$@"`, "sh", BIN, ...args] : [BIN, ...args];
+  const proc = Bun.spawn(argv, {
     cwd: opts.cwd,
     env: gitEnv(opts.env),
     stdout: "pipe",
@@ -95,7 +168,13 @@ export async function runBinary(args: string[], opts: { env?: Record<string, str
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
-  return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode), stdout, stderr };
+  return {
+    code: proc.signalCode ? null : proc.exitCode,
+    signal: proc.signalCode === null ? null : String(proc.signalCode),
+    stdout,
+    stderr,
+    ms: Date.now() - start,
+  };
 }
 
 /** A long-running git-sync: stderr is collected as it arrives. */
@@ -103,10 +182,17 @@ export class Running {
   readonly proc: ReturnType<typeof Bun.spawn>;
   stderr = "";
   stdout = "";
+  /** Exit code once the process has exited (null while running or when killed by a signal). */
+  code: number | null = null;
+  done = false;
   constructor(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
     this.proc = Bun.spawn([BIN, ...args], { cwd: opts.cwd, env: gitEnv(opts.env), stdout: "pipe", stderr: "pipe" });
     void this.pump(this.proc.stderr as ReadableStream<Uint8Array>, (s) => (this.stderr += s));
     void this.pump(this.proc.stdout as ReadableStream<Uint8Array>, (s) => (this.stdout += s));
+    void this.proc.exited.then((c) => {
+      this.code = c;
+      this.done = true;
+    });
   }
   private async pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void) {
     const dec = new TextDecoder();
@@ -114,13 +200,27 @@ export class Running {
   }
   /** Parsed JSON log lines so far. */
   logs(): Array<Record<string, unknown>> {
-    return this.stderr
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return jsonLines(this.stderr);
+  }
+  /** How many log lines so far carry exactly this `msg`. */
+  count(msg: string): number {
+    return countMsg(this.stderr, msg);
+  }
+  /** Wait until at least `n` log lines carry `msg`. */
+  async waitLog(msg: string, n = 1, timeoutMs = 15_000): Promise<void> {
+    await waitFor(`${n}x log "${msg}"`, () => this.count(msg) >= n || this.failFast(), timeoutMs);
+    if (this.count(msg) < n) throw new Error(`git-sync exited (code ${this.code}) before logging "${msg}"\n${this.stderr}`);
+  }
+  /** Wait for the process to exit; returns its exit code. */
+  async exited(timeoutMs = 15_000): Promise<number | null> {
+    await waitFor("git-sync to exit", () => this.done, timeoutMs);
+    return this.code;
+  }
+  private failFast(): boolean {
+    return this.done;
   }
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-    this.proc.kill(signal);
+    if (!this.done) this.proc.kill(signal);
     return await this.proc.exited;
   }
 }
@@ -147,4 +247,203 @@ export function freePort(): number {
   const port = s.port;
   s.stop(true);
   return port;
+}
+
+/** GET `path` on a local git-sync HTTP endpoint. */
+export async function httpGet(port: number, path = "/"): Promise<{ status: number; body: string; type: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text(), type: res.headers.get("content-type") ?? "" };
+}
+
+/** The value of the metric line `series` (e.g. `git_sync_count_total{status="success"}`), or undefined. */
+export function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(series + " ")) return Number(line.slice(series.length + 1).trim());
+  }
+  return undefined;
+}
+
+/** Fetch /metrics and read one series; undefined while the endpoint or the series is absent. */
+export async function metric(port: number, series: string): Promise<number | undefined> {
+  try {
+    return metricValue((await httpGet(port, "/metrics")).body, series);
+  } catch {
+    return undefined;
+  }
+}
+
+export const SUCCESS = 'git_sync_count_total{status="success"}';
+export const ERROR = 'git_sync_count_total{status="error"}';
+export const NOOP = 'git_sync_count_total{status="noop"}';
+export const FETCHES = "git_fetch_count_total";
+
+// Many git-sync processes at once on a 2-core CI box make timing-sensitive scenarios flaky;
+// scenarios queue for a slot (per test worker) before they start their processes.
+const MAX_SCENARIOS = Number(process.env.E2E_CONCURRENCY ?? 4);
+let active = 0;
+const queue: Array<() => void> = [];
+
+async function acquire(): Promise<void> {
+  if (active < MAX_SCENARIOS) {
+    active++;
+    return;
+  }
+  await new Promise<void>((resolve) => queue.push(resolve));
+}
+
+function release(): void {
+  const next = queue.shift();
+  if (next) next();
+  else active--;
+}
+
+/**
+ * One scenario's world: a temp dir holding an upstream repo (`repo`, branch `main`, one commit),
+ * the git-sync root (`root`, not created) and the default link `root/link`. Everything started
+ * through it is killed and the temp dir removed on dispose (`await using t = await scenario()`).
+ */
+export class Scenario {
+  readonly dir: string;
+  readonly repo: string;
+  readonly root: string;
+  readonly link: string;
+  /** Extra environment for every process started through this scenario. */
+  readonly env: Record<string, string>;
+  private readonly procs: Running[] = [];
+  private readonly pidFiles: string[] = [];
+
+  constructor(opts: { branch?: string; repoName?: string } = {}) {
+    this.dir = tmpDir();
+    this.repo = makeRepo(join(this.dir, opts.repoName ?? "repo"), opts.branch ?? "main");
+    this.root = join(this.dir, "root");
+    this.link = join(this.root, "link");
+    // git-sync's private gitconfig goes to $TMPDIR; keep it inside the scenario's dir.
+    mkdirSync(join(this.dir, "tmp"));
+    this.env = { TMPDIR: join(this.dir, "tmp") };
+  }
+
+  /** `--repo`, `--root`, `--link=link`, then `extra`. */
+  args(...extra: string[]): string[] {
+    return [`--repo=${this.repo}`, `--root=${this.root}`, "--link=link", ...extra];
+  }
+
+  /** One `--one-time` run with the default args plus `extra`. */
+  sync(...extra: string[]): Promise<RunResult> {
+    return runBinary(["--one-time", ...this.args(...extra)], { env: this.env });
+  }
+
+  /** Like `sync`, but fails with git-sync's error lines when it does not exit 0. */
+  async syncOk(...extra: string[]): Promise<RunResult> {
+    return expectExit0(await this.sync(...extra));
+  }
+
+  /** Run the binary with exactly these args (plus the scenario env). */
+  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return runBinary(args, { ...opts, env: { ...this.env, ...opts.env } });
+  }
+
+  /** A long-running git-sync with the default args plus `extra`. */
+  start(...extra: string[]): Running {
+    return this.spawn(this.args(...extra));
+  }
+
+  /** A long-running git-sync with exactly these args. */
+  spawn(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Running {
+    const r = new Running(args, { ...opts, env: { ...this.env, ...opts.env } });
+    this.procs.push(r);
+    return r;
+  }
+
+  /** The hash the default link points at ("" if none). */
+  hash(): string {
+    return linkHash(this.link);
+  }
+
+  /** Read `file` through the default link (undefined if unreadable). */
+  read(file = "file"): string | undefined {
+    return readOr(join(this.link, file));
+  }
+
+  /** Wait until the default link points at `hash`. */
+  async waitHash(hash: string, timeoutMs = 15_000): Promise<void> {
+    await waitFor(`link -> ${hash.slice(0, 8)} (now ${this.hash().slice(0, 8) || "none"})`, () => this.hash() === hash, timeoutMs);
+  }
+
+  /** The worktree dir for a hash. */
+  worktree(hash: string): string {
+    return join(this.root, ".worktrees", hash);
+  }
+
+  /** Another upstream repo in this scenario's dir (branch `main`, one commit). */
+  makeRepo(name: string, branch = "main"): string {
+    return makeRepo(join(this.dir, name), branch);
+  }
+
+  /**
+   * A `--git` wrapper: a bash script that appends its argv to `<dir>/<name>.log` and execs git.
+   * With `sleepOnFetch`, a `fetch` first sleeps that many seconds in a child whose pid is
+   * written to `<dir>/<name>.sleep.pid`.
+   */
+  gitWrapper(name = "git-wrapper", opts: { sleepOnFetch?: number } = {}): { path: string; log: string; sleepPid: string } {
+    const path = join(this.dir, name);
+    const log = join(this.dir, `${name}.log`);
+    const sleepPid = join(this.dir, `${name}.sleep.pid`);
+    const gitPath = Bun.which("git") ?? "git";
+    const sleepPath = Bun.which("sleep") ?? "/bin/sleep";
+    const slow = opts.sleepOnFetch
+      ? `for a in "$@"; do if [ "$a" = fetch ]; then ${sleepPath} ${opts.sleepOnFetch} & echo $! > '${sleepPid}'; wait $!; break; fi; done\n`
+      : "";
+    writeFileSync(path, `#!/bin/bash\nprintf '%s\\n' "$*" >> '${log}'\n${slow}exec ${gitPath} "$@"\n`, { mode: 0o755 });
+    this.pidFiles.push(sleepPid);
+    return { path, log, sleepPid };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      for (const p of this.procs) if (!p.done) p.proc.kill("SIGKILL");
+      await Promise.all(this.procs.map((p) => p.proc.exited));
+      // git children of a killed git-sync run on in their own process groups; they are ours
+      // (started by this scenario) and still work inside its dir.
+      for (const f of this.pidFiles) killPid(Number(readOr(f)?.trim()));
+      for (const pid of pidsWorkingIn(this.dir)) killPid(pid);
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    } finally {
+      release();
+    }
+  }
+}
+
+function killPid(pid: number): void {
+  if (!(pid > 0) || !isAlive(pid)) return;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** Pids of live processes whose cwd is `dir` or below it. */
+function pidsWorkingIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (cwd === dir || cwd.startsWith(dir + "/")) pids.push(Number(entry));
+    } catch {
+      // exited, or not ours to inspect
+    }
+  }
+  return pids;
+}
+
+/** Start a scenario once a slot is free. */
+export async function scenario(opts: { branch?: string; repoName?: string } = {}): Promise<Scenario> {
+  await acquire();
+  try {
+    return new Scenario(opts);
+  } catch (e) {
+    release();
+    throw e;
+  }
 }

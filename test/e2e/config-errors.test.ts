@@ -1,0 +1,80 @@
+// Configuration mistakes through the binary (compat.md 2.1, 2.4, 4.9). The config module has
+// its own table tests; these prove the binary wires messages and exit codes through.
+import { expect, test } from "bun:test";
+import { expectExit0, scenario } from "../helpers/index.ts";
+
+test.concurrent("reject an unknown flag with the usage and exit 2", async () => {
+  await using t = await scenario();
+  const r = await t.run(["--no-such-flag", `--repo=${t.repo}`, `--root=${t.root}`]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("unknown flag: --no-such-flag");
+  expect(r.stderr).toContain("--repo"); // the usage lists the flags
+});
+
+test.concurrent("reject a v3 single-dash long flag with exit 2", async () => {
+  await using t = await scenario();
+  const r = await t.run([`-repo=${t.repo}`, `--root=${t.root}`]);
+  expect(r.code).toBe(2);
+});
+
+test.concurrent("reject --depth=-1 with exit 1 and its message", async () => {
+  await using t = await scenario();
+  const r = await t.sync("--depth=-1");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("invalid flag: --depth must be greater than or equal to 0");
+});
+
+test.concurrent("require --root", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--repo=${t.repo}`, "--one-time"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("required flag: --root must be specified");
+});
+
+test.concurrent("require --repo", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--root=${t.root}`, "--one-time"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("required flag: --repo must be specified");
+});
+
+test.concurrent("reject an invalid bool in the environment (GITSYNC_ONE_TIME=yes)", async () => {
+  await using t = await scenario();
+  const r = await t.run(t.args(), { env: { GITSYNC_ONE_TIME: "yes" } });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('FATAL: invalid bool env GITSYNC_ONE_TIME="yes"');
+});
+
+test.concurrent("reject an invalid --submodules value", async () => {
+  await using t = await scenario();
+  const r = await t.sync("--submodules=all");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('invalid flag: --submodules must be one of "recursive", "shallow", or "off"');
+});
+
+test.concurrent("reject a --period under 10ms", async () => {
+  await using t = await scenario();
+  const r = await t.sync("--period=1ms");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("invalid flag: --period must be at least 10ms");
+});
+
+test.concurrent("reject a --git that is not on PATH", async () => {
+  await using t = await scenario();
+  const r = await t.sync("--git=no-such-git-binary");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("git executable not found");
+});
+
+test.concurrent("print the version on stdout and exit 0", async () => {
+  await using t = await scenario();
+  const r = expectExit0(await t.run(["--version"]));
+  expect(r.stdout).toMatch(/^v\S+\n$/);
+});
+
+test.concurrent("print the usage on stdout for --help and exit 0", async () => {
+  await using t = await scenario();
+  const r = expectExit0(await t.run(["--help"]));
+  expect(r.stdout).toContain("--repo");
+  expect(r.stdout).toContain("--root");
+});

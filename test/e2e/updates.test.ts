@@ -1,0 +1,97 @@
+// Following the remote over time and across restarts (compat.md 1.3 step 5, 4.2, 12).
+import { expect, test } from "bun:test";
+import { commit, expectExit0, git, head, scenario } from "../helpers/index.ts";
+
+test.concurrent("pick up a new commit", async () => {
+  await using t = await scenario();
+  t.start("--period=100ms");
+  await t.waitHash(head(t.repo));
+  const h2 = commit(t.repo, "file", "two\n");
+  await t.waitHash(h2);
+  expect(t.read()).toBe("two\n");
+  const h3 = commit(t.repo, "other", "three\n");
+  await t.waitHash(h3);
+  expect(t.read("other")).toBe("three\n");
+});
+
+test.concurrent("switch branches across restarts", async () => {
+  await using t = await scenario();
+  git(t.repo, "checkout", "-q", "-b", "other");
+  const other = commit(t.repo, "file", "other\n");
+  git(t.repo, "checkout", "-q", "main");
+  const main = commit(t.repo, "file", "main\n");
+  await t.syncOk("--ref=main");
+  expect(t.hash()).toBe(main);
+  await t.syncOk("--ref=other");
+  expect(t.hash()).toBe(other);
+  expect(t.read()).toBe("other\n");
+  await t.syncOk("--ref=main");
+  expect(t.hash()).toBe(main);
+  expect(t.read()).toBe("main\n");
+});
+
+test.concurrent("switch repos over existing storage", async () => {
+  await using t = await scenario();
+  const repo2 = t.makeRepo("repo2");
+  const h2 = commit(repo2, "file", "repo2\n");
+  await t.syncOk();
+  expect(t.hash()).toBe(head(t.repo));
+  expect(git(t.root, "remote", "get-url", "origin")).toBe(t.repo);
+  expectExit0(await t.run(["--one-time", `--repo=${repo2}`, `--root=${t.root}`, "--link=link"]));
+  expect(t.hash()).toBe(h2);
+  expect(t.read()).toBe("repo2\n");
+  expect(git(t.root, "remote", "get-url", "origin")).toBe(repo2);
+});
+
+test.concurrent("move a tag forward and backward", async () => {
+  await using t = await scenario();
+  const h1 = commit(t.repo, "file", "one\n");
+  git(t.repo, "tag", "v1");
+  t.start("--ref=v1", "--period=100ms");
+  await t.waitHash(h1);
+  const h2 = commit(t.repo, "file", "two\n");
+  git(t.repo, "tag", "-f", "v1", h2);
+  await t.waitHash(h2);
+  expect(t.read()).toBe("two\n");
+  git(t.repo, "tag", "-f", "v1", h1);
+  await t.waitHash(h1);
+  expect(t.read()).toBe("one\n");
+});
+
+test.concurrent("move an annotated tag forward and backward", async () => {
+  await using t = await scenario();
+  const h1 = commit(t.repo, "file", "one\n");
+  git(t.repo, "tag", "-a", "v1", "-m", "one");
+  t.start("--ref=v1", "--period=100ms");
+  await t.waitHash(h1);
+  const h2 = commit(t.repo, "file", "two\n");
+  git(t.repo, "tag", "-f", "-a", "v1", "-m", "two", h2);
+  await t.waitHash(h2);
+  git(t.repo, "tag", "-f", "-a", "v1", "-m", "back", h1);
+  await t.waitHash(h1);
+  expect(t.read()).toBe("one\n");
+});
+
+test.concurrent("ignore commits made after the tagged commit", async () => {
+  await using t = await scenario();
+  const h1 = commit(t.repo, "file", "one\n");
+  git(t.repo, "tag", "v1");
+  const gs = t.start("--ref=v1", "--period=100ms", "-v=2");
+  await t.waitHash(h1);
+  commit(t.repo, "file", "two\n");
+  const seen = gs.count("update not required");
+  await gs.waitLog("update not required", seen + 3);
+  expect(t.hash()).toBe(h1);
+  expect(t.read()).toBe("one\n");
+});
+
+test.concurrent("move a branch backward", async () => {
+  await using t = await scenario();
+  const h1 = commit(t.repo, "file", "one\n");
+  const h2 = commit(t.repo, "file", "two\n");
+  t.start("--period=100ms");
+  await t.waitHash(h2);
+  git(t.repo, "reset", "-q", "--hard", h1);
+  await t.waitHash(h1);
+  expect(t.read()).toBe("one\n");
+});

@@ -25,10 +25,10 @@ if (demo) {
   let last = "";
   const timer = setInterval(() => {
     if (!existsSync(link)) return;
-    const hash = basename(readlinkSync(link));
-    if (hash !== last) {
-      last = hash;
-      console.log(`\n==> ${link} -> .worktrees/${hash}\n`);
+    const target = readlinkSync(link);
+    if (target !== last) {
+      last = target;
+      console.log(`\n==> ${link} -> ${target} (commit ${basename(target)})\n`);
     }
   }, 500);
   void child.exited.then(() => clearInterval(timer));

@@ -125,7 +125,8 @@ export async function runLoop(d: LoopDeps): Promise<number> {
         // Git worked; the content was refused. Retry after the hook's backoff, on the newest hash.
         log.error(err, "pre-publish hook failed, not publishing; will retry", { retry: new Duration(config.prePublish.backoff) });
         if (config.oneTime) return 1;
-        await d.wake.sleep(Math.min(wait, config.prePublish.backoff));
+        // The hook's own backoff, not the period; a newer commit fetched then supersedes this one.
+        await d.wake.sleep(config.prePublish.backoff);
         continue;
       }
       failCount++;

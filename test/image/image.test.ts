@@ -6,13 +6,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, commit, git, tmpDir } from "../helpers/index.ts";
-import { haveOpenssl, haveSshd, makeCA, startGitHttp, startReceiver, startSshd, type Server } from "./_servers.ts";
+import { cleanup, git, tmpDir } from "../helpers/index.ts";
+import { makeBareRepo, makeTestCA, pushCommit, SSHD, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
+import { startReceiver, startSecretSshd } from "./_servers.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
 const DEBUG_IMAGE = process.env.GIT_SYNC_DEBUG_IMAGE ?? "localhost/git-sync:debug";
 const BUDGET_NON_BINARY_GZIP = 20e6;
+const haveOpenssl = () => Bun.which("openssl") !== null;
+const haveSshd = () => existsSync(SSHD);
 
 function skipReason(): string | undefined {
   if (!Bun.which("podman")) return "podman is not installed (run scripts/image/build.sh)";
@@ -88,12 +91,12 @@ describe.skipIf(skip !== undefined)("image", () => {
   let work = "";
   let repos = ""; // bare repos served by every server
   let mainHash = "";
-  let publicHttp: Server;
-  let authHttp: Server;
-  let https: Server | undefined;
+  let publicHttp: GitHTTPServer;
+  let authHttp: GitHTTPServer;
+  let https: GitHTTPServer | undefined;
   let caFile = "";
+  let sshd: SSHServer | undefined;
   let sshPort = 0;
-  let stopSshd = () => {};
   let secretDir = "";
   const auth = { user: "user", pass: "s3cret pass" };
   const basic = `Basic ${btoa(`${auth.user}:${auth.pass}`)}`;
@@ -103,46 +106,48 @@ describe.skipIf(skip !== undefined)("image", () => {
     chmodSync(work, 0o755);
     repos = join(work, "repos");
     mkdirSync(repos);
-    publicHttp = startGitHttp({ projectRoot: repos });
-    authHttp = startGitHttp({ projectRoot: repos, auth });
+    publicHttp = startGitHTTP({ projectRoot: repos });
+    authHttp = startGitHTTP({ projectRoot: repos, users: { [auth.user]: auth.pass } });
     if (haveOpenssl()) {
-      const ca = makeCA(join(work, "ca"));
+      const caDir = join(work, "ca");
+      mkdirSync(caDir);
+      const ca = makeTestCA(caDir);
+      chmodSync(ca.caFile, 0o644); // mounted into containers running as another uid
       caFile = ca.caFile;
-      https = startGitHttp({ projectRoot: repos, auth, tls: ca });
+      https = startGitHTTP({ projectRoot: repos, users: { [auth.user]: auth.pass }, tls: ca });
     }
     if (haveSshd()) {
       secretDir = join(work, "git-secret");
-      const s = await startSshd(join(work, "sshd"), secretDir);
-      sshPort = s.port;
-      stopSshd = s.stop;
+      sshd = await startSecretSshd(join(work, "sshd"), secretDir);
+      sshPort = sshd.port;
     }
 
     // main -> sub -> subsub, submodule URLs over the public HTTP server; main has a/ and b/ for sparse checkout.
-    const mk = (name: string, files: Record<string, string>, subs: Record<string, string> = {}) => {
+    /** Commits submodule `sub` (a bare repo under `repos`) at `path` in bare repo `name`; returns the new HEAD. */
+    const addSubmodule = (name: string, path: string, sub: string) => {
       const wt = join(work, "src", name);
-      mkdirSync(wt, { recursive: true });
-      git(wt, "init", "-q", "-b", "main");
-      for (const [f, c] of Object.entries(files)) commit(wt, f, c);
-      for (const [path, sub] of Object.entries(subs)) {
-        git(wt, "-c", "protocol.file.allow=always", "submodule", "add", "-q", join(repos, `${sub}.git`), path);
-        git(wt, "config", "-f", ".gitmodules", `submodule.${path}.url`, `${publicHttp.url}/${sub}.git`);
-        git(wt, "add", ".gitmodules");
-        git(wt, "commit", "-q", "-m", `submodule ${path}`);
-      }
-      git(repos, "init", "-q", "--bare", "-b", "main", `${name}.git`);
-      git(wt, "push", "-q", join(repos, `${name}.git`), "main");
+      git(work, "clone", "-q", join(repos, name), wt);
+      git(wt, "-c", "protocol.file.allow=always", "submodule", "add", "-q", join(repos, sub), path);
+      git(wt, "config", "-f", ".gitmodules", `submodule.${path}.url`, `${publicHttp.url}/${sub}`);
+      git(wt, "add", ".gitmodules");
+      git(wt, "commit", "-q", "-m", `submodule ${path}`);
+      git(wt, "push", "-q", "origin", "main");
       return git(wt, "rev-parse", "HEAD");
     };
-    mk("subsub", { "deep.txt": "subsub\n" });
-    mk("sub", { "sub.txt": "sub\n" }, { nested: "subsub" });
-    mainHash = mk("main", { "file": "main\n", "a/x.txt": "in a\n", "b/y.txt": "in b\n" }, { sub: "sub" });
+    makeBareRepo(repos, "subsub.git", "deep.txt", "subsub\n");
+    makeBareRepo(repos, "sub.git", "sub.txt", "sub\n");
+    addSubmodule("sub.git", "nested", "subsub.git");
+    makeBareRepo(repos, "main.git", "file", "main\n");
+    pushCommit(repos, "main.git", "a/x.txt", "in a\n");
+    pushCommit(repos, "main.git", "b/y.txt", "in b\n");
+    mainHash = addSubmodule("main.git", "sub", "sub.git");
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     publicHttp?.stop();
     authHttp?.stop();
     https?.stop();
-    stopSshd();
+    await sshd?.stop();
     if (work) cleanup(work);
   });
 
@@ -196,7 +201,7 @@ describe.skipIf(skip !== undefined)("image", () => {
       // Plain `ssh` configured by ssh_config (GIT_SSH_COMMAND with arguments would need /bin/sh).
       const cfg = join(work, "ssh_config");
       writeFileSync(cfg, "Host 127.0.0.1\n  IdentityFile /etc/git-secret/ssh\n  UserKnownHostsFile /etc/git-secret/known_hosts\n  StrictHostKeyChecking yes\n");
-      expectOk(await clone(`ssh://root@127.0.0.1:${sshPort}${repos}/main.git`, "ssh", { volumes: [`${secretDir}:/etc/git-secret:ro`, `${cfg}:/etc/ssh/ssh_config:ro`] }));
+      expectOk(await clone(`ssh://${sshd?.user}@127.0.0.1:${sshPort}${repos}/main.git`, "ssh", { volumes: [`${secretDir}:/etc/git-secret:ro`, `${cfg}:/etc/ssh/ssh_config:ro`] }));
       expect(readFileSync(join(out, "ssh", "file"), "utf8")).toBe("main\n");
     }
   });
@@ -255,7 +260,7 @@ describe.skipIf(skip !== undefined)("image", () => {
 
   test.skipIf(!haveSshd())("sync over ssh with a key and known_hosts in /etc/git-secret", async () => {
     const root = volumeDir(work, "sync-ssh");
-    const r = await sync([`--repo=ssh://root@127.0.0.1:${sshPort}${repos}/main.git`], { root, volumes: [`${secretDir}:/etc/git-secret:ro`] });
+    const r = await sync([`--repo=ssh://${sshd?.user}@127.0.0.1:${sshPort}${repos}/main.git`], { root, volumes: [`${secretDir}:/etc/git-secret:ro`] });
     expectOk(r);
     expect(synced(root, "file")).toBe("main\n");
   });

@@ -34,6 +34,14 @@ export class GitError extends Error {
   }
 }
 
+/**
+ * True when git did not get to answer: killed (deadline, shutdown, OOM) or never started. Such a
+ * failure says nothing about the repo, so sanity checks must not read it as "broken" and wipe.
+ */
+export function interrupted(e: unknown): boolean {
+  return e instanceof GitError && (e.timedOut || e.code === null);
+}
+
 /** Quote args containing whitespace, as upstream does in its command-line strings. */
 export function formatCmd(argv: string[]): string {
   return argv.map((a) => (/\s/.test(a) || a === "" ? goQuote(a) : a)).join(" ");

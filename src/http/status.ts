@@ -1,6 +1,7 @@
 // The /status document (ours): what an operator asks first when a pod looks stuck. The same
 // shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
 import type { Config } from "../config/types.ts";
+import { makeAbsPath } from "../config/index.ts";
 import type { SyncState } from "../loop/state.ts";
 import { redactURL } from "../log/redact.ts";
 import { VERSION } from "../version.ts";
@@ -61,7 +62,8 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     repo: redactURL(config.repo),
     ref: config.ref,
     root: config.root,
-    link: config.link,
+    // --link is relative to --root unless absolute (compat.md 1.2); report the path it names.
+    link: makeAbsPath(config.link, config.root),
     hash: state.hash,
     ready: state.ready,
     healthy: r.ready,

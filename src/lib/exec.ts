@@ -33,6 +33,10 @@ export function killAllRunning(signal: NodeJS.Signals = "SIGKILL"): void {
   for (const pid of running) killGroup(pid, signal);
 }
 
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
+
 export function runningCount(): number {
   return running.size;
 }

@@ -3,7 +3,8 @@
 // only: root may be a mount point) and re-initialized with `git init -b git-sync`.
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { GitError } from "../git/runner.ts";
+import { GitError, interrupted } from "../git/runner.ts";
+import { isShuttingDown } from "../lib/exec.ts";
 import type { RepoContext } from "./context.ts";
 
 export async function initRepo(ctx: RepoContext, deadline: number): Promise<void> {
@@ -43,7 +44,7 @@ async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean>
   try {
     top = (await git.run(["rev-parse", "--show-toplevel"], { cwd: root, deadline })).stdout.trim();
   } catch (e) {
-    if (e instanceof GitError && e.timedOut) throw e;
+    if (interrupted(e)) throw e;
     log.error(e, "can't get repo toplevel", { path: root });
     return false;
   }
@@ -54,7 +55,7 @@ async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean>
   try {
     await git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: root, deadline });
   } catch (e) {
-    if (e instanceof GitError && e.timedOut) throw e;
+    if (interrupted(e)) throw e;
     log.error(e, "repo fsck failed", { path: root });
     return false;
   }
@@ -71,6 +72,8 @@ async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean>
  * cannot be stat'ed (dangling symlinks): leaving them had no purpose.
  */
 export function wipeDir(ctx: RepoContext, dir: string): void {
+  // Whatever led here, a process on its way out must not destroy what it is serving.
+  if (isShuttingDown()) throw new Error("not wiping root: shutting down");
   const errors: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);

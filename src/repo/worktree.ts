@@ -2,7 +2,8 @@
 // Its `.git` file is rewritten with a relative gitdir so the volume can be mounted elsewhere.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { GitError } from "../git/runner.ts";
+import { GitError, interrupted } from "../git/runner.ts";
+import { isShuttingDown } from "../lib/exec.ts";
 import { worktreePath, type RepoContext } from "./context.ts";
 
 export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<string> {
@@ -16,6 +17,7 @@ export async function createWorktree(ctx: RepoContext, hash: string, deadline: n
 
 export async function removeWorktree(ctx: RepoContext, path: string, deadline: number): Promise<void> {
   if (!existsSync(path)) return;
+  if (isShuttingDown()) throw new Error(`not removing worktree ${path}: shutting down`);
   ctx.log.v(1, "removing worktree", { path });
   rmSync(path, { recursive: true, force: true });
   await ctx.git.run(["worktree", "prune", "--verbose"], { cwd: ctx.root, deadline });
@@ -110,7 +112,7 @@ export async function worktreeIsValid(ctx: RepoContext, path: string, hash: stri
     }
     await git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: path, deadline });
   } catch (e) {
-    if (e instanceof GitError && e.timedOut) throw e;
+    if (interrupted(e)) throw e;
     log.error(e, "worktree failed sanity check", { path });
     return false;
   }

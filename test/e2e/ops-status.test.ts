@@ -1,0 +1,127 @@
+// `kubectl exec <pod> -- /git-sync status | sync-now` (issue 5): the subcommands run as separate
+// processes with the container's environment, against a running instance configured by the
+// same GITSYNC_* variables; and --sync-on-signal woken by `kill -HUP`.
+import { expect, test } from "bun:test";
+import { renameSync } from "node:fs";
+import { join } from "node:path";
+import { type Running, type Scenario, commit, freePort, head, scenario, waitFor } from "../helpers/index.ts";
+
+/** The container's environment: the instance is configured by env only, as in a pod spec. */
+function podEnv(t: Scenario, port: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    GITSYNC_REPO: t.repo,
+    GITSYNC_ROOT: t.root,
+    GITSYNC_LINK: "link",
+    GITSYNC_PERIOD: "1h",
+    GITSYNC_MAX_FAILURES: "-1",
+    GITSYNC_HTTP_BIND: `:${port}`,
+    ...extra,
+  };
+}
+
+/** `kubectl exec`: a new process of the same binary, with the container's env. */
+function exec(t: Scenario, env: Record<string, string>, ...args: string[]) {
+  return t.run(args, { env, timeoutMs: 10_000 });
+}
+
+async function waitSynced(t: Scenario, gs: Running, hash: string): Promise<void> {
+  await waitFor(`link -> ${hash}`, () => t.hash() === hash || gs.done, 15_000);
+  if (gs.done) throw new Error(`git-sync exited ${gs.code}:\n${gs.stderr}`);
+}
+
+test.concurrent("git-sync status (and --json) against a running instance: exit 0 when healthy, 1 when failing", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const env = podEnv(t, port);
+  const gs = t.spawn([], { env });
+  const h1 = head(t.repo);
+  await waitSynced(t, gs, h1);
+
+  const ok = await exec(t, env, "status");
+  expect([ok.code, ok.stderr]).toEqual([0, ""]);
+  expect(ok.stdout).toMatch(new RegExp(`^hash: +${h1}$`, "m"));
+  expect(ok.stdout).toMatch(new RegExp(`^repo: +${t.repo}$`, "m"));
+  expect(ok.stdout).toMatch(/^ready: +yes$/m);
+  expect(ok.stdout).toMatch(/^failures: +0 consecutive$/m);
+  expect(ok.stdout).toMatch(/^last success: +\d+s ago \(/m);
+  expect(ok.stdout).not.toMatch(/^last error:/m);
+
+  const okJson = await exec(t, env, "status", "--json");
+  expect(okJson.code).toBe(0);
+  const doc = JSON.parse(okJson.stdout) as Record<string, unknown>;
+  expect(doc).toMatchObject({ hash: h1, ref: "HEAD", ready: true, healthy: true, consecutiveFailures: 0, lastError: "", syncCount: 1 });
+  expect(doc.pid).toBe(gs.proc.pid);
+
+  // Break the remote and ask for a sync (also through exec): the report says so, exit 1.
+  const moved = join(t.dir, "moved");
+  renameSync(t.repo, moved);
+  const now = await exec(t, env, "sync-now");
+  expect([now.code, now.stdout]).toEqual([0, `sync requested (POST http://127.0.0.1:${port}/sync)\n`]);
+  await waitFor("a failed attempt", async () => (await exec(t, env, "status")).code === 1, 10_000, 100);
+  const bad = await exec(t, env, "status");
+  expect(bad.code).toBe(1);
+  expect(bad.stdout).toMatch(/^failures: +1 consecutive$/m);
+  expect(bad.stdout).toMatch(/^last error: +\S/m);
+  expect(bad.stdout).toMatch(new RegExp(`^hash: +${h1}$`, "m")); // the previous content is still served
+  const badJson = await exec(t, env, "status", "--json");
+  expect(badJson.code).toBe(1);
+  const failing = JSON.parse(badJson.stdout) as Record<string, unknown>;
+  expect(failing).toMatchObject({ hash: h1, consecutiveFailures: 1 });
+  expect(failing.lastError).not.toBe("");
+
+  // Repaired: healthy again.
+  renameSync(moved, t.repo);
+  expect((await exec(t, env, "sync-now")).code).toBe(0);
+  await waitFor("healthy again", async () => (await exec(t, env, "status")).code === 0, 10_000, 100);
+
+  // Without a reachable endpoint, the root alone still answers (exit 1: nothing live to ask).
+  await gs.stop("SIGKILL");
+  const rootOnly = await exec(t, env, "status");
+  expect(rootOnly.code).toBe(1);
+  expect(rootOnly.stdout).toMatch(new RegExp(`^hash: +${h1}$`, "m"));
+  expect(rootOnly.stdout).toMatch(/^note: +can't read the endpoint/m);
+}, 45_000);
+
+test.concurrent("git-sync sync-now against a running instance with --period=1h", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const env = podEnv(t, port);
+  const gs = t.spawn([], { env });
+  await waitSynced(t, gs, head(t.repo));
+  const h2 = commit(t.repo, "file", "two\n");
+  await Bun.sleep(300);
+  expect(t.hash()).not.toBe(h2);
+  const asked = Date.now();
+  const r = await exec(t, env, "sync-now");
+  expect([r.code, r.stderr]).toEqual([0, ""]);
+  expect(r.stdout).toBe(`sync requested (POST http://127.0.0.1:${port}/sync)\n`);
+  await waitSynced(t, gs, h2);
+  expect(Date.now() - asked).toBeLessThan(5000);
+  expect(t.read()).toBe("two\n");
+
+  // No endpoint reachable: sync-now says so and fails.
+  await gs.stop("SIGKILL");
+  expect((await exec(t, env, "sync-now")).code).toBe(1);
+}, 45_000);
+
+test.concurrent("--sync-on-signal=SIGHUP: kill -HUP (and sync-now without an endpoint) syncs now", async () => {
+  await using t = await scenario();
+  const gs = t.start("--period=1h", "--sync-on-signal=SIGHUP");
+  await waitSynced(t, gs, head(t.repo));
+
+  const h2 = commit(t.repo, "file", "two\n");
+  await Bun.sleep(300);
+  expect(t.hash()).not.toBe(h2);
+  const kill = Bun.spawnSync(["kill", "-HUP", String(gs.proc.pid)]);
+  expect(kill.exitCode).toBe(0);
+  await waitSynced(t, gs, h2);
+  expect(t.read()).toBe("two\n");
+
+  // The exec path when the pod has no endpoint: the signal from GITSYNC_SYNC_ON_SIGNAL, sent to
+  // PID 1 in a container (here --pid, since this instance is not PID 1).
+  const h3 = commit(t.repo, "file", "three\n");
+  const r = await exec(t, { GITSYNC_SYNC_ON_SIGNAL: "SIGHUP" }, "sync-now", `--pid=${gs.proc.pid}`);
+  expect([r.code, r.stdout]).toEqual([0, `sync requested (SIGHUP sent to PID ${gs.proc.pid})\n`]);
+  await waitSynced(t, gs, h3);
+  expect(gs.done).toBe(false);
+}, 45_000);

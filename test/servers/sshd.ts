@@ -46,6 +46,8 @@ export async function startSSHD(dir: string, authorizedKeys: string[]): Promise<
       `AuthorizedKeysFile ${authFile}`,
       `PidFile ${join(dir, "sshd.pid")}`,
       "StrictModes no",
+      // Parallel tests open many connections at once; the default 10:30:100 drops some.
+      "MaxStartups 200",
       "UsePAM no",
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",

@@ -137,6 +137,24 @@ AUTH
 
     Passwords and tokens never appear in logs or in the error file.
 
+HTTP ENDPOINT
+    With --http-bind, any path answers 503 until the first sync of this process succeeded,
+    then 200 (a probe). --http-metrics adds /metrics (Prometheus text); --http-pprof adds
+    /debug/pprof/ (memory, cmdline). Three paths are ours: /readyz, which also turns 503
+    after --readiness-max-failures consecutive failures or when the last success is older
+    than --readiness-max-age; /status, the sync state as JSON (hash, last attempt and
+    success, failures, last error, hooks); and POST /sync, which starts a sync now (for a
+    forge's push webhook).
+
+SUBCOMMANDS
+    git-sync status [--json]
+            report on the git-sync running in this container (kubectl exec); reads its
+            endpoint from $GITSYNC_HTTP_BIND, or the root from $GITSYNC_ROOT. Exit 0 when
+            healthy, 1 when failing or not ready, 2 when nothing could be read.
+    git-sync sync-now
+            ask the running git-sync to sync right away: POST /sync, or without an endpoint
+            the --sync-on-signal signal sent to PID 1.
+
 EXIT CODES
     0   --one-time finished and every hook succeeded; or --help, --man, --version
     1   a configuration error, too many failed sync attempts (--max-failures), a failed hook

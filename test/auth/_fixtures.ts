@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/types.ts";
+import { testConfig as baseConfig } from "../helpers/config.ts";
 import { setupAuth, type Auth } from "../../src/auth/index.ts";
 import { Git, type GitResult } from "../../src/git/runner.ts";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
@@ -35,59 +36,9 @@ export function removeSelfBinary(): void {
   built = null;
 }
 
+/** Auth tests log everything (-v 9) so the secret checks see every line; link "link", repo set per test. */
 export function testConfig(over: Partial<Config> = {}): Config {
-  return {
-    repo: "",
-    ref: "HEAD",
-    root: "/tmp/unused",
-    link: "link",
-    period: 10_000,
-    initPeriod: 10_000,
-    syncTimeout: 120_000,
-    maxFailures: 0,
-    initMaxFailures: undefined,
-    oneTime: false,
-    syncOnSignal: "",
-    depth: 1,
-    filter: "",
-    submodules: "recursive",
-    sparseCheckoutFile: "",
-    gitGC: "always",
-    git: "git",
-    gitConfig: "",
-    gitConfigAdd: [],
-    errorFile: "",
-    touchFile: "",
-    staleWorktreeTimeout: 0,
-    groupWrite: false,
-    addUser: false,
-    exechook: { command: "", argv: [], timeout: 30_000, backoff: 3_000 },
-    prePublish: { command: "", argv: [], timeout: 30_000, backoff: 3_000, gate: false },
-    webhook: { url: "", method: "POST", successStatus: 200, timeout: 1_000, backoff: 3_000, payload: false, signatureSecretFile: "", headers: [] },
-    username: "",
-    password: "",
-    passwordFile: "",
-    credentials: [],
-    askpassURL: "",
-    sshKeyFiles: [],
-    sshKnownHosts: true,
-    sshKnownHostsFile: "/etc/git-secret/known_hosts",
-    cookieFile: false,
-    githubBaseURL: "https://api.github.com/",
-    githubAppPrivateKey: "",
-    githubAppPrivateKeyFile: "",
-    githubAppApplicationID: 0,
-    githubAppClientID: "",
-    githubAppInstallationID: 0,
-    httpBind: "",
-    httpMetrics: false,
-    httpPprof: false,
-    readinessMaxFailures: 0,
-    readinessMaxAge: 0,
-    verbose: 9,
-    flagLog: [],
-    ...over,
-  };
+  return baseConfig({ repo: "", link: "link", sshKeyFiles: [], verbose: 9, ...over });
 }
 
 export interface Harness {

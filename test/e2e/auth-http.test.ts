@@ -64,15 +64,6 @@ async function waitErrors(r: Running, n: number, timeoutMs = 15_000): Promise<vo
 }
 
 /** Wait for the link to reach `hash`; on a timeout, say what the process last logged as errors. */
-async function synced(t: Scenario, r: Running, hash: string, timeoutMs = 15_000): Promise<void> {
-  try {
-    await t.waitHash(hash, timeoutMs);
-  } catch (e) {
-    const errs = jsonLines(r.stderr).filter((l) => l.error !== undefined);
-    throw new Error(`${(e as Error).message}; exited: ${r.done} (${r.code}); last errors:\n${errs.slice(-3).map((l) => JSON.stringify(l)).join("\n")}`, { cause: e });
-  }
-}
-
 test.concurrent("--username with GITSYNC_PASSWORD over http", async () => {
   await using t = await scenario();
   const repos = reposDir(t);
@@ -80,10 +71,10 @@ test.concurrent("--username with GITSYNC_PASSWORD over http", async () => {
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", ...LOOP), { env: { GITSYNC_PASSWORD: pw } });
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   expect(t.read()).toBe("repo.git\n");
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   expect(t.read()).toBe("second\n");
   expect(srv.requests.some((q) => q.user === "alice" && q.status === 200)).toBe(true);
   await r.stop();
@@ -113,7 +104,7 @@ test.concurrent("--password-file rotated mid-run is picked up without a restart"
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw1 } }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", `--password-file=${pwFile}`, "-v=3", ...LOOP));
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
 
   // The server rotates first; until the file follows, every attempt fails and nothing moves.
   srv.users.set("alice", pw2);
@@ -125,14 +116,14 @@ test.concurrent("--password-file rotated mid-run is picked up without a restart"
   expect(errorLines(r)).toContain("Authentication failed");
 
   writeFileSync(pwFile, `${pw2}\n`);
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   expect(t.read()).toBe("second\n");
   expect(r.done).toBe(false);
   expect(r.count("read password from file")).toBeGreaterThan(3);
   const pid = r.proc.pid;
   // Still the same process, and it keeps syncing with the new password.
   const third = pushCommit(repos, "repo.git", "file", "third\n");
-  await synced(t, r, third);
+  await t.waitHash(third, 15_000, r);
   expect(r.proc.pid).toBe(pid);
   await r.stop();
   for (const pw of [pw1, pw2]) expect(r.stderr).not.toContain(pw);
@@ -145,9 +136,9 @@ test.concurrent("credentials in the --repo URL are stripped from the remote and 
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const r = t.spawn(args(t, `http://alice:${pw}@127.0.0.1:${srv.port}/repo.git`, "-v=9", ...LOOP));
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   const remote = git(t.root, "remote", "get-url", "origin");
   expect(remote).toBe(`${srv.url}/repo.git`);
   expect(remote).not.toContain(pw);
@@ -182,7 +173,7 @@ test.concurrent("a wrong password in a running process keeps the last good link 
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const errorFile = join(t.root, "error.json");
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", "--error-file=error.json", "-v=9", ...LOOP), { env: { GITSYNC_PASSWORD: pw } });
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   const target = readlinkSync(t.link);
 
   // Now the server wants another password, and there is something new to fetch.
@@ -234,7 +225,7 @@ test.concurrent("--credential JSON for submodules on two other http servers with
       ...LOOP,
     ),
   );
-  await synced(t, r, superHead);
+  await t.waitHash(superHead, 15_000, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two\n");
   // A new submodule commit reaches the link through the loop too.
@@ -243,7 +234,7 @@ test.concurrent("--credential JSON for submodules on two other http servers with
   git(work, "update-index", "--cacheinfo", `160000,${sub1b},one`);
   git(work, "commit", "-q", "-m", "bump one");
   git(work, "push", "-q", join(repos, "super.git"), "main");
-  await synced(t, r, git(work, "rev-parse", "HEAD"));
+  await t.waitHash(git(work, "rev-parse", "HEAD"), 15_000, r);
   expect(t.read("one/file")).toBe("sub one, again\n");
   expect(t.read("two/file")).toBe("sub two\n");
   await r.stop();
@@ -261,9 +252,9 @@ test.concurrent("--askpass-url with correct credentials", async () => {
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   using ap = own(startAskpassServer({ username: "alice", password: pw }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, `--askpass-url=${ap.url}`, "-v=9", ...LOOP));
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   await r.stop();
   // Asked at every attempt, not once.
   expect(ap.calls).toBeGreaterThanOrEqual(2);
@@ -307,9 +298,9 @@ test.concurrent("--askpass-url that fails its first calls: the long-running proc
   expect(t.hash()).toBe("");
   // Then it answers only every other call: the retries within an attempt absorb that.
   ap.mode = { kind: "flaky" };
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   expect(r.done).toBe(false);
   await r.stop();
   expect(r.stderr).not.toContain(pw);
@@ -360,11 +351,11 @@ test.concurrent("GitHub App installation token minted by a local endpoint", asyn
       ...LOOP,
     ),
   );
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   expect(gh.lastError).toBe("");
   expect(gh.tokens.length).toBe(1);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   await r.stop();
   // The token lives an hour: minted once, reused by every later attempt.
   expect(gh.tokens.length).toBe(1);
@@ -539,7 +530,7 @@ test.concurrent("SECRET-SCAN: no secret in any argv, log line, error file, .git/
   })();
 
   try {
-    await synced(t, a, h1, 20_000);
+    await t.waitHash(h1, 20_000, a);
     await waitFor("B's link", () => linkHash(join(rootB, "link")) === plain, 20_000);
     expect(readOr(join(rootB, "link", "file"))).toBe("plain.git\n");
     // A few more syncs with new content (fetch, worktree, submodule update) while sampling.
@@ -550,7 +541,7 @@ test.concurrent("SECRET-SCAN: no secret in any argv, log line, error file, .git/
     git(work, "push", "-q", join(repos, "super.git"), "main");
     const h2 = git(work, "rev-parse", "HEAD");
     const p2 = pushCommit(repos, "plain.git", "file", "plain two\n");
-    await synced(t, a, h2, 20_000);
+    await t.waitHash(h2, 20_000, a);
     await waitFor("B's second commit", () => linkHash(join(rootB, "link")) === p2, 20_000);
     expect(readOr(join(rootB, "link", "file"))).toBe("plain two\n");
     expect(t.read("two/file")).toBe("sub two, again\n");

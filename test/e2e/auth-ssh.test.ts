@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, git, jsonLines, type Running, type Scenario, scenario, tmpDir } from "../helpers/index.ts";
+import { cleanup, git, jsonLines, type Scenario, scenario, tmpDir } from "../helpers/index.ts";
 import { genKey, makeBareRepo, pushCommit, startSSHD, type SSHServer } from "../servers/index.ts";
 
 /** Per test: explicit, as a default set elsewhere does not reach every file of a run. */
@@ -65,24 +65,15 @@ function errorText(stderr: string): string {
 }
 
 /** Wait for the link to reach `hash`; on a timeout, say what the process last logged as errors. */
-async function synced(t: Scenario, r: Running, hash: string, timeoutMs = 15_000): Promise<void> {
-  try {
-    await t.waitHash(hash, timeoutMs);
-  } catch (e) {
-    const errs = jsonLines(r.stderr).filter((l) => l.error !== undefined);
-    throw new Error(`${(e as Error).message}; exited: ${r.done} (${r.code}); last errors:\n${errs.slice(-3).map((l) => JSON.stringify(l)).join("\n")}`, { cause: e });
-  }
-}
-
 test.concurrent("ssh:// URL with user and port, synced by the long-running loop", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
   const r = t.spawn(args(t, sshURL(s1, join(repos, "repo.git")), ...keyFlags(), `--ssh-known-hosts-file=${s1.knownHostsFile}`, ...LOOP), { env });
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   expect(t.read()).toBe("repo.git\n");
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   expect(t.read()).toBe("second\n");
   expect(r.done).toBe(false);
   // Read the root while the process runs: a SIGTERM can wipe it (reported separately).
@@ -146,9 +137,9 @@ test.concurrent("scp-like user@host:path URL through a Host alias in $HOME/.ssh/
   writeFileSync(join(home, ".ssh", "config"), `Host gitserver\n  HostName 127.0.0.1\n  Port ${s1.port}\n`, { mode: 0o600 });
   const repo = `${s1.user}@gitserver:${join(repos, "repo.git")}`;
   const r = t.spawn(args(t, repo, ...keyFlags(), `--ssh-known-hosts-file=${s1.knownHostsFile}`, ...LOOP), { env });
-  await synced(t, r, first);
+  await t.waitHash(first, 15_000, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await synced(t, r, second);
+  await t.waitHash(second, 15_000, r);
   expect(t.read()).toBe("second\n");
   expect(git(t.root, "remote", "get-url", "origin")).toBe(repo);
   await r.stop();
@@ -173,7 +164,7 @@ test.concurrent("submodules on two other ssh servers with different keys", async
   const h1 = git(work, "rev-parse", "HEAD");
   const known = knownHosts(t, "known_hosts", [s1.knownHostsLine, s2.knownHostsLine, s3.knownHostsLine]);
   const r = t.spawn(args(t, sshURL(s1, join(repos, "super.git")), ...keyFlags(), `--ssh-known-hosts-file=${known}`, ...LOOP), { env });
-  await synced(t, r, h1);
+  await t.waitHash(h1, 15_000, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two\n");
   // A submodule bump on s3 reaches the link through the loop too.
@@ -181,7 +172,7 @@ test.concurrent("submodules on two other ssh servers with different keys", async
   git(work, "update-index", "--cacheinfo", `160000,${sub2b},two`);
   git(work, "commit", "-q", "-m", "bump two");
   git(work, "push", "-q", join(repos, "super.git"), "main");
-  await synced(t, r, git(work, "rev-parse", "HEAD"));
+  await t.waitHash(git(work, "rev-parse", "HEAD"), 15_000, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two, again\n");
   expect(r.done).toBe(false);

@@ -365,8 +365,15 @@ export class Scenario {
   }
 
   /** Wait until the default link points at `hash`. */
-  async waitHash(hash: string, timeoutMs = 15_000): Promise<void> {
-    await waitFor(`link -> ${hash.slice(0, 8)} (now ${this.hash().slice(0, 8) || "none"})`, () => this.hash() === hash, timeoutMs);
+  /** Wait for the link to point at `hash`; on timeout, show the last errors `r` logged. */
+  async waitHash(hash: string, timeoutMs = 15_000, r?: Running): Promise<void> {
+    try {
+      await waitFor(`link -> ${hash.slice(0, 8)} (now ${this.hash().slice(0, 8) || "none"})`, () => this.hash() === hash, timeoutMs);
+    } catch (e) {
+      if (!r) throw e;
+      const errs = jsonLines(r.stderr).filter((l) => l.error !== undefined);
+      throw new Error(`${(e as Error).message}; exited: ${r.done} (${r.code}); last errors:\n${errs.slice(-3).map((l) => JSON.stringify(l)).join("\n")}`, { cause: e });
+    }
   }
 
   /** The worktree dir for a hash. */

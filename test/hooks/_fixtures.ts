@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, ExecHookConfig } from "../../src/config/types.ts";
+import { testConfig } from "../helpers/config.ts";
 import { createHooks, type Hooks } from "../../src/hooks/index.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { newSyncState, type SyncState } from "../../src/loop/state.ts";
@@ -19,66 +20,13 @@ export type HookOverrides = {
 const offHook: ExecHookConfig = { command: "", argv: [], timeout: 30_000, backoff: 1000 };
 
 export function makeConfig(o: HookOverrides = {}): Config {
+  const base = testConfig({ ref: o.ref ?? "main", oneTime: o.oneTime ?? false, verbose: 1, ...(o.repo ? { repo: o.repo } : {}) });
   return {
-    repo: o.repo ?? "https://example.com/repo.git",
-    ref: o.ref ?? "main",
-    root: "/tmp/unused-root",
-    link: "repo",
-    period: 10_000,
-    initPeriod: 0,
-    syncTimeout: 120_000,
-    maxFailures: 0,
-    initMaxFailures: undefined,
-    oneTime: o.oneTime ?? false,
-    syncOnSignal: "",
-    depth: 1,
-    filter: "",
-    submodules: "recursive",
-    sparseCheckoutFile: "",
-    gitGC: "always",
-    git: "git",
-    gitConfig: "",
-    gitConfigAdd: [],
-    errorFile: "",
-    touchFile: "",
-    staleWorktreeTimeout: 0,
-    groupWrite: false,
-    addUser: false,
+    ...base,
     exechook: { ...offHook, ...o.exechook },
     prePublish: { ...offHook, gate: false, ...o.prePublish },
-    webhook: {
-      url: "",
-      method: "POST",
-      successStatus: 200,
-      timeout: 1000,
-      backoff: 1000,
-      payload: false,
-      signatureSecretFile: "",
-      headers: [],
-      ...o.webhook,
-    },
-    username: "",
-    password: "",
-    passwordFile: "",
-    credentials: [],
-    askpassURL: "",
-    sshKeyFiles: [],
-    sshKnownHosts: true,
-    sshKnownHostsFile: "",
-    cookieFile: false,
-    githubBaseURL: "https://api.github.com/",
-    githubAppPrivateKey: "",
-    githubAppPrivateKeyFile: "",
-    githubAppApplicationID: 0,
-    githubAppClientID: "",
-    githubAppInstallationID: 0,
-    httpBind: "",
-    httpMetrics: false,
-    httpPprof: false,
-    readinessMaxFailures: 0,
-    readinessMaxAge: 0,
-    verbose: 1,
-    flagLog: [],
+    // The 1s minimum backoff keeps retry tests short.
+    webhook: { ...base.webhook, backoff: 1000, ...o.webhook },
   };
 }
 

@@ -20,3 +20,8 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   for (const s of list) out = out.split(s).join("REDACTED");
   return out;
 }
+
+/** Config keys and header names whose values are credentials (http.extraHeader, *.password, tokens...). */
+export function isSecretKey(name: string): boolean {
+  return /extraheader|password|passwd|token|secret|authorization|cookie|signature/i.test(name);
+}

@@ -12,7 +12,7 @@ import { createHooks } from "../hooks/index.ts";
 import { startHttpServer } from "../http/server.ts";
 import { killAllRunning } from "../lib/exec.ts";
 import { log, stderrSink } from "../log/logger.ts";
-import { redactURL } from "../log/redact.ts";
+import { isSecretKey, redactURL } from "../log/redact.ts";
 import type { RepoContext } from "../repo/context.ts";
 import { VERSION } from "../version.ts";
 import { runLoop, Wake } from "./loop.ts";
@@ -75,7 +75,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       try {
         server = startHttpServer(config, { state, log, requestSync: () => wake.request() });
       } catch (e) {
-        throw new StartupError(`can't bind HTTP endpoint: ${(e as Error).message}`, { cause: e });
+        throw new StartupError("can't bind HTTP endpoint", { cause: e });
       }
       cleanups.push(() => server.stop());
     }
@@ -167,8 +167,6 @@ function absUnder(root: string, p: string): string {
   return isAbsolute(p) ? p : normalize(join(root, p));
 }
 
-const SECRET_KEY = /extraheader|password|token/i;
-
 async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: number): Promise<void> {
   const set = (k: string, v: string) => git.run(["config", "--global", k, v], { cwd, deadline });
   await set("gc.autoDetach", "false");
@@ -196,7 +194,7 @@ async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: n
     const nl = entry.indexOf("\n");
     const k = nl < 0 ? entry : entry.slice(0, nl);
     const v = nl < 0 ? "" : entry.slice(nl + 1);
-    shown[k] = SECRET_KEY.test(k) ? "REDACTED" : redactURL(v);
+    shown[k] = isSecretKey(k) ? "REDACTED" : redactURL(v);
   }
   log.info("git config", { config: shown });
 }

@@ -1,0 +1,70 @@
+// The startup sequence through the binary (compat.md 3): what is fatal, what is logged, and what
+// the private git config and the hooks' environment hold.
+import { expect, test } from "bun:test";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { head, jsonLines, scenario, waitFor } from "../helpers/index.ts";
+
+test.concurrent("a busy --http-bind port is fatal: exit 1 with can't bind HTTP endpoint", async () => {
+  await using t = await scenario();
+  const busy = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const r = await t.sync(`--http-bind=127.0.0.1:${busy.port}`);
+    expect(r.code).toBe(1);
+    const err = jsonLines(r.stderr).find((l) => l.msg === "can't bind HTTP endpoint");
+    expect(err).toBeDefined();
+    expect(t.hash()).toBe("");
+  } finally {
+    busy.stop(true);
+  }
+});
+
+test.concurrent("a root reached through a symlink logs normalized root path with both paths", async () => {
+  await using t = await scenario();
+  const real = join(t.dir, "real");
+  mkdirSync(real);
+  const alias = join(t.dir, "alias");
+  symlinkSync(real, alias);
+  const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${alias}`, "--link=link"]);
+  expect(r.code).toBe(0);
+  expect(jsonLines(r.stderr).find((l) => l.msg === "normalized root path")).toMatchObject({ level: 0, root: alias, result: real });
+});
+
+test.concurrent("an unparsable --git-config is fatal at startup: exit 1, nothing synced", async () => {
+  await using t = await scenario();
+  const r = await t.sync("--git-config=no-colon-here");
+  expect(r.code).toBe(1);
+  const err = jsonLines(r.stderr).find((l) => String(l.msg).startsWith("can't parse --git-config flag"));
+  expect(err).toBeDefined();
+  expect(t.hash()).toBe("");
+});
+
+test.concurrent("--git-config values reach git, and secret-looking keys are redacted in the git config log", async () => {
+  await using t = await scenario();
+  const secret = "Bearer s3cr3t-t0ken";
+  const r = await t.sync("--git-config=core.abbrev:12", `--git-config-add=http.extraHeader:Authorization: ${secret}`);
+  expect(r.code).toBe(0);
+  const shown = jsonLines(r.stderr).find((l) => l.msg === "git config")?.config as Record<string, string>;
+  expect(shown["core.abbrev"]).toBe("12");
+  expect(shown["http.extraheader"]).toBe("REDACTED");
+  expect(shown["safe.directory"]).toBe("*");
+  expect(r.stderr).not.toContain("s3cr3t");
+});
+
+test.concurrent("hooks inherit the environment but not GITSYNC_PASSWORD", async () => {
+  await using t = await scenario();
+  const out = join(t.dir, "hook-env");
+  const hook = join(t.dir, "hook.sh");
+  writeFileSync(hook, `#!/bin/sh\nenv > '${out}'\n`);
+  chmodSync(hook, 0o755);
+  // A local-path repo never asks for the password, so the sync itself succeeds.
+  const r = await t.run(["--one-time", ...t.args("--username=alice", `--exechook-command=${hook}`)], {
+    env: { GITSYNC_PASSWORD: "hunter2-secret", KEEP_ME: "yes" },
+  });
+  expect(r.code).toBe(0);
+  await waitFor("the hook's env dump", () => readFileSync(out, "utf8").includes(`GITSYNC_HASH=${head(t.repo)}`));
+  const env = readFileSync(out, "utf8");
+  expect(env).toContain("KEEP_ME=yes");
+  expect(env).toContain("GIT_CONFIG_GLOBAL=");
+  expect(env).not.toContain("hunter2-secret");
+});

@@ -8,7 +8,9 @@ import { git, jsonLines, linkHash, readOr, type Running, type Scenario, scenario
 import { makeAppKey, makeBareRepo, makeTestCA, pushCommit, startAskpassServer, startGitHTTP, startGitHubServer } from "../servers/index.ts";
 
 /** Per test: explicit, as a default set elsewhere does not reach every file of a run. */
-const TIMEOUT = 30_000;
+// Generous: three git servers with a CGI process per request share two cores with other suites.
+const TIMEOUT = 90_000;
+const SYNCED_WITHIN = 40_000;
 
 /** Stops a test server when the test's scope ends (`using srv = own(startGitHTTP(...))`). */
 function own<T extends { stop(): unknown }>(s: T): T & Disposable {
@@ -71,10 +73,10 @@ test.concurrent("--username with GITSYNC_PASSWORD over http", async () => {
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", ...LOOP), { env: { GITSYNC_PASSWORD: pw } });
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   expect(t.read()).toBe("repo.git\n");
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   expect(t.read()).toBe("second\n");
   expect(srv.requests.some((q) => q.user === "alice" && q.status === 200)).toBe(true);
   await r.stop();
@@ -104,7 +106,7 @@ test.concurrent("--password-file rotated mid-run is picked up without a restart"
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw1 } }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", `--password-file=${pwFile}`, "-v=3", ...LOOP));
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
 
   // The server rotates first; until the file follows, every attempt fails and nothing moves.
   srv.users.set("alice", pw2);
@@ -116,14 +118,14 @@ test.concurrent("--password-file rotated mid-run is picked up without a restart"
   expect(errorLines(r)).toContain("Authentication failed");
 
   writeFileSync(pwFile, `${pw2}\n`);
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   expect(t.read()).toBe("second\n");
   expect(r.done).toBe(false);
   expect(r.count("read password from file")).toBeGreaterThan(3);
   const pid = r.proc.pid;
   // Still the same process, and it keeps syncing with the new password.
   const third = pushCommit(repos, "repo.git", "file", "third\n");
-  await t.waitHash(third, 15_000, r);
+  await t.waitHash(third, SYNCED_WITHIN, r);
   expect(r.proc.pid).toBe(pid);
   await r.stop();
   for (const pw of [pw1, pw2]) expect(r.stderr).not.toContain(pw);
@@ -136,9 +138,9 @@ test.concurrent("credentials in the --repo URL are stripped from the remote and 
   const first = makeBareRepo(repos, "repo.git").head;
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const r = t.spawn(args(t, `http://alice:${pw}@127.0.0.1:${srv.port}/repo.git`, "-v=9", ...LOOP));
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   const remote = git(t.root, "remote", "get-url", "origin");
   expect(remote).toBe(`${srv.url}/repo.git`);
   expect(remote).not.toContain(pw);
@@ -173,7 +175,7 @@ test.concurrent("a wrong password in a running process keeps the last good link 
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   const errorFile = join(t.root, "error.json");
   const r = t.spawn(args(t, `${srv.url}/repo.git`, "--username=alice", "--error-file=error.json", "-v=9", ...LOOP), { env: { GITSYNC_PASSWORD: pw } });
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   const target = readlinkSync(t.link);
 
   // Now the server wants another password, and there is something new to fetch.
@@ -225,7 +227,7 @@ test.concurrent("--credential JSON for submodules on two other http servers with
       ...LOOP,
     ),
   );
-  await t.waitHash(superHead, 15_000, r);
+  await t.waitHash(superHead, SYNCED_WITHIN, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two\n");
   // A new submodule commit reaches the link through the loop too.
@@ -234,7 +236,7 @@ test.concurrent("--credential JSON for submodules on two other http servers with
   git(work, "update-index", "--cacheinfo", `160000,${sub1b},one`);
   git(work, "commit", "-q", "-m", "bump one");
   git(work, "push", "-q", join(repos, "super.git"), "main");
-  await t.waitHash(git(work, "rev-parse", "HEAD"), 15_000, r);
+  await t.waitHash(git(work, "rev-parse", "HEAD"), SYNCED_WITHIN, r);
   expect(t.read("one/file")).toBe("sub one, again\n");
   expect(t.read("two/file")).toBe("sub two\n");
   await r.stop();
@@ -252,9 +254,9 @@ test.concurrent("--askpass-url with correct credentials", async () => {
   using srv = own(startGitHTTP({ projectRoot: repos, users: { alice: pw } }));
   using ap = own(startAskpassServer({ username: "alice", password: pw }));
   const r = t.spawn(args(t, `${srv.url}/repo.git`, `--askpass-url=${ap.url}`, "-v=9", ...LOOP));
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   await r.stop();
   // Asked at every attempt, not once.
   expect(ap.calls).toBeGreaterThanOrEqual(2);
@@ -298,9 +300,9 @@ test.concurrent("--askpass-url that fails its first calls: the long-running proc
   expect(t.hash()).toBe("");
   // Then it answers only every other call: the retries within an attempt absorb that.
   ap.mode = { kind: "flaky" };
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   expect(r.done).toBe(false);
   await r.stop();
   expect(r.stderr).not.toContain(pw);
@@ -351,11 +353,11 @@ test.concurrent("GitHub App installation token minted by a local endpoint", asyn
       ...LOOP,
     ),
   );
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   expect(gh.lastError).toBe("");
   expect(gh.tokens.length).toBe(1);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   await r.stop();
   // The token lives an hour: minted once, reused by every later attempt.
   expect(gh.tokens.length).toBe(1);

@@ -8,7 +8,9 @@ import { cleanup, git, jsonLines, type Scenario, scenario, tmpDir } from "../hel
 import { genKey, makeBareRepo, pushCommit, startSSHD, type SSHServer } from "../servers/index.ts";
 
 /** Per test: explicit, as a default set elsewhere does not reach every file of a run. */
-const TIMEOUT = 30_000;
+// Generous: three git servers with a CGI process per request share two cores with other suites.
+const TIMEOUT = 90_000;
+const SYNCED_WITHIN = 40_000;
 
 // Three servers, each opened by exactly one of three keys:
 //   s1 <- key3 (the repo's host; key1 and key2 are decoys there), s2 <- key1, s3 <- key2.
@@ -70,10 +72,10 @@ test.concurrent("ssh:// URL with user and port, synced by the long-running loop"
   const { repos, env } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
   const r = t.spawn(args(t, sshURL(s1, join(repos, "repo.git")), ...keyFlags(), `--ssh-known-hosts-file=${s1.knownHostsFile}`, ...LOOP), { env });
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   expect(t.read()).toBe("repo.git\n");
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   expect(t.read()).toBe("second\n");
   expect(r.done).toBe(false);
   // Read the root while the process runs: a SIGTERM can wipe it (reported separately).
@@ -137,9 +139,9 @@ test.concurrent("scp-like user@host:path URL through a Host alias in $HOME/.ssh/
   writeFileSync(join(home, ".ssh", "config"), `Host gitserver\n  HostName 127.0.0.1\n  Port ${s1.port}\n`, { mode: 0o600 });
   const repo = `${s1.user}@gitserver:${join(repos, "repo.git")}`;
   const r = t.spawn(args(t, repo, ...keyFlags(), `--ssh-known-hosts-file=${s1.knownHostsFile}`, ...LOOP), { env });
-  await t.waitHash(first, 15_000, r);
+  await t.waitHash(first, SYNCED_WITHIN, r);
   const second = pushCommit(repos, "repo.git", "file", "second\n");
-  await t.waitHash(second, 15_000, r);
+  await t.waitHash(second, SYNCED_WITHIN, r);
   expect(t.read()).toBe("second\n");
   expect(git(t.root, "remote", "get-url", "origin")).toBe(repo);
   await r.stop();
@@ -164,7 +166,7 @@ test.concurrent("submodules on two other ssh servers with different keys", async
   const h1 = git(work, "rev-parse", "HEAD");
   const known = knownHosts(t, "known_hosts", [s1.knownHostsLine, s2.knownHostsLine, s3.knownHostsLine]);
   const r = t.spawn(args(t, sshURL(s1, join(repos, "super.git")), ...keyFlags(), `--ssh-known-hosts-file=${known}`, ...LOOP), { env });
-  await t.waitHash(h1, 15_000, r);
+  await t.waitHash(h1, SYNCED_WITHIN, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two\n");
   // A submodule bump on s3 reaches the link through the loop too.
@@ -172,7 +174,7 @@ test.concurrent("submodules on two other ssh servers with different keys", async
   git(work, "update-index", "--cacheinfo", `160000,${sub2b},two`);
   git(work, "commit", "-q", "-m", "bump two");
   git(work, "push", "-q", join(repos, "super.git"), "main");
-  await t.waitHash(git(work, "rev-parse", "HEAD"), 15_000, r);
+  await t.waitHash(git(work, "rev-parse", "HEAD"), SYNCED_WITHIN, r);
   expect(t.read("one/file")).toBe("sub one\n");
   expect(t.read("two/file")).toBe("sub two, again\n");
   expect(r.done).toBe(false);

@@ -13,14 +13,17 @@ import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { envValue, endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { discoverInstance } from "./instance.ts";
 
-export const STATUS_USAGE = `usage: git-sync status [--json] [--http-bind ADDR] [--root DIR] [--link PATH] [--error-file PATH]
+export const STATUS_USAGE = `usage: git-sync status [--json] [--http-bind ADDR] [--root DIR] [--link PATH] [--error-file PATH] [--pid N]
 
-Reports what the git-sync instance in this container is doing. Flags default to the
-GITSYNC_* / GIT_SYNC_* environment the instance was started with.
+Reports what the git-sync instance in this container is doing. Where it is (endpoint, root,
+link) comes from the instance's own command line (/proc/<pid>/cmdline) and the GITSYNC_* /
+GIT_SYNC_* environment, resolved as the instance resolved them; these flags override.
   --json         print the instance's /status document (or the root facts) as JSON
   --http-bind    the instance's endpoint; live state needs it (":port" is reached on 127.0.0.1)
   --root         read the link and error file from this root when there is no endpoint
+  --pid          the instance's process (default 1, as in a container)
 Exit: 0 healthy, 1 not ready or failing, 2 nothing could be read.
 `;
 
@@ -111,7 +114,7 @@ function formatRoot(f: RootFacts, now: number): string {
 export async function runStatus(args: string[], env: Env, io: IO = processIO): Promise<number> {
   let opts: Record<string, string>;
   try {
-    opts = parseArgs(args, ["http-bind", "root", "link", "error-file"], ["json", "help", "h"]);
+    opts = parseArgs(args, ["http-bind", "root", "link", "error-file", "pid"], ["json", "help", "h"]);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.stderr(`git-sync status: ${e.message}\n${STATUS_USAGE}`);
@@ -123,7 +126,13 @@ export async function runStatus(args: string[], env: Env, io: IO = processIO): P
   }
   const json = opts.json === "true";
   const now = Date.now();
-  const bind = opts["http-bind"] ?? envValue(env, "HTTP_BIND");
+  const pid = Number(opts.pid ?? 1);
+  if (!Number.isInteger(pid) || pid < 1) {
+    io.stderr(`git-sync status: invalid --pid ${opts.pid}\n`);
+    return 2;
+  }
+  const inst = discoverInstance(env, pid);
+  const bind = opts["http-bind"] ?? (inst?.httpBind || envValue(env, "HTTP_BIND"));
   let endpointError = "";
   if (bind) {
     try {
@@ -135,14 +144,15 @@ export async function runStatus(args: string[], env: Env, io: IO = processIO): P
     }
   }
 
-  const root = opts.root ?? envValue(env, "ROOT");
+  const root = opts.root ?? (inst?.root || envValue(env, "ROOT"));
   if (!root) {
     io.stderr(`git-sync status: ${endpointError || "no --http-bind and no --root (nor GITSYNC_HTTP_BIND / GITSYNC_ROOT in the environment)"}\n`);
     return 2;
   }
   const repo = envValue(env, "REPO");
-  const link = makeAbsPath(opts.link ?? (envValue(env, "LINK") || (repo ? defaultLinkName(repo) : "")), root);
-  const errorFile = makeAbsPath(opts["error-file"] ?? envValue(env, "ERROR_FILE"), root);
+  const sameRoot = inst !== null && inst.root === root;
+  const link = makeAbsPath(opts.link ?? ((sameRoot ? inst.link : "") || envValue(env, "LINK") || (repo ? defaultLinkName(repo) : "")), root);
+  const errorFile = makeAbsPath(opts["error-file"] ?? ((sameRoot ? inst.errorFile : "") || envValue(env, "ERROR_FILE")), root);
   let facts: RootFacts;
   try {
     if (!link) throw new Error("no --link and no GITSYNC_LINK or GITSYNC_REPO to derive it from");

@@ -1,12 +1,13 @@
 // `git-sync sync-now [--http-bind ADDR] [--pid N]`: ask the running instance to sync now.
-//   1. With an endpoint (flag or GITSYNC_HTTP_BIND): POST /sync, the push trigger.
-//   2. Otherwise, if the instance was started with --sync-on-signal (GITSYNC_SYNC_ON_SIGNAL in
-//      the container's env), send that signal to PID 1. In a container PID 1 is git-sync's own
-//      init (src/pid1), which forwards it to the syncing process.
+//   1. With an endpoint (flag, or the instance's --http-bind found by instance.ts): POST /sync.
+//   2. Otherwise, if the instance was started with --sync-on-signal, send that signal to PID 1
+//      (or --pid). In a container PID 1 is git-sync's own init (src/pid1), which forwards it to
+//      the syncing process.
 // Exit: 0 requested, 1 the request failed, 2 no way to reach the instance.
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { envValue, endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { discoverInstance } from "./instance.ts";
 
 export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--http-bind ADDR] [--pid N]
 
@@ -28,7 +29,13 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     return 0;
   }
 
-  const bind = opts["http-bind"] ?? envValue(env, "HTTP_BIND");
+  const pid = Number(opts.pid ?? 1);
+  if (!Number.isInteger(pid) || pid < 1) {
+    io.stderr(`git-sync sync-now: invalid --pid ${opts.pid}\n`);
+    return 2;
+  }
+  const inst = discoverInstance(env, pid);
+  const bind = opts["http-bind"] ?? (inst?.httpBind || envValue(env, "HTTP_BIND"));
   if (bind) {
     const url = `${endpointURL(bind)}/sync`;
     try {
@@ -44,7 +51,7 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     return 1;
   }
 
-  const raw = envValue(env, "SYNC_ON_SIGNAL");
+  const raw = inst?.syncOnSignal || envValue(env, "SYNC_ON_SIGNAL");
   if (!raw) {
     io.stderr("git-sync sync-now: no --http-bind and the instance has no --sync-on-signal (GITSYNC_HTTP_BIND / GITSYNC_SYNC_ON_SIGNAL unset)\n");
     return 2;
@@ -52,11 +59,6 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
   const signal = resolveSignal(raw);
   if (!signal) {
     io.stderr(`git-sync sync-now: GITSYNC_SYNC_ON_SIGNAL=${raw} is not a signal we can send\n`);
-    return 2;
-  }
-  const pid = Number(opts.pid ?? 1);
-  if (!Number.isInteger(pid) || pid < 1) {
-    io.stderr(`git-sync sync-now: invalid --pid ${opts.pid}\n`);
     return 2;
   }
   try {

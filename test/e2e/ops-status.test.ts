@@ -125,3 +125,43 @@ test.concurrent("--sync-on-signal=SIGHUP: kill -HUP (and sync-now without an end
   await waitSynced(t, gs, h3);
   expect(gs.done).toBe(false);
 }, 45_000);
+
+// A v4 manifest configures git-sync through `args:`, so `kubectl exec` gets none of it in its
+// environment: the subcommands find the instance from its own command line (/proc/<pid>/cmdline).
+test.concurrent("status and sync-now find an args-configured instance from its command line, with an empty env", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const gs = t.start("--period=1h", `--http-bind=127.0.0.1:${port}`);
+  await waitSynced(t, gs, head(t.repo));
+  const pid = String(gs.proc.pid);
+
+  const st = await exec(t, {}, "status", "--pid", pid);
+  expect(st.code).toBe(0);
+  expect(st.stdout).toMatch(new RegExp(`^hash: +${head(t.repo)}$`, "m"));
+
+  const next = commit(t.repo, "file", "from sync-now\n");
+  const now = await exec(t, {}, "sync-now", "--pid", pid);
+  expect(now.code).toBe(0);
+  expect(now.stdout).toContain(`POST http://127.0.0.1:${port}/sync`);
+  await waitSynced(t, gs, next);
+});
+
+test.concurrent("status reads the root of an args-configured instance without an endpoint", async () => {
+  await using t = await scenario();
+  const gs = t.start("--period=1h", "--error-file=error.json");
+  await waitSynced(t, gs, head(t.repo));
+  const st = await exec(t, {}, "status", "--pid", String(gs.proc.pid), "--json");
+  expect(st.code).toBe(0);
+  expect(JSON.parse(st.stdout)).toMatchObject({ root: t.root, link: t.link, hash: head(t.repo), error: "" });
+});
+
+test.concurrent("sync-now sends an args-configured instance its --sync-on-signal signal", async () => {
+  await using t = await scenario();
+  const gs = t.start("--period=1h", "--sync-on-signal=SIGUSR1");
+  await waitSynced(t, gs, head(t.repo));
+  const next = commit(t.repo, "file", "by signal\n");
+  const now = await exec(t, {}, "sync-now", "--pid", String(gs.proc.pid));
+  expect(now.code).toBe(0);
+  expect(now.stdout).toContain("SIGUSR1");
+  await waitSynced(t, gs, next);
+});

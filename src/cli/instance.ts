@@ -1,0 +1,46 @@
+// Where the running instance is, for `status` and `sync-now` run through `kubectl exec`.
+// An exec'd process inherits the container's environment but not the instance's command line,
+// and v4 manifests configure git-sync through `args:`. So we read the instance's argv from
+// /proc/<pid>/cmdline (PID 1 in a container: git-sync or its init, which has the same argv) and
+// resolve it with this environment through the same code the instance used: flags, v3 and v4
+// env names and their precedence all agree with what it is actually doing.
+import { readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { makeAbsPath, resolveConfig } from "../config/index.ts";
+import { VERSION } from "../version.ts";
+import type { Env } from "./common.ts";
+
+export interface Instance {
+  httpBind: string;
+  root: string;
+  /** Absolute. */
+  link: string;
+  errorFile: string;
+  syncOnSignal: string;
+}
+
+/** The flags `pid` was started with, if it runs this same executable; null otherwise. */
+function instanceFlags(pid: number): string[] | null {
+  try {
+    if (realpathSync(`/proc/${pid}/exe`) !== realpathSync(process.execPath)) return null;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (argv.at(-1) === "") argv.pop();
+    return argv.slice(1);
+  } catch {
+    return null;
+  }
+}
+
+/** The instance's settings, or null when neither its argv nor the environment configure one. */
+export function discoverInstance(env: Env, pid: number): Instance | null {
+  const flags = instanceFlags(pid);
+  let cwd = "/";
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // Not ours to read: relative paths resolve against / as in a container.
+  }
+  const r = resolveConfig(flags ?? [], env, { cwd, version: VERSION });
+  if (r.kind !== "run") return null;
+  const c = r.config;
+  return { httpBind: c.httpBind, root: c.root, link: makeAbsPath(c.link, c.root), errorFile: c.errorFile, syncOnSignal: c.syncOnSignal };
+}

@@ -7,7 +7,7 @@ type Labels = Record<string, string>;
 interface Family {
   name: string;
   help: string;
-  type: "counter" | "summary" | "gauge";
+  type: "counter" | "summary";
   labelNames: readonly string[];
   series: Map<string, { labels: Labels; value: number; sum: number; count: number }>;
 }
@@ -51,16 +51,6 @@ export class Counter<L extends string = never> {
   }
 }
 
-export class Gauge<L extends string = never> {
-  private readonly f: Family;
-  constructor(name: string, help: string, labelNames: readonly L[] = []) {
-    this.f = family(name, help, "gauge", labelNames);
-  }
-  set(value: number, labels: Record<L, string> = {} as Record<L, string>): void {
-    series(this.f, labels).value = value;
-  }
-}
-
 /** A summary without quantiles: only _sum and _count, like upstream's. */
 export class Summary<L extends string = never> {
   private readonly f: Family;
@@ -74,10 +64,8 @@ export class Summary<L extends string = never> {
   }
 }
 
-function fmt(n: number): string {
-  if (Number.isInteger(n)) return String(n);
-  return String(n);
-}
+// String(n) prints what Prometheus wants: "1", not "1.0"; fractions as they are.
+const fmt = String;
 
 function labelText(labels: Labels): string {
   const entries = Object.entries(labels);

@@ -37,10 +37,6 @@ export function isShuttingDown(): boolean {
   return shuttingDown;
 }
 
-export function runningCount(): number {
-  return running.size;
-}
-
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);

@@ -1,7 +1,7 @@
 // The startup sequence (compat.md 3) and the process lifecycle around the sync loop:
 // resolve git and root, build the private git config, set up auth, the HTTP endpoint and the
 // hook runners, then loop. Returns the exit code; SIGTERM/SIGINT stop it cleanly.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
 import { FatalAuthError, setupAuth } from "../auth/index.ts";
@@ -141,9 +141,19 @@ function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): never {
 }
 
 function resolveGit(git: string): string {
-  const found = git.includes("/") ? git : Bun.which(git, { PATH: process.env.PATH ?? "" });
+  // A path must exist and be executable; a bare name is looked up on PATH (compat.md 3 step 2).
+  const found = git.includes("/") ? (isExecutable(git) ? git : null) : Bun.which(git, { PATH: process.env.PATH ?? "" });
   if (!found) throw new StartupError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
   return found;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function makeRoot(root: string): string {

@@ -66,6 +66,14 @@ test.concurrent("reject a --git that is not on PATH", async () => {
   expect(r.stderr).toContain("git executable not found");
 });
 
+test.concurrent("reject a --git path that does not exist, before touching the root", async () => {
+  await using t = await scenario();
+  const r = await t.sync(`--git=${t.dir}/no/such/git`);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("FATAL: git executable not found");
+  expect(t.hash()).toBe("");
+});
+
 test.concurrent("print the version on stdout and exit 0", async () => {
   await using t = await scenario();
   const r = expectExit0(await t.run(["--version"]));

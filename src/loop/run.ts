@@ -44,6 +44,20 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
   let sleptForever = false;
   const wake = new Wake();
   const cleanups: Array<() => void> = [];
+  // Not upstream (which dies on the default disposition): stop the running git, let the loop
+  // unwind, then re-raise so the exit status still says "killed by SIGTERM". Installed first,
+  // because git runs in process groups of its own that a plain death would leave behind. The
+  // publish is a single rename, so there is never a half-published link to worry about.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    if (sig === config.syncOnSignal) continue;
+    process.on(sig, () => {
+      if (stopSignal) return;
+      stopSignal = sig;
+      log.v(1, "caught signal, stopping", { signal: sig });
+      killAllRunning();
+      wake.request();
+    });
+  }
   try {
     const gitPath = resolveGit(config.git);
     process.umask(config.groupWrite ? 0o002 : 0o022);
@@ -89,28 +103,15 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         wake.request();
       });
     }
-    // Not upstream (which dies on the default disposition): stop the running git, let the loop
-    // unwind, then re-raise so the exit status still says "killed by SIGTERM". The publish is a
-    // single rename, so there is never a half-published link to worry about.
-    for (const sig of ["SIGTERM", "SIGINT"] as const) {
-      if (sig === config.syncOnSignal) continue;
-      process.on(sig, () => {
-        if (stopSignal) return;
-        stopSignal = sig;
-        log.v(1, "caught signal, stopping", { signal: sig });
-        killAllRunning();
-        wake.request();
-      });
-    }
 
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
     const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline));
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
-    return reraise(stopSignal, cleanups);
+    return await reraise(stopSignal, cleanups);
   } catch (e) {
-    if (stopSignal) return reraise(stopSignal, cleanups);
+    if (stopSignal) return await reraise(stopSignal, cleanups);
     if (e instanceof StartupError || e instanceof FatalAuthError) log.error(e.cause ?? null, e.message);
     else log.error(e, "FATAL: startup failed");
     return 1;
@@ -125,7 +126,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
   }
 }
 
-function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): never {
+/** Die of `sig` after cleaning up; never resolves, so no caller can exit 0 in the meantime. */
+async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promise<never> {
   for (const c of cleanups.splice(0).reverse()) {
     try {
       c();
@@ -136,8 +138,7 @@ function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): never {
   process.removeAllListeners(sig);
   process.kill(process.pid, sig);
   // If the default disposition did not end us, exit as a shell would report it.
-  setTimeout(() => process.exit(128 + (sig === "SIGTERM" ? 15 : 2)), 100);
-  return undefined as never;
+  return await new Promise<never>(() => setTimeout(() => process.exit(128 + (sig === "SIGTERM" ? 15 : 2)), 100));
 }
 
 function resolveGit(git: string): string {

@@ -144,7 +144,9 @@ HTTP ENDPOINT
     after --readiness-max-failures consecutive failures or when the last success is older
     than --readiness-max-age; /status, the sync state as JSON (hash, last attempt and
     success, failures, last error, hooks); and POST /sync, which starts a sync now (for a
-    forge's push webhook).
+    forge's push webhook). With --http-sync-secret-file, POST /sync takes only requests signed
+    with that secret: X-Hub-Signature-256 (GitHub, Gitea, Forgejo), Gitsync-Signature-256 (a
+    git-sync --webhook-signature-secret-file), or X-Gitlab-Token.
 
 SUBCOMMANDS
     git-sync status [--json]

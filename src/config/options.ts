@@ -205,6 +205,8 @@ export const OPTIONS = [
     help: "serve Prometheus metrics at /metrics" },
   { name: "http-pprof", type: "bool", default: false, env: ["GITSYNC_HTTP_PPROF", "GIT_SYNC_HTTP_PPROF"], placeholder: "", group: "http",
     help: "serve profiling endpoints under /debug/pprof" },
+  { name: "http-sync-secret-file", type: "string", default: "", env: ["GITSYNC_HTTP_SYNC_SECRET_FILE"], placeholder: "string", group: "http",
+    help: "require POST /sync to be signed with the secret in this file (X-Hub-Signature-256 as GitHub sends it, Gitsync-Signature-256, or X-Gitlab-Token)" },
   { name: "readiness-max-failures", type: "int", default: 0, env: ["GITSYNC_READINESS_MAX_FAILURES"], placeholder: "int", group: "http",
     help: "report not-ready after this many consecutive failed attempts; 0 = never" },
   { name: "readiness-max-age", type: "duration", default: 0, env: ["GITSYNC_READINESS_MAX_AGE"], placeholder: "duration", group: "http",

@@ -101,6 +101,8 @@ export interface Config {
   readinessMaxFailures: number;
   /** `--readiness-max-age` (ours): /readyz turns 503 when the last success is older; 0 = off. */
   readinessMaxAge: number;
+  /** `--http-sync-secret-file` (ours): POST /sync must carry a signature made with this secret; "" = open. */
+  httpSyncSecretFile: string;
 
   verbose: number;
 

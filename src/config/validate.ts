@@ -327,6 +327,7 @@ export function validate(st: ParseState, cwd: string): Validated {
   // Step 21.
   if (v["http-bind"] === "" && v["http-metrics"]) fail("required flag: --http-bind must be specified when --http-metrics is set");
   if (v["http-bind"] === "" && v["http-pprof"]) fail("required flag: --http-bind must be specified when --http-pprof is set");
+  if (v["http-bind"] === "" && v["http-sync-secret-file"] !== "") fail("required flag: --http-bind must be specified when --http-sync-secret-file is set");
 
   // Ours.
   if (v["readiness-max-failures"] < 0) fail("invalid flag: --readiness-max-failures must be greater than or equal to 0");
@@ -389,6 +390,7 @@ export function validate(st: ParseState, cwd: string): Validated {
     httpPprof: v["http-pprof"],
     readinessMaxFailures: v["readiness-max-failures"],
     readinessMaxAge: v["readiness-max-age"],
+    httpSyncSecretFile: v["http-sync-secret-file"],
     verbose: v.verbose,
     flagLog: buildFlagLog(v, st.changed),
   };

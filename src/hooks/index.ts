@@ -10,7 +10,8 @@ import { attempt, hookState, Runner, type HookEvent, type HookRunner } from "./r
 import { createWebhookAction } from "./webhook.ts";
 
 export type { HookEvent, HookName, HookRunner } from "./runner.ts";
-export { HASH_HEADER, SIGNATURE_HEADER, signBody, webhookPayload } from "./webhook.ts";
+export { HASH_HEADER, SIGNATURE_HEADER, webhookPayload } from "./webhook.ts";
+export { signBody } from "../lib/signature.ts";
 
 export interface Hooks {
   exechook?: HookRunner;

@@ -2,12 +2,11 @@
 // status matches (any status when successStatus is 0). Opt-in extras (ours): a JSON payload, an
 // HMAC-SHA256 signature with a secret re-read at every send (so rotation needs no restart), and
 // extra headers. Retries belong to the runner, so the client never retries.
-import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { Duration, goQuote } from "../lib/go.ts";
-import { errorText, registerSecret, type Logger } from "../log/logger.ts";
+import { signBody, readSecretFile } from "../lib/signature.ts";
+import { errorText, type Logger } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import type { HookAction, HookEvent } from "./runner.ts";
 
@@ -21,26 +20,6 @@ function rfc3339(d: Date): string {
 
 export function webhookPayload(config: Pick<Config, "repo" | "ref">, ev: HookEvent, now = new Date()): string {
   return JSON.stringify({ repo: redactURL(config.repo), ref: config.ref, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
-}
-
-export function signBody(secret: string, body: string): string {
-  return "sha256=" + createHmac("sha256", secret).update(body, "utf8").digest("hex");
-}
-
-function readSecret(path: string): string {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (e) {
-    // The message of a read error names the path only, never content.
-    throw new Error(`can't read webhook signature secret file: ${errorText(e)}`, { cause: e });
-  }
-  // `echo secret > file` and Kubernetes secrets created from literals end with a newline that
-  // the receiver's copy of the secret does not have.
-  const secret = raw.replace(/\r?\n$/, "");
-  if (secret === "") throw new Error(`webhook signature secret file ${path} is empty`);
-  registerSecret(secret);
-  return secret;
 }
 
 /** fetch refuses a body on these methods; the payload (if any) is then not sent. */
@@ -74,7 +53,7 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
         body = webhookPayload(config, ev);
         headers.set("Content-Type", "application/json");
       }
-      if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSecret(wh.signatureSecretFile), body));
+      if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSecretFile(wh.signatureSecretFile, "webhook signature secret file"), body));
 
       let status: number;
       let text: string;

@@ -13,17 +13,23 @@
 //   POST /sync        the push trigger ("sync now"): a CI job or a forge webhook can ask for a
 //                     sync without waiting for --period. Same one-slot semantics as
 //                     --sync-on-signal (compat.md 4.6): requests during an attempt coalesce.
+//                     With --http-sync-secret-file only signed requests are taken, so the path
+//                     can face a forge across the internet.
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { SyncState } from "../loop/state.ts";
 import type { Logger } from "../log/logger.ts";
+import { readSecretFile, sameSecret, signBody } from "../lib/signature.ts";
 import { childArgv } from "../pid1/index.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerScrapeMetrics } from "./process-metrics.ts";
 import { readiness } from "./readiness.ts";
 import { statusDocument } from "./status.ts";
 
-export type HttpConfig = Pick<Config, "httpBind" | "httpMetrics" | "httpPprof" | "readinessMaxFailures" | "readinessMaxAge" | "repo" | "ref" | "root" | "link">;
+export type HttpConfig = Pick<
+  Config,
+  "httpBind" | "httpMetrics" | "httpPprof" | "httpSyncSecretFile" | "readinessMaxFailures" | "readinessMaxAge" | "repo" | "ref" | "root" | "link"
+>;
 
 export interface HttpDeps {
   state: SyncState;
@@ -55,6 +61,19 @@ export function parseBind(bind: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new Error(`invalid --http-bind ${JSON.stringify(bind)}: want host:port, :port or [ipv6]:port`);
   return { host: m[1] ?? m[2] ?? "", port };
+}
+
+/**
+ * Whether a POST /sync carries proof of the secret: an HMAC-SHA256 of the body as GitHub, Gitea
+ * and Forgejo send it (X-Hub-Signature-256) or as our own webhook does (Gitsync-Signature-256),
+ * or GitLab's plain X-Gitlab-Token. The file is read per request, so rotation needs no restart.
+ */
+async function signedByOurSecret(req: Request, secretFile: string): Promise<boolean> {
+  const secret = readSecretFile(secretFile, "sync secret file");
+  const signature = req.headers.get("x-hub-signature-256") ?? req.headers.get("gitsync-signature-256");
+  if (signature !== null) return sameSecret(signature, signBody(secret, new Uint8Array(await req.arrayBuffer())));
+  const token = req.headers.get("x-gitlab-token");
+  return token !== null && sameSecret(token, secret);
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
@@ -114,6 +133,19 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
     }
     if (path === "/sync") {
       if (req.method !== "POST") return text(405, "method not allowed: use POST\n", { Allow: "POST" });
+      if (config.httpSyncSecretFile !== "") {
+        let ok: boolean;
+        try {
+          ok = await signedByOurSecret(req, config.httpSyncSecretFile);
+        } catch (e) {
+          deps.log.error(e, "can't check a sync request");
+          return text(500, "can't check the request's signature\n");
+        }
+        if (!ok) {
+          deps.log.v(1, "refused an unsigned or wrongly signed sync request", { remote: server.requestIP(req)?.address ?? "" });
+          return text(401, "sync requests must be signed\n");
+        }
+      }
       deps.requestSync();
       deps.log.v(1, "sync requested over HTTP", { remote: server.requestIP(req)?.address ?? "" });
       return text(202, "sync requested\n");

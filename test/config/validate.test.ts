@@ -86,6 +86,7 @@ describe("fatal config errors: message, usage, message; error file; exit 1", () 
     [[ROOT, REPO], { GITSYNC_CREDENTIAL: JSON.stringify({ url: "https://x" }) }, "invalid flag: --credential username must be specified"],
     [[ROOT, REPO, "--http-metrics"], {}, "required flag: --http-bind must be specified when --http-metrics is set"],
     [[ROOT, REPO, "--http-pprof"], {}, "required flag: --http-bind must be specified when --http-pprof is set"],
+    [[ROOT, REPO, "--http-sync-secret-file=/s"], {}, "required flag: --http-bind must be specified when --http-sync-secret-file is set"],
     [[ROOT, REPO, "--readiness-max-failures=-1"], {}, "invalid flag: --readiness-max-failures must be greater than or equal to 0"],
     [[ROOT, REPO, "--readiness-max-age=-1s"], {}, "invalid flag: --readiness-max-age must be greater than or equal to 0"],
   ])("%p %p", (argv, env, msg) => {

@@ -1,11 +1,12 @@
 // Operations over HTTP, black-box against dist/git-sync (issue 5, compat.md 7): the probe's
 // transitions, exact metric lines, /readyz going unready and back, /status, pprof and POST /sync.
 import { expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
 import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startGitHTTP } from "../servers/index.ts";
 import { makeBareRepo } from "../servers/repos.ts";
-import { ERROR, FETCHES, NOOP, SUCCESS, commit, freePort, git, head, httpGet, metric, metricValue, scenario, waitFor } from "../helpers/index.ts";
+import { ERROR, FETCHES, NOOP, SUCCESS, commit, freePort, git, head, httpGet, linkHash, metric, metricValue, scenario, waitFor } from "../helpers/index.ts";
 
 const bind = (port: number) => `--http-bind=127.0.0.1:${port}`;
 
@@ -291,3 +292,45 @@ test.concurrent("POST /sync triggers an immediate sync with --period=1h", async 
   expect(t.read()).toBe("two\n");
   expect(await metric(port, SUCCESS)).toBe(2);
 }, 45_000);
+
+test.concurrent("--http-sync-secret-file: a GitHub-style signed push triggers a sync, an unsigned one does not", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const secretFile = join(t.dir, "sync-secret");
+  writeFileSync(secretFile, "push-s3cret\n");
+  t.start("--period=1h", `--http-bind=127.0.0.1:${port}`, `--http-sync-secret-file=${secretFile}`);
+  await waitFor("first sync", () => t.hash() === head(t.repo));
+  const next = commit(t.repo, "file", "pushed\n");
+
+  const unsigned = await fetch(`http://127.0.0.1:${port}/sync`, { method: "POST", body: "{}" });
+  expect(unsigned.status).toBe(401);
+  await Bun.sleep(500);
+  expect(t.hash()).not.toBe(next);
+
+  const body = JSON.stringify({ ref: "refs/heads/main", after: next });
+  const signature = "sha256=" + createHmac("sha256", "push-s3cret").update(body).digest("hex");
+  const signed = await fetch(`http://127.0.0.1:${port}/sync`, {
+    method: "POST",
+    headers: { "X-GitHub-Event": "push", "X-Hub-Signature-256": signature, "Content-Type": "application/json" },
+    body,
+  });
+  expect(signed.status).toBe(202);
+  await t.waitHash(next, 5_000);
+});
+
+test.concurrent("one git-sync's signed webhook triggers another's POST /sync", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const secretFile = join(t.dir, "shared-secret");
+  writeFileSync(secretFile, "chain-s3cret");
+  // B: mirrors the repo every hour, unless told.
+  const rootB = join(t.dir, "rootB");
+  t.spawn([`--repo=${t.repo}`, `--root=${rootB}`, "--link=link", "--period=1h", `--http-bind=127.0.0.1:${port}`, `--http-sync-secret-file=${secretFile}`]);
+  await waitFor("B's first sync", () => linkHash(join(rootB, "link")) === head(t.repo));
+  // A: polls quickly and tells B after each update, signing its JSON payload.
+  t.start("--period=100ms", `--webhook-url=http://127.0.0.1:${port}/sync`, "--webhook-success-status=202", "--webhook-payload", `--webhook-signature-secret-file=${secretFile}`);
+  await t.waitHash(head(t.repo));
+  const next = commit(t.repo, "file", "chained\n");
+  await t.waitHash(next);
+  await waitFor("B to follow A", () => linkHash(join(rootB, "link")) === next, 5_000);
+});

@@ -22,6 +22,7 @@ export function startTestServer(overrides: Partial<Pick<Config, keyof HttpConfig
     httpBind: "127.0.0.1:0",
     httpMetrics: false,
     httpPprof: false,
+    httpSyncSecretFile: "",
     readinessMaxFailures: 0,
     readinessMaxAge: 0,
     repo: "https://user:hunter2@git.example.com/org/repo.git",

@@ -1,7 +1,7 @@
 // Every git command goes through here: `<--git> <args>` with the private environment, a
 // deadline, V5/V6 command logging, and upstream's error text (compat.md 4.2):
 //   Run(<cmd line>): <exit status N | context deadline exceeded | signal: killed>: { stdout: "…", stderr: "…" }
-import { execute, SpawnError } from "../lib/exec.ts";
+import { execute, failureText, SpawnError } from "../lib/exec.ts";
 import { Duration, goQuote } from "../lib/go.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -80,18 +80,8 @@ export class Git {
       if (e instanceof SpawnError) throw new GitError(`Run(${cmd}): ${e.message}`, "", "", null);
       throw e;
     }
-    const stdout = r.stdout.trim();
-    const stderr = r.stderr.trim();
-    if (r.timedOut || r.code !== 0) {
-      const why = r.timedOut ? "context deadline exceeded" : r.code === null ? `signal: ${signalWord(r.signal)}` : `exit status ${r.code}`;
-      throw new GitError(`Run(${cmd}): ${why}: { stdout: ${goQuote(stdout)}, stderr: ${goQuote(stderr)} }`, r.stdout, r.stderr, r.code, r.timedOut);
-    }
+    if (r.timedOut || r.code !== 0) throw new GitError(failureText(cmd, r), r.stdout, r.stderr, r.code, r.timedOut);
     this.log.v(6, "command result", { stdout: r.stdout, stderr: r.stderr, time: new Duration(r.ms) });
     return { stdout: r.stdout, stderr: r.stderr };
   }
-}
-
-function signalWord(sig: string | null): string {
-  const words: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
-  return (sig && words[sig]) ?? sig ?? "unknown";
 }

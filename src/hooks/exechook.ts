@@ -2,11 +2,10 @@
 // worktree with git-sync's environment plus GITSYNC_HASH. Upstream runs the command string as a
 // program path with no shell and no word splitting; `--*-exechook-argv` (ours) takes a JSON
 // array instead, still without a shell.
-import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
 import type { ExecHookConfig } from "../config/types.ts";
 import { formatCmd } from "../git/runner.ts";
-import { execute, SpawnError } from "../lib/exec.ts";
+import { execute, failureText, lookPath, SpawnError } from "../lib/exec.ts";
 import { Duration, goQuote } from "../lib/go.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HookAction, HookEvent, HookName } from "./runner.ts";
@@ -21,29 +20,6 @@ function argvFlag(name: HookName): string {
   return name === "pre-publish-exechook" ? "--pre-publish-exechook-argv" : "--exechook-argv";
 }
 
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Go's exec.LookPath: a name with a slash is a path (relative ones against the hook's cwd, as
- * exec.Cmd.Dir does), a bare name is searched on PATH. Returns "" when there is nothing to run.
- */
-export function lookPath(program: string, cwd: string, path: string): string {
-  if (program === "") return "";
-  if (program.includes("/")) {
-    const abs = resolve(cwd, program);
-    return isExecutableFile(abs) ? abs : "";
-  }
-  return Bun.which(program, { PATH: path, cwd }) ?? "";
-}
-
 function notFound(name: HookName, cfg: ExecHookConfig, program: string): Error {
   if (cfg.argv.length > 0) {
     return new Error(`${name} program ${goQuote(program)} not found (or not executable); check ${argvFlag(name)}: its first element is the program, looked up in PATH unless it contains a slash`);
@@ -56,11 +32,6 @@ function notFound(name: HookName, cfg: ExecHookConfig, program: string): Error {
     `${name} command ${goQuote(program)} not found (or not executable): the command is a single program path and takes no arguments; ` +
       `to pass arguments, use a wrapper script or ${argvFlag(name)} with a JSON array${example}`,
   );
-}
-
-function signalWord(sig: string | null): string {
-  const words: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
-  return (sig && words[sig]) ?? sig ?? "unknown";
 }
 
 export function createExecHookAction(name: "exechook" | "pre-publish-exechook", cfg: ExecHookConfig, deps: ExecHookDeps): HookAction {
@@ -94,15 +65,8 @@ export function createExecHookAction(name: "exechook" | "pre-publish-exechook", 
         if (e instanceof SpawnError) throw new Error(`Run(${cmd}): ${e.message}`, { cause: e });
         throw e;
       }
-      const stdout = r.stdout.trim();
-      const stderr = r.stderr.trim();
       if (r.timedOut || r.code !== 0) {
-        const why = r.timedOut
-          ? `timed out after ${new Duration(cfg.timeout).toString()} (context deadline exceeded)`
-          : r.code === null
-            ? `signal: ${signalWord(r.signal)}`
-            : `exit status ${r.code}`;
-        throw new Error(`Run(${cmd}): ${why}: { stdout: ${goQuote(stdout)}, stderr: ${goQuote(stderr)} }`);
+        throw new Error(failureText(cmd, r, `timed out after ${new Duration(cfg.timeout).toString()} (context deadline exceeded)`));
       }
       deps.log.v(1, "exechook succeeded", { hash: ev.hash, stdout: r.stdout, stderr: r.stderr, time: new Duration(r.ms) });
     },

@@ -1,6 +1,9 @@
 // Running a child process the way git-sync needs it: argv only (never a shell), env passed
 // explicitly (Bun.spawn snapshots it), and a timeout that kills the whole process group, so a
 // git wrapper script or an ssh grandchild cannot outlive the deadline.
+import { accessSync, constants, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { goQuote } from "./go.ts";
 
 export interface ExecOptions {
   cwd?: string;
@@ -50,6 +53,40 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 export class SpawnError extends Error {}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Go's exec.LookPath: a name with a slash is a path (a relative one against `cwd`), a bare name
+ * is searched on PATH. Returns "" when there is nothing executable there.
+ */
+export function lookPath(program: string, cwd: string, path: string): string {
+  if (program === "") return "";
+  if (program.includes("/")) {
+    const abs = resolve(cwd, program);
+    return isExecutableFile(abs) ? abs : "";
+  }
+  return Bun.which(program, { PATH: path, cwd }) ?? "";
+}
+
+const SIGNAL_WORDS: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
+
+/**
+ * Upstream's text for a command that did not succeed (compat.md 4.2), shared by git and hooks:
+ *   Run(<cmd line>): <exit status N | <timeout> | signal: killed>: { stdout: "…", stderr: "…" }
+ */
+export function failureText(cmd: string, r: ExecResult, timeoutText = "context deadline exceeded"): string {
+  const why = r.timedOut ? timeoutText : r.code === null ? `signal: ${(r.signal && SIGNAL_WORDS[r.signal]) ?? r.signal ?? "unknown"}` : `exit status ${r.code}`;
+  return `Run(${cmd}): ${why}: { stdout: ${goQuote(r.stdout.trim())}, stderr: ${goQuote(r.stderr.trim())} }`;
+}
 
 export async function execute(argv: string[], opts: ExecOptions): Promise<ExecResult> {
   if (shuttingDown) throw new SpawnError(`not starting ${argv[0]}: shutting down`);

@@ -1,7 +1,7 @@
 // The startup sequence (compat.md 3) and the process lifecycle around the sync loop:
 // resolve git and root, build the private git config, set up auth, the HTTP endpoint and the
 // hook runners, then loop. Returns the exit code; SIGTERM/SIGINT stop it cleanly.
-import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
 import { FatalAuthError, setupAuth } from "../auth/index.ts";
@@ -10,7 +10,7 @@ import type { Config } from "../config/types.ts";
 import { Git } from "../git/runner.ts";
 import { createHooks } from "../hooks/index.ts";
 import { startHttpServer } from "../http/server.ts";
-import { killAllRunning } from "../lib/exec.ts";
+import { killAllRunning, lookPath } from "../lib/exec.ts";
 import { log, stderrSink } from "../log/logger.ts";
 import { isSecretKey, redactURL } from "../log/redact.ts";
 import type { RepoContext } from "../repo/context.ts";
@@ -143,18 +143,9 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
 
 function resolveGit(git: string): string {
   // A path must exist and be executable; a bare name is looked up on PATH (compat.md 3 step 2).
-  const found = git.includes("/") ? (isExecutable(git) ? git : null) : Bun.which(git, { PATH: process.env.PATH ?? "" });
+  const found = lookPath(git, process.cwd(), process.env.PATH ?? "");
   if (!found) throw new StartupError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
   return found;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function makeRoot(root: string): string {

@@ -10,13 +10,14 @@ import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
 import type { RepoContext } from "../repo/context.ts";
 import { touch } from "./touch.ts";
 import type { SyncState } from "./state.ts";
-import { GateRejected, type LoopHooks, type Syncer } from "./sync.ts";
+import type { Hooks } from "../hooks/index.ts";
+import { GateRejected, type Syncer } from "./sync.ts";
 
 export interface LoopDeps {
   config: Config;
   ctx: RepoContext;
   syncer: Syncer;
-  hooks: LoopHooks;
+  hooks: Hooks;
   state: SyncState;
   log: Logger;
   touchFile: string;

@@ -3,8 +3,9 @@
 // hook runners, then loop. Returns the exit code; SIGTERM/SIGINT stop it cleanly.
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, normalize } from "node:path";
+import { join } from "node:path";
 import { FatalAuthError, setupAuth } from "../auth/index.ts";
+import { makeAbsPath } from "../config/index.ts";
 import { parseGitConfigList } from "../config/gitconfig.ts";
 import type { Config } from "../config/types.ts";
 import { Git } from "../git/runner.ts";
@@ -62,8 +63,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const gitPath = resolveGit(config.git);
     process.umask(config.groupWrite ? 0o002 : 0o022);
     const root = makeRoot(config.root);
-    const link = absUnder(root, config.link);
-    const touchFile = config.touchFile === "" ? "" : absUnder(root, config.touchFile);
+    const link = makeAbsPath(config.link, root);
+    const touchFile = makeAbsPath(config.touchFile, root);
 
     // Private global git config and scratch space (ssh config); never the user's own files.
     const privateDir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "git-sync."));
@@ -162,11 +163,6 @@ function makeRoot(root: string): string {
   }
   if (resolved !== root) log.info("normalized root path", { root, result: resolved });
   return resolved;
-}
-
-/** compat.md 1.2: absolute values as given; relative ones joined to the resolved root. */
-function absUnder(root: string, p: string): string {
-  return isAbsolute(p) ? p : normalize(join(root, p));
 }
 
 async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: number): Promise<void> {

@@ -1,27 +1,13 @@
 // One sync attempt (compat.md 4.2): refresh credentials, validate root, fetch the ref, and if
 // the remote moved (or this is the process's first update) check out a worktree and publish it.
 import { rmSync } from "node:fs";
+import type { HookEvent, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../http/metrics.ts";
 import { worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef } from "../repo/fetch.ts";
 import { initRepo } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
 import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
-
-export interface HookEvent {
-  hash: string;
-  previousHash: string;
-  worktree: string;
-}
-
-/** The part of the hooks module the loop drives (src/hooks). */
-export interface LoopHooks {
-  exechook?: { send(ev: HookEvent): void; firstResult(): Promise<boolean> };
-  webhook?: { send(ev: HookEvent): void; firstResult(): Promise<boolean> };
-  prePublish?: { send(ev: HookEvent): void; firstResult(): Promise<boolean> };
-  gate?: (ev: HookEvent) => Promise<{ ok: boolean; error: string }>;
-  stop(): void;
-}
 
 export interface SyncResult {
   changed: boolean;
@@ -39,7 +25,7 @@ export class Syncer {
 
   constructor(
     private readonly ctx: RepoContext,
-    private readonly hooks: LoopHooks,
+    private readonly hooks: Hooks,
     private readonly refreshCredentials: (deadline: number) => Promise<void>,
   ) {}
 

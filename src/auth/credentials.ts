@@ -5,7 +5,6 @@
 // helper needs /bin/sh, which the shipped image does not have, so git-sync is its own GIT_ASKPASS
 // instead: the list travels to each git child in one environment variable and the askpass mode
 // (askpass.ts) answers git's "Username for '…'" / "Password for '…'" prompts from it.
-import { readFileSync } from "node:fs";
 import type { Config, Credential } from "../config/types.ts";
 
 /** What the askpass mode needs: a password already read (files are read by the parent). */
@@ -43,23 +42,6 @@ export function mergeRepoCredentials(config: Pick<Config, "repo" | "username" | 
     credentials.unshift({ url: repo, username, password, passwordFile: username === config.username ? config.passwordFile : "" });
   }
   return { repo, credentials };
-}
-
-/** compat.md 6.1: the raw bytes, re-read at every attempt; one trailing newline is a terminator. */
-export function readPasswordFile(path: string): string {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`can't read password file ${JSON.stringify(path)}: ${(e as Error).message}`, { cause: e });
-  }
-  return stripOneNewline(raw);
-}
-
-export function stripOneNewline(s: string): string {
-  if (s.endsWith("\r\n")) return s.slice(0, -2);
-  if (s.endsWith("\n")) return s.slice(0, -1);
-  return s;
 }
 
 // A stray "%" that is not an escape stays literal, as Go's url package would reject it anyway.

@@ -14,7 +14,8 @@ import { githubTokenCount } from "../http/metrics.ts";
 import { registerSecret, type Logger } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import { callAskpassURL } from "./askpass-url.ts";
-import { mergeRepoCredentials, readPasswordFile, type ResolvedCredential } from "./credentials.ts";
+import { readSecretFile } from "../lib/secrets.ts";
+import { mergeRepoCredentials, type ResolvedCredential } from "./credentials.ts";
 import { fetchInstallationToken, FatalAuthError, githubAppEnabled, type GitHubAppConfig, type InstallationToken } from "./github.ts";
 import { ENV_ASKPASS, ENV_SSH_CONFIG } from "./internal.ts";
 import { userSSHIncludes, writeSSHConfig } from "./ssh.ts";
@@ -170,7 +171,8 @@ class AuthImpl implements Auth {
     for (const c of this.credentials) {
       let password = c.password;
       if (c.passwordFile !== "") {
-        password = readPasswordFile(c.passwordFile);
+        // compat.md 6.1: re-read at every attempt, so a rotated token needs no restart.
+        password = readSecretFile(c.passwordFile, "password file");
         this.log.v(3, "read password from file", { file: c.passwordFile });
       }
       store(c.url, c.username, password);

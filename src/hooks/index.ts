@@ -11,7 +11,7 @@ import { createWebhookAction } from "./webhook.ts";
 
 export type { HookEvent, HookName, HookRunner } from "./runner.ts";
 export { HASH_HEADER, SIGNATURE_HEADER, webhookPayload } from "./webhook.ts";
-export { signBody } from "../lib/signature.ts";
+export { signBody } from "../lib/secrets.ts";
 
 export interface Hooks {
   exechook?: HookRunner;

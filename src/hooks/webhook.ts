@@ -5,7 +5,7 @@
 import type { Config } from "../config/types.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { Duration, goQuote } from "../lib/go.ts";
-import { signBody, readSecretFile } from "../lib/signature.ts";
+import { readSigningKey, signBody } from "../lib/secrets.ts";
 import { errorText, type Logger } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import type { HookAction, HookEvent } from "./runner.ts";
@@ -53,7 +53,7 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
         body = webhookPayload(config, ev);
         headers.set("Content-Type", "application/json");
       }
-      if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSecretFile(wh.signatureSecretFile, "webhook signature secret file"), body));
+      if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSigningKey(wh.signatureSecretFile, "webhook signature secret file"), body));
 
       let status: number;
       let text: string;

@@ -19,7 +19,7 @@ import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { SyncState } from "../loop/state.ts";
 import type { Logger } from "../log/logger.ts";
-import { readSecretFile, sameSecret, signBody } from "../lib/signature.ts";
+import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
 import { childArgv } from "../pid1/index.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerScrapeMetrics } from "./process-metrics.ts";
@@ -69,7 +69,7 @@ export function parseBind(bind: string): { host: string; port: number } {
  * or GitLab's plain X-Gitlab-Token. The file is read per request, so rotation needs no restart.
  */
 async function signedByOurSecret(req: Request, secretFile: string): Promise<boolean> {
-  const secret = readSecretFile(secretFile, "sync secret file");
+  const secret = readSigningKey(secretFile, "sync secret file");
   const signature = req.headers.get("x-hub-signature-256") ?? req.headers.get("gitsync-signature-256");
   if (signature !== null) return sameSecret(signature, signBody(secret, new Uint8Array(await req.arrayBuffer())));
   const token = req.headers.get("x-gitlab-token");

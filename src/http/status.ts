@@ -3,7 +3,8 @@
 import type { Config } from "../config/types.ts";
 import { makeAbsPath } from "../config/index.ts";
 import type { SyncState } from "../loop/state.ts";
-import { redactURL } from "../log/redact.ts";
+import { scrub } from "../log/logger.ts";
+import { redactURL, redactURLsInText } from "../log/redact.ts";
 import { VERSION } from "../version.ts";
 import { readiness, type ReadinessConfig } from "./readiness.ts";
 
@@ -45,11 +46,9 @@ export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & Read
 
 const rfc3339 = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-// The loop should store errors already redacted; this catches a URL with a password that
-// slipped into free text anyway (git quotes the remote URL in many messages).
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
-export function redactText(s: string): string {
-  return s.replace(URL_IN_TEXT, (u) => redactURL(u));
+/** Errors are shown the way log lines are: URL passwords and every registered secret redacted. */
+function redactText(s: string): string {
+  return scrub(redactURLsInText(s));
 }
 
 export function statusDocument(config: StatusConfig, state: SyncState, now = Date.now()): StatusDocument {

@@ -36,7 +36,8 @@ export function registerSecret(s: string): void {
   if (s.length >= 4) secrets.add(s);
 }
 
-function scrub(s: string): string {
+/** Every registered secret replaced: what log lines get, for other places that show text. */
+export function scrub(s: string): string {
   return secrets.size === 0 ? s : scrubSecrets(s, secrets);
 }
 

@@ -13,6 +13,14 @@ export function redactURL(s: string): string {
   return u.toString();
 }
 
+// git and HTTP clients quote URLs in their messages; a password in one must not reach a reader.
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
+
+/** redactURL applied to every URL inside a free-form text (an error message). */
+export function redactURLsInText(s: string): string {
+  return s.replace(URL_IN_TEXT, (u) => redactURL(u));
+}
+
 /** Replace every occurrence of each secret (longer first) in a free-form text, e.g. git's stderr. */
 export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   const list = [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetchCount, hookRunCount, syncCount, syncDuration } from "../../src/http/metrics.ts";
 import { parseBind, startHttpServer } from "../../src/http/server.ts";
+import { registerSecret } from "../../src/log/logger.ts";
 import { newSyncState } from "../../src/loop/state.ts";
 import { startTestServer, testLogger, type TestServer } from "./_server.ts";
 
@@ -157,6 +158,20 @@ describe("/readyz", () => {
 });
 
 describe("/status", () => {
+  it("shows errors as log lines show them: registered secrets replaced", async () => {
+    registerSecret("askpass-body-s3cret");
+    t = startTestServer();
+    Object.assign(t.state, {
+      lastError: 'auth URL returned status 500, body: "password=askpass-body-s3cret"',
+      hooks: {
+        webhook: { name: "webhook", pending: "", lastSuccessHash: "", lastRun: null, lastError: "token askpass-body-s3cret refused", consecutiveFailures: 1, running: false },
+      },
+    });
+    const text = await (await fetch(t.base + "/status")).text();
+    expect(text).not.toContain("askpass-body-s3cret");
+    expect(text).toContain('body: \\"password=REDACTED\\"');
+  });
+
   it("reports the sync state as JSON with the repo redacted", async () => {
     t = startTestServer({ readinessMaxFailures: 2 });
     Object.assign(t.state, {

@@ -1,0 +1,48 @@
+// Secrets kept in files, and HMAC-SHA256 request signatures. The password file (auth), the
+// webhook's signing key (hooks) and the POST /sync key (http) are all read here, at each use,
+// so a rotated Kubernetes Secret needs no restart. The signature format is GitHub's: "sha256=<hex>".
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { registerSecret } from "../log/logger.ts";
+
+/**
+ * `echo secret > file` and Secrets created from literals end with a newline that is not part of
+ * the secret; for a password it is the credential protocol's terminator (compat.md 6.1).
+ */
+export function stripOneNewline(s: string): string {
+  if (s.endsWith("\r\n")) return s.slice(0, -2);
+  if (s.endsWith("\n")) return s.slice(0, -1);
+  return s;
+}
+
+/** The file's content less one trailing newline; registered with the logger so it is never printed. */
+export function readSecretFile(path: string, what: string): string {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch (e) {
+    // The error names the path only, never content.
+    throw new Error(`can't read ${what} ${JSON.stringify(path)}: ${(e as Error).message}`, { cause: e });
+  }
+  const secret = stripOneNewline(raw);
+  registerSecret(secret);
+  return secret;
+}
+
+/** A key to sign or verify with: like readSecretFile, but an empty key signs nothing. */
+export function readSigningKey(path: string, what: string): string {
+  const key = readSecretFile(path, what);
+  if (key === "") throw new Error(`${what} ${JSON.stringify(path)} is empty`);
+  return key;
+}
+
+export function signBody(secret: string, body: string | Uint8Array): string {
+  return "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
+}
+
+/** Constant-time comparison, so a caller cannot find a valid signature byte by byte. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

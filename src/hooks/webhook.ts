@@ -55,11 +55,9 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
       }
       if (wh.signatureSecretFile !== "") headers.set(SIGNATURE_HEADER, signBody(readSigningKey(wh.signatureSecretFile, "webhook signature secret file"), body));
 
-      let status: number;
-      let text: string;
-      let respHeaders: Record<string, string> = {};
+      let res;
       try {
-        const res = await client.raw<string, "text">(wh.url, {
+        res = await client.raw<string, "text">(wh.url, {
           method: wh.method,
           headers,
           body: body === "" ? undefined : body,
@@ -70,19 +68,18 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
           // Minimal receivers close the connection after each response; never reuse a socket.
           keepalive: false,
         });
-        status = res.status;
-        text = typeof res._data === "string" ? res._data : "";
-        res.headers.forEach((v, k) => (respHeaders[k] = v));
       } catch (e) {
         // No second request of our own here: the receiver may already have acted on this one,
         // and the runner's backoff is the only retry (no hidden retries).
         throw new Error(`${method} ${goQuote(shownURL)}: ${transportError(e)}`, { cause: e });
       }
+      const status = res.status;
+      const text = typeof res._data === "string" ? res._data : "";
       // 0 (and v3's -1) means any response is a success; transport errors still failed above.
       if (wh.successStatus > 0 && status !== wh.successStatus) {
         throw new Error(`received response code ${status} expected ${wh.successStatus}, body: ${goQuote(text)}`);
       }
-      log.v(1, "webhook succeeded", { hash: ev.hash, status, headers: respHeaders, body: text });
+      log.v(1, "webhook succeeded", { hash: ev.hash, status, headers: Object.fromEntries(res.headers), body: text });
     },
   };
 }

@@ -15,11 +15,6 @@ export const processIO: IO = {
   stderr: (s) => void process.stderr.write(s),
 };
 
-/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
-export function envValue(env: Env, name: string): string {
-  return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
-}
-
 export class UsageError extends Error {}
 
 /**

@@ -5,16 +5,19 @@
 // resolve it with this environment through the same code the instance used: flags, v3 and v4
 // env names and their precedence all agree with what it is actually doing.
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
-import { makeAbsPath, resolveConfig } from "../config/index.ts";
+import { defaultLinkName, makeAbsPath, resolveConfig } from "../config/index.ts";
 import { VERSION } from "../version.ts";
 import type { Env } from "./common.ts";
 
 export interface Instance {
+  /** "" when the instance serves no endpoint (or none is known). */
   httpBind: string;
   root: string;
-  /** Absolute. */
+  /** As configured: relative to root, or absolute; "" when unknown. */
   link: string;
+  /** Absolute, or "". */
   errorFile: string;
+  /** A signal name or number, or "". */
   syncOnSignal: string;
 }
 
@@ -30,8 +33,13 @@ function instanceFlags(pid: number): string[] | null {
   }
 }
 
-/** The instance's settings, or null when neither its argv nor the environment configure one. */
-export function discoverInstance(env: Env, pid: number): Instance | null {
+/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
+function envValue(env: Env, name: string): string {
+  return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
+}
+
+/** What is known of the instance; the subcommands' own flags override it. */
+export function discoverInstance(env: Env, pid: number): Instance {
   const flags = instanceFlags(pid);
   let cwd = "/";
   try {
@@ -40,7 +48,18 @@ export function discoverInstance(env: Env, pid: number): Instance | null {
     // Not ours to read: relative paths resolve against / as in a container.
   }
   const r = resolveConfig(flags ?? [], env, { cwd, version: VERSION });
-  if (r.kind !== "run") return null;
-  const c = r.config;
-  return { httpBind: c.httpBind, root: c.root, link: makeAbsPath(c.link, c.root), errorFile: c.errorFile, syncOnSignal: c.syncOnSignal };
+  if (r.kind === "run") {
+    const c = r.config;
+    return { httpBind: c.httpBind, root: c.root, link: c.link, errorFile: c.errorFile, syncOnSignal: c.syncOnSignal };
+  }
+  // A configuration git-sync itself would refuse (no repo, say): take what the environment names.
+  const root = envValue(env, "ROOT");
+  const repo = envValue(env, "REPO");
+  return {
+    httpBind: envValue(env, "HTTP_BIND"),
+    root,
+    link: envValue(env, "LINK") || (repo ? defaultLinkName(repo) : ""),
+    errorFile: makeAbsPath(envValue(env, "ERROR_FILE"), root),
+    syncOnSignal: envValue(env, "SYNC_ON_SIGNAL"),
+  };
 }

@@ -7,12 +7,12 @@
 //
 // Exit codes: 0 healthy, 1 the instance reports not ready or errors, 2 nothing could be read.
 import { lstatSync, readFileSync } from "node:fs";
-import { defaultLinkName, makeAbsPath } from "../config/index.ts";
+import { makeAbsPath } from "../config/index.ts";
 import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { readCurrent } from "../publish/symlink.ts";
-import { envValue, endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
 import { discoverInstance } from "./instance.ts";
 
 export const STATUS_USAGE = `usage: git-sync status [--json] [--http-bind ADDR] [--root DIR] [--link PATH] [--error-file PATH] [--pid N]
@@ -132,7 +132,7 @@ export async function runStatus(args: string[], env: Env, io: IO = processIO): P
     return 2;
   }
   const inst = discoverInstance(env, pid);
-  const bind = opts["http-bind"] ?? (inst?.httpBind || envValue(env, "HTTP_BIND"));
+  const bind = opts["http-bind"] ?? inst.httpBind;
   let endpointError = "";
   if (bind) {
     try {
@@ -144,15 +144,13 @@ export async function runStatus(args: string[], env: Env, io: IO = processIO): P
     }
   }
 
-  const root = opts.root ?? (inst?.root || envValue(env, "ROOT"));
+  const root = opts.root ?? inst.root;
   if (!root) {
     io.stderr(`git-sync status: ${endpointError || "no --http-bind and no --root (nor GITSYNC_HTTP_BIND / GITSYNC_ROOT in the environment)"}\n`);
     return 2;
   }
-  const repo = envValue(env, "REPO");
-  const sameRoot = inst !== null && inst.root === root;
-  const link = makeAbsPath(opts.link ?? ((sameRoot ? inst.link : "") || envValue(env, "LINK") || (repo ? defaultLinkName(repo) : "")), root);
-  const errorFile = makeAbsPath(opts["error-file"] ?? ((sameRoot ? inst.errorFile : "") || envValue(env, "ERROR_FILE")), root);
+  const link = makeAbsPath(opts.link ?? inst.link, root);
+  const errorFile = opts["error-file"] !== undefined ? makeAbsPath(opts["error-file"], root) : inst.errorFile;
   let facts: RootFacts;
   try {
     if (!link) throw new Error("no --link and no GITSYNC_LINK or GITSYNC_REPO to derive it from");

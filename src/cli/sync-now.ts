@@ -6,7 +6,7 @@
 // Exit: 0 requested, 1 the request failed, 2 no way to reach the instance.
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
-import { envValue, endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
 import { discoverInstance } from "./instance.ts";
 
 export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--http-bind ADDR] [--pid N]
@@ -35,7 +35,7 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     return 2;
   }
   const inst = discoverInstance(env, pid);
-  const bind = opts["http-bind"] ?? (inst?.httpBind || envValue(env, "HTTP_BIND"));
+  const bind = opts["http-bind"] ?? inst.httpBind;
   if (bind) {
     const url = `${endpointURL(bind)}/sync`;
     try {
@@ -51,7 +51,7 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     return 1;
   }
 
-  const raw = inst?.syncOnSignal || envValue(env, "SYNC_ON_SIGNAL");
+  const raw = inst.syncOnSignal;
   if (!raw) {
     io.stderr("git-sync sync-now: no --http-bind and the instance has no --sync-on-signal (GITSYNC_HTTP_BIND / GITSYNC_SYNC_ON_SIGNAL unset)\n");
     return 2;

@@ -57,6 +57,8 @@ test.concurrent("write the error file atomically while failing and remove it aft
   const errorFile = join(t.root, "error.json");
   const gs = t.start("--ref=feature", "--error-file=error.json", "--max-failures=-1", "--period=100ms");
   await waitFor("error file", () => existsSync(errorFile));
+  // compat.md 4.8: 0644 whatever the umask made of the temp file.
+  expect(statSync(errorFile).mode & 0o777).toBe(0o644);
   // Every read sees a complete JSON document: the file is replaced by rename, never rewritten in place.
   let reads = 0;
   while (reads < 40) {

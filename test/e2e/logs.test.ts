@@ -55,6 +55,20 @@ test.concurrent("log the startup line with the changed flags, sorted", async () 
   expect(flags).toContain(`--repo=${t.repo}`);
 });
 
+// compat.md 3 step 1: changed flags always; unchanged ones from -v=4; empty ones only from -v=6.
+test.concurrent.each([
+  [0, false, false],
+  [4, true, false],
+  [6, true, true],
+])("the startup flag list at -v=%d: unchanged flags %p, empty flags %p", async (v, unchanged, empty) => {
+  await using t = await scenario();
+  const r = await t.syncOk(`-v=${v}`);
+  const flags = jsonLines(r.stderr).find((l) => l.msg === "starting up")?.flags as string[];
+  expect(flags).toContain(`--repo=${t.repo}`);
+  expect(flags.includes("--git-gc=always")).toBe(unchanged);
+  expect(flags.includes("--filter=")).toBe(empty);
+});
+
 for (const v of [0, 2, 5, 6]) {
   test.concurrent(`print only lines at or below -v=${v}`, async () => {
     await using t = await scenario();

@@ -18,6 +18,12 @@ export interface SyncState {
   /** True after the first successful attempt of this process; never goes back (compat.md 7). */
   ready: boolean;
   hash: string;
+  /**
+   * The full remote ref name --ref resolved to at the last poll (e.g. "refs/heads/main"), or ""
+   * when unknown (not polled yet, a hash ref, or a poll that could not tell). The push trigger
+   * uses it to ignore pushes to other refs.
+   */
+  remoteRef: string;
   lastAttempt: number | null;
   lastSuccess: number | null;
   consecutiveFailures: number;
@@ -31,6 +37,7 @@ export function newSyncState(): SyncState {
     startedAt: Date.now(),
     ready: false,
     hash: "",
+    remoteRef: "",
     lastAttempt: null,
     lastSuccess: null,
     consecutiveFailures: 0,

@@ -30,6 +30,8 @@ async function compile(target: string | undefined, outfile: string, ver: string)
       autoloadBunfig: false,
     },
     minify: true,
+    // Precompiled bytecode: --version drops from ~22 ms to ~10 ms (bench/), since nothing is parsed at start.
+    bytecode: true,
     sourcemap: "linked",
     define: { GIT_SYNC_VERSION: JSON.stringify(ver) },
   });

@@ -6,7 +6,6 @@
 //    in the env of git children only (never argv, never disk, never the process env that hooks get).
 //    No credential.helper at all: upstream's `credential.helper cache` cannot run without a shell.
 //  - ssh: this binary is GIT_SSH and runs `ssh -F <generated config>` (ssh.ts).
-import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import type { Config, Credential } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
@@ -56,7 +55,7 @@ export interface AuthDeps {
 }
 
 function md5(s: string): string {
-  return createHash("md5").update(s).digest("hex");
+  return new Bun.CryptoHasher("md5").update(s).digest("hex");
 }
 
 function isCompiled(): boolean {

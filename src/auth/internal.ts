@@ -3,6 +3,7 @@
 // sets for its own git children, plus the shape of argv.
 import { answerPrompt, type ResolvedCredential } from "./credentials.ts";
 import { looksLikeSSHInvocation, runSSH } from "./ssh.ts";
+import { writeStderr } from "../lib/stdio.ts";
 
 /** JSON list of ResolvedCredential; only in the env of git children, never in argv or on disk. */
 export const ENV_ASKPASS = "GITSYNC_INTERNAL_ASKPASS";
@@ -28,13 +29,13 @@ async function askpass(prompt: string, payload: string): Promise<number> {
   try {
     creds = JSON.parse(payload) as ResolvedCredential[];
   } catch {
-    process.stderr.write("git-sync askpass: malformed credential list\n");
+    writeStderr("git-sync askpass: malformed credential list\n");
     return 1;
   }
   const answer = answerPrompt(prompt, Array.isArray(creds) ? creds : []);
   if (answer === null) {
     // The prompt holds no secret (git puts at most protocol, user, host and path in it).
-    process.stderr.write(`git-sync askpass: no credential matches ${JSON.stringify(prompt.trim())}\n`);
+    writeStderr(`git-sync askpass: no credential matches ${JSON.stringify(prompt.trim())}\n`);
     return 1;
   }
   // Bun.write resolves once the bytes are out, so the caller may exit right after.

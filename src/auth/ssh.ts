@@ -6,6 +6,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { writeStderr } from "../lib/stdio.ts";
 
 export interface SSHOptions {
   keyFiles: readonly string[];
@@ -76,7 +77,7 @@ export async function runSSH(args: readonly string[], env: Record<string, string
   try {
     proc = Bun.spawn(["ssh", "-F", configPath, ...args], { env, stdio: ["inherit", "inherit", "inherit"] });
   } catch (e) {
-    process.stderr.write(`git-sync: can't run ssh: ${(e as Error).message}\n`);
+    writeStderr(`git-sync: can't run ssh: ${(e as Error).message}\n`);
     return 127;
   }
   const code = await proc.exited;

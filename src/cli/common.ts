@@ -2,6 +2,7 @@
 // `kubectl exec`, so they inherit the container's environment: the same GITSYNC_*/GIT_SYNC_*
 // variables that configured the running instance tell us where its endpoint and root are.
 import { parseBind } from "../http/server.ts";
+import { writeStderr, writeStdout } from "../lib/stdio.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -11,8 +12,8 @@ export interface IO {
 }
 
 export const processIO: IO = {
-  stdout: (s) => void process.stdout.write(s),
-  stderr: (s) => void process.stderr.write(s),
+  stdout: (s) => void writeStdout(s),
+  stderr: (s) => void writeStderr(s),
 };
 
 export class UsageError extends Error {}

@@ -8,10 +8,37 @@ import { runSyncNow } from "./sync-now.ts";
 export { runStatus } from "./status.ts";
 export { runSyncNow } from "./sync-now.ts";
 
-/** The exit code of the subcommand named by argv[2], or null when argv[2] is not one. */
+const SUBCOMMANDS: Record<string, (args: string[], env: Env, io: IO) => Promise<number>> = {
+  status: runStatus,
+  "sync-now": runSyncNow,
+};
+
+/**
+ * The exit code of the subcommand named by argv[2], or null when argv[2] is not one.
+ * citty dispatches the subcommand; each one parses its own flags strictly (common.ts), so a typo
+ * is an error. citty is imported here, on demand: its parser loads node:util, which costs ~5 ms
+ * at start, and the sync path (parsed by src/config, pflag-compatible) never needs it.
+ */
 export function runSubcommand(argv: string[], env: Env, io: IO = processIO): Promise<number> | null {
-  const [, , name, ...args] = argv;
-  if (name === "status") return runStatus(args, env, io);
-  if (name === "sync-now") return runSyncNow(args, env, io);
-  return null;
+  const [, , name] = argv;
+  if (name === undefined || !Object.hasOwn(SUBCOMMANDS, name)) return null;
+  return dispatch(argv.slice(2), env, io);
+}
+
+async function dispatch(rawArgs: string[], env: Env, io: IO): Promise<number> {
+  const { defineCommand, runCommand } = await import("citty");
+  let code = 0;
+  const subCommands = Object.fromEntries(
+    Object.entries(SUBCOMMANDS).map(([name, run]) => [
+      name,
+      defineCommand({
+        meta: { name },
+        async run({ rawArgs: args }) {
+          code = await run(args, env, io);
+        },
+      }),
+    ]),
+  );
+  await runCommand(defineCommand({ meta: { name: "git-sync" }, subCommands }), { rawArgs });
+  return code;
 }

@@ -3,6 +3,7 @@
 //   Run(<cmd line>): <exit status N | context deadline exceeded | signal: killed>: { stdout: "…", stderr: "…" }
 import { execute, failureText, SpawnError } from "../lib/exec.ts";
 import { Duration, goQuote } from "../lib/go.ts";
+import { writeStderr } from "../lib/stdio.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface GitRunOptions {
@@ -74,7 +75,7 @@ export class Git {
         env: opts.env ? { ...this.env(), ...opts.env } : this.env(),
         timeoutMs,
         stdin: opts.stdin,
-        teeStderr: opts.teeStderr ? (chunk) => process.stderr.write(chunk) : undefined,
+        teeStderr: opts.teeStderr ? (chunk) => writeStderr(chunk) : undefined,
       });
     } catch (e) {
       if (e instanceof SpawnError) throw new GitError(`Run(${cmd}): ${e.message}`, "", "", null);

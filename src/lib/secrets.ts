@@ -1,7 +1,6 @@
 // Secrets kept in files, and HMAC-SHA256 request signatures. The password file (auth), the
 // webhook's signing key (hooks) and the POST /sync key (http) are all read here, at each use,
 // so a rotated Kubernetes Secret needs no restart. The signature format is GitHub's: "sha256=<hex>".
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { registerSecret } from "../log/logger.ts";
 
@@ -37,12 +36,16 @@ export function readSigningKey(path: string, what: string): string {
 }
 
 export function signBody(secret: string, body: string | Uint8Array): string {
-  return "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
+  // Bun's native hasher rather than node:crypto, whose module graph costs ~6 ms at every start.
+  return "sha256=" + new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
 }
 
 /** Constant-time comparison, so a caller cannot find a valid signature byte by byte. */
 export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  if (x.length !== y.length) return false;
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
 }

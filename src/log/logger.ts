@@ -3,9 +3,10 @@
 //   error: {"logger","ts","caller","msg","error",...kv}      (no "level" key)
 // consola carries the lines to a reporter of ours; its throttling is off because it collapses
 // repeated lines, which would hide a loop that fails the same way every period.
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { writeStderr } from "../lib/stdio.ts";
 import { scrubSecrets } from "./redact.ts";
 
 export type KV = Record<string, unknown>;
@@ -181,7 +182,7 @@ export const stderrSink: LogSink = {
   verbosity: 0,
   errorFile: "",
   write(line: string) {
-    process.stderr.write(line);
+    writeStderr(line);
   },
 };
 

@@ -16,6 +16,7 @@
 // backs it up in case a wake-up is ever missed; it costs one syscall a second.
 import { constants } from "node:os";
 import { openLibc, reapOne, spawnChild } from "./libc.ts";
+import { writeStderr } from "../lib/stdio.ts";
 
 const POLL_MS = 1000;
 
@@ -47,7 +48,7 @@ export function childArgv(execPath = process.execPath, argv = process.argv): str
 }
 
 function fatal(err: unknown): never {
-  process.stderr.write(`FATAL: unhandled pid1 error: ${err instanceof Error ? err.message : String(err)}\n`);
+  writeStderr(`FATAL: unhandled pid1 error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(127);
 }
 
@@ -91,7 +92,7 @@ function runInit(): Promise<never> {
  */
 export function maybeRunAsInit(): Promise<never> | null {
   if (process.pid !== 1) return null;
-  process.stderr.write("INFO: detected pid 1, running init handler\n");
+  writeStderr("INFO: detected pid 1, running init handler\n");
   try {
     return runInit();
   } catch (e) {

@@ -1,5 +1,6 @@
 // Fetch exactly the ref we sync (compat.md 4.2 steps 4-5): by URL, not by `origin`, shallow by
 // default, unshallowing when --depth goes to 0, and peeling annotated tags to their commit.
+import { stderrIsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { RepoContext } from "./context.ts";
 
@@ -8,7 +9,7 @@ export async function fetchRef(ctx: RepoContext, deadline: number): Promise<stri
   log.v(2, "fetching", { ref: config.ref, repo: redactURL(repo) });
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes
   // (every container) get none of it.
-  const progress = config.oneTime && process.stderr.isTTY === true;
+  const progress = config.oneTime && stderrIsTerminal();
   const args = ["fetch", repo, config.ref, "--verbose", progress ? "--progress" : "--no-progress", "--prune", "--no-auto-gc"];
   if (config.depth > 0) {
     args.push("--depth", String(config.depth));

@@ -8,6 +8,7 @@
 //  - ssh: this binary is GIT_SSH and runs `ssh -F <generated config>` (ssh.ts).
 import { statSync } from "node:fs";
 import type { Config, Credential } from "../config/types.ts";
+import type { GlobalGitConfig } from "../git/global-config.ts";
 import type { Git } from "../git/runner.ts";
 import { githubTokenCount } from "../http/metrics.ts";
 import { registerSecret, type Logger } from "../log/logger.ts";
@@ -49,6 +50,8 @@ export interface AuthDeps {
   log: Logger;
   /** The program git runs as GIT_ASKPASS and GIT_SSH. Default: process.execPath (the compiled binary). */
   self?: string;
+  /** The private global gitconfig being built; http.cookiefile goes there (compat.md 6.7). */
+  gitConfig?: GlobalGitConfig;
   /** Defaults for tests: process.env, COOKIE_FILE. */
   env?: Record<string, string | undefined>;
   cookieFile?: string;
@@ -103,7 +106,8 @@ export async function setupAuth(config: Config, deps: AuthDeps): Promise<Auth> {
     const path = deps.cookieFile ?? COOKIE_FILE;
     try {
       statSync(path);
-      await git.run(["config", "--global", "http.cookiefile", path], { cwd: process.cwd() });
+      if (deps.gitConfig) deps.gitConfig.set("http.cookiefile", path);
+      else await git.run(["config", "--global", "http.cookiefile", path], { cwd: process.cwd() });
     } catch (e) {
       throw new FatalAuthError("can't set up git cookie file", { cause: e });
     }

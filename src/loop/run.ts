@@ -8,6 +8,7 @@ import { FatalAuthError, setupAuth } from "../auth/index.ts";
 import { makeAbsPath } from "../config/index.ts";
 import { parseGitConfigList } from "../config/gitconfig.ts";
 import type { Config } from "../config/types.ts";
+import { GlobalGitConfig } from "../git/global-config.ts";
 import { Git } from "../git/runner.ts";
 import { createHooks } from "../hooks/index.ts";
 import { startHttpServer } from "../http/server.ts";
@@ -76,13 +77,21 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     log.v(2, "created private gitconfig file", { path: gitConfigPath });
 
     const git = new Git(gitPath, log, () => process.env);
-    const auth = await setupAuth(config, { git, privateDir, log });
+    const gitConfig = new GlobalGitConfig();
+    gitConfig.set("gc.autoDetach", "false");
+    gitConfig.set("gc.pruneExpire", "now");
+    // Released v4 images set this; master dropped it. We keep it so manifests written for the
+    // released images keep working when the volume is owned by another UID.
+    gitConfig.set("safe.directory", "*");
+    // No credential.helper: helpers run through /bin/sh, which the image does not have. Credentials
+    // reach git through GIT_ASKPASS (this binary) instead; see src/auth.
+    const auth = await setupAuth(config, { git, privateDir, log, gitConfig });
     Object.assign(process.env, auth.processEnv());
 
     const startupDeadline = Date.now() + 30_000;
     const version = (await git.run(["version"], { cwd: root, deadline: startupDeadline })).stdout.trim();
     log.info("git version", { version });
-    await setupGitConfig(git, config, root, startupDeadline);
+    await setupGitConfig(git, gitConfig, gitConfigPath, config, root, startupDeadline);
 
     const state = newSyncState();
     if (config.httpBind !== "") {
@@ -165,17 +174,14 @@ function makeRoot(root: string): string {
   return resolved;
 }
 
-async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: number): Promise<void> {
-  const set = (k: string, v: string) => git.run(["config", "--global", k, v], { cwd, deadline });
-  await set("gc.autoDetach", "false");
-  await set("gc.pruneExpire", "now");
-  // Released v4 images set this; master dropped it. We keep it so manifests written for the
-  // released images keep working when the volume is owned by another UID.
-  await set("safe.directory", "*");
-  // No credential.helper: helpers run through /bin/sh, which the image does not have. Credentials
-  // reach git through GIT_ASKPASS (this binary) instead; see src/auth.
+/**
+ * compat.md 3 steps 9-12: our defaults, then --git-config and --git-config-add, written to the
+ * private global gitconfig in one go (git/global-config.ts) and logged as `git config`.
+ */
+async function setupGitConfig(git: Git, gitConfig: GlobalGitConfig, path: string, config: Config, cwd: string, deadline: number): Promise<void> {
   const lists: Array<[string, string]> = [["--git-config", config.gitConfig]];
   if (config.gitConfigAdd.length > 0) lists.push(["--git-config-add", config.gitConfigAdd.join(",")]);
+  const rejected: Array<[string, string]> = [];
   for (const [flag, text] of lists) {
     let pairs: Array<[string, string]>;
     try {
@@ -183,16 +189,12 @@ async function setupGitConfig(git: Git, config: Config, cwd: string, deadline: n
     } catch (e) {
       throw new StartupError(`can't parse ${flag} flag: ${(e as Error).message}`, { cause: e });
     }
-    for (const [k, v] of pairs) await set(k, v);
+    for (const [k, v] of pairs) if (!gitConfig.set(k, v)) rejected.push([k, v]);
   }
-  const listed = await git.run(["config", "--global", "--list", "-z"], { cwd, deadline });
+  writeFileSync(path, gitConfig.render());
+  // A key git would refuse: let git refuse it, in its own words (startup fails, exit 1).
+  for (const [k, v] of rejected) await git.run(["config", "--global", k, v], { cwd, deadline });
   const shown: Record<string, string> = {};
-  for (const entry of listed.stdout.split("\0")) {
-    if (entry === "") continue;
-    const nl = entry.indexOf("\n");
-    const k = nl < 0 ? entry : entry.slice(0, nl);
-    const v = nl < 0 ? "" : entry.slice(nl + 1);
-    shown[k] = isSecretKey(k) ? "REDACTED" : redactURL(v);
-  }
+  for (const [k, v] of gitConfig.list()) shown[k] = isSecretKey(k) ? "REDACTED" : redactURL(v);
   log.info("git config", { config: shown });
 }

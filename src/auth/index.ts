@@ -8,14 +8,14 @@
 //  - ssh: this binary is GIT_SSH and runs `ssh -F <generated config>` (ssh.ts).
 import { statSync } from "node:fs";
 import type { Config, Credential } from "../config/types.ts";
-import type { GlobalGitConfig } from "../git/global-config.ts";
+import type { GitConfigFile } from "../git/config-file.ts";
 import type { Git } from "../git/runner.ts";
 import { githubTokenCount } from "../http/metrics.ts";
 import { registerSecret, type Logger } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import { callAskpassURL } from "./askpass-url.ts";
 import { readSecretFile } from "../lib/secrets.ts";
-import { mergeRepoCredentials, type ResolvedCredential } from "./credentials.ts";
+import { matchCredential, mergeRepoCredentials, type ResolvedCredential } from "./credentials.ts";
 import { fetchInstallationToken, FatalAuthError, githubAppEnabled, type GitHubAppConfig, type InstallationToken } from "./github.ts";
 import { ENV_ASKPASS, ENV_SSH_CONFIG } from "./internal.ts";
 import { userSSHIncludes, writeSSHConfig } from "./ssh.ts";
@@ -33,6 +33,11 @@ export interface Auth {
   readonly repo: string;
   /** Environment to add to EVERY git child (askpass, ssh, the credential payload). */
   gitEnv(): Record<string, string>;
+  /**
+   * The credential git would be handed for an http(s) URL's host (what askpass answers), for
+   * requests made in process (repo/smart-http.ts); null when there is none.
+   */
+  httpCredential(url: string): { username: string; password: string } | null;
   /** Environment to add to the PROCESS env (inherited by hooks): no secrets here. */
   processEnv(): Record<string, string>;
   /**
@@ -51,7 +56,7 @@ export interface AuthDeps {
   /** The program git runs as GIT_ASKPASS and GIT_SSH. Default: process.execPath (the compiled binary). */
   self?: string;
   /** The private global gitconfig being built; http.cookiefile goes there (compat.md 6.7). */
-  gitConfig?: GlobalGitConfig;
+  gitConfig?: GitConfigFile;
   /** Defaults for tests: process.env, COOKIE_FILE. */
   env?: Record<string, string | undefined>;
   cookieFile?: string;
@@ -151,6 +156,19 @@ class AuthImpl implements Auth {
 
   processEnv(): Record<string, string> {
     return { ...this.sshEnv };
+  }
+
+  httpCredential(url: string): { username: string; password: string } | null {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return null;
+    }
+    // git prompts for "<protocol>://<host>" (no path unless credential.useHttpPath, which makes
+    // the poll use git itself, see smart-http.ts).
+    const c = matchCredential(`${u.protocol}//${u.host}`, this.current);
+    return c ? { username: c.username, password: c.password } : null;
   }
 
   async refresh(deadline: number): Promise<void> {

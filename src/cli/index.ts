@@ -16,8 +16,8 @@ const SUBCOMMANDS: Record<string, (args: string[], env: Env, io: IO) => Promise<
 /**
  * The exit code of the subcommand named by argv[2], or null when argv[2] is not one.
  * citty dispatches the subcommand; each one parses its own flags strictly (common.ts), so a typo
- * is an error. citty is imported here, on demand: its parser loads node:util, which costs ~5 ms
- * at start, and the sync path (parsed by src/config, pflag-compatible) never needs it.
+ * is an error. The sync path does not go through citty: its flags are pflag's (src/config), which
+ * citty's parser does not speak.
  */
 export function runSubcommand(argv: string[], env: Env, io: IO = processIO): Promise<number> | null {
   const [, , name] = argv;

@@ -81,6 +81,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       }
       state.ready = true;
       state.hash = result.hash;
+      if (result.remoteRef !== "") state.remoteRef = result.remoteRef;
       state.lastSuccess = Date.now();
       state.lastError = "";
       if (result.changed || syncCount === 0) {

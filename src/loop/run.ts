@@ -8,7 +8,7 @@ import { FatalAuthError, setupAuth } from "../auth/index.ts";
 import { makeAbsPath } from "../config/index.ts";
 import { parseGitConfigList } from "../config/gitconfig.ts";
 import type { Config } from "../config/types.ts";
-import { GlobalGitConfig } from "../git/global-config.ts";
+import { GitConfigFile } from "../git/config-file.ts";
 import { Git } from "../git/runner.ts";
 import { createHooks } from "../hooks/index.ts";
 import { startHttpServer } from "../http/server.ts";
@@ -16,6 +16,7 @@ import { killAllRunning, lookPath } from "../lib/exec.ts";
 import { log, stderrSink } from "../log/logger.ts";
 import { isSecretKey, redactURL } from "../log/redact.ts";
 import type { RepoContext } from "../repo/context.ts";
+import { createRemoteQuery } from "../repo/remote.ts";
 import { VERSION } from "../version.ts";
 import { runLoop, Wake } from "./loop.ts";
 import { newSyncState } from "./state.ts";
@@ -77,7 +78,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     log.v(2, "created private gitconfig file", { path: gitConfigPath });
 
     const git = new Git(gitPath, log, () => process.env);
-    const gitConfig = new GlobalGitConfig();
+    const gitConfig = new GitConfigFile();
     gitConfig.set("gc.autoDetach", "false");
     gitConfig.set("gc.pruneExpire", "now");
     // Released v4 images set this; master dropped it. We keep it so manifests written for the
@@ -115,7 +116,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     }
 
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
-    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline));
+    const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) });
+    log.v(1, "polling the remote", { method: remote.kind });
+    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote);
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
@@ -176,9 +179,9 @@ function makeRoot(root: string): string {
 
 /**
  * compat.md 3 steps 9-12: our defaults, then --git-config and --git-config-add, written to the
- * private global gitconfig in one go (git/global-config.ts) and logged as `git config`.
+ * private global gitconfig in one go (git/config-file.ts) and logged as `git config`.
  */
-async function setupGitConfig(git: Git, gitConfig: GlobalGitConfig, path: string, config: Config, cwd: string, deadline: number): Promise<void> {
+async function setupGitConfig(git: Git, gitConfig: GitConfigFile, path: string, config: Config, cwd: string, deadline: number): Promise<void> {
   const lists: Array<[string, string]> = [["--git-config", config.gitConfig]];
   if (config.gitConfigAdd.length > 0) lists.push(["--git-config-add", config.gitConfigAdd.join(",")]);
   const rejected: Array<[string, string]> = [];

@@ -1,17 +1,30 @@
 // One sync attempt (compat.md 4.2): refresh credentials, validate root, fetch the ref, and if
 // the remote moved (or this is the process's first update) check out a worktree and publish it.
-import { rmSync } from "node:fs";
+//
+// Most attempts of a long-lived sidecar find nothing new, so after a good attempt the next one
+// is a poll: a few direct reads of what we published (root, link, worktree HEAD), then one
+// question to the remote (repo/remote.ts). Only if the ref moved does it fetch. The full checks
+// of compat.md 1.3 and 1.4 (git rev-parse, two fscks, origin) run at startup, after any failed
+// attempt, and whenever a direct read finds something off, which covers every repair the engine
+// makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
+// can see (objects deleted from .git) is found when git next needs them: that attempt fails and
+// the following one runs the full checks, while the published files stay served.
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { HookEvent, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../http/metrics.ts";
 import { worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef } from "../repo/fetch.ts";
-import { initRepo } from "../repo/root.ts";
+import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
+import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
 import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
 
 export interface SyncResult {
   changed: boolean;
   hash: string;
+  /** The full remote ref name the poll resolved --ref to; "" when it did not ask or could not tell. */
+  remoteRef: string;
   /** Hooks that were handed an event in this attempt (one-time mode waits for them). */
   sent: Array<"exechook" | "webhook" | "prePublish">;
 }
@@ -22,30 +35,82 @@ export class GateRejected extends Error {}
 export class Syncer {
   /** Successful updates by this process (compat.md 4.2 step 8). */
   private updates = 0;
+  /** What the last good attempt left published; null = run the full checks next time. */
+  private published: { hash: string; worktree: string } | null = null;
 
   constructor(
     private readonly ctx: RepoContext,
     private readonly hooks: Hooks,
     private readonly refreshCredentials: (deadline: number) => Promise<void>,
+    private readonly remote: RemoteQuery,
   ) {}
 
   async attempt(deadline: number, syncCount: number): Promise<SyncResult> {
-    const { ctx, hooks } = this;
-    const { config, log, root } = ctx;
     // Throws "credential refresh failed: ..." itself; FatalAuthError ends the process (loop.ts).
     await this.refreshCredentials(deadline);
-    await initRepo(ctx, deadline);
+    const published = this.published;
+    // Until this attempt succeeds, the next one runs the full checks.
+    this.published = null;
+    let polled: RemoteRef | null = null;
+    let full = published === null;
+    if (published) {
+      const off = this.offFromPublished(published);
+      if (off !== "") {
+        this.ctx.log.v(2, "running full checks", { reason: off });
+        full = true;
+      } else {
+        polled = await this.remote.resolve(deadline);
+        if (polled?.hash === published.hash) {
+          this.ctx.log.v(3, "current hash is same as remote", { hash: published.hash });
+          this.ctx.log.v(2, "update not required", { ref: this.ctx.config.ref, remote: published.hash, syncCount });
+          this.published = published;
+          return { changed: false, hash: published.hash, remoteRef: polled.name, sent: [] };
+        }
+      }
+    }
+    const result = await this.sync(deadline, syncCount, polled, full);
+    if (!full && polled === null) this.remote.fetchWorked();
+    return result;
+  }
+
+  /**
+   * The direct reads a poll makes: "" when root, link and worktree are as this process left them,
+   * else what is off. Each read replaces a git process upstream runs on every attempt.
+   */
+  private offFromPublished(p: { hash: string; worktree: string }): string {
+    const { root, link } = this.ctx;
+    try {
+      if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
+      if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
+      if (readCurrent(link)?.path !== p.worktree) return "link moved";
+      if (readdirSync(p.worktree).length === 0) return "worktree is empty";
+      const gitdir = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(join(p.worktree, ".git"), "utf8"))?.[1] ?? "";
+      if (readFileSync(join(resolve(p.worktree, gitdir), "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  }
+
+  /**
+   * compat.md 4.2 steps 2-9. `polled`: the poll's answer when the ref moved (the fetch verifies
+   * it); `full`: run the full root and worktree checks (false when the poll's reads just passed).
+   */
+  private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
+    const { ctx, hooks } = this;
+    const { config, log } = ctx;
+    if (full) await initRepo(ctx, deadline);
 
     const current = readCurrent(ctx.link);
     let currentHash = current?.hash ?? "";
     const currentPath = current?.path ?? "";
     log.v(3, "current state", { ref: config.ref, hash: currentHash, worktree: currentPath });
 
-    const remoteHash = await fetchRef(ctx, deadline);
+    const remoteHash = await fetchRef(ctx, deadline, polled);
 
     if (currentHash === remoteHash) {
       log.v(3, "current hash is same as remote", { hash: currentHash });
-      if (!(await worktreeIsValid(ctx, currentPath, currentHash, deadline))) {
+      if (full && !(await worktreeIsValid(ctx, currentPath, currentHash, deadline))) {
         log.info("worktree failed checks or was empty", { path: currentPath });
         await removeWorktree(ctx, currentPath, deadline);
         currentHash = "";
@@ -55,18 +120,21 @@ export class Syncer {
     // The second clause catches v3 layouts (root/<hash>, root/rev-<hash>).
     const changed = currentHash !== remoteHash || currentPath !== worktreePath(ctx, currentHash);
     const sent: SyncResult["sent"] = [];
+    const remoteRef = polled?.name ?? "";
     if (!changed && this.updates > 0) {
       log.v(2, "update not required", { ref: config.ref, remote: remoteHash, syncCount });
-      return { changed, hash: remoteHash, sent };
+      this.published = { hash: remoteHash, worktree: currentPath };
+      return { changed, hash: remoteHash, remoteRef, sent };
     }
 
     log.info("update required", { ref: config.ref, local: currentHash, remote: remoteHash, syncCount });
     fetchCount.inc();
     // Keeps the commit reachable from a branch and makes the next fetch cheap.
-    await ctx.git.run(["reset", "--soft", remoteHash, "--"], { cwd: root, deadline });
+    await keepReachable(ctx, remoteHash, deadline);
 
-    const worktree = changed ? await createWorktree(ctx, remoteHash, deadline) : currentPath;
-    await configureWorktree(ctx, worktree, remoteHash, deadline);
+    const created = changed ? await createWorktree(ctx, remoteHash, deadline) : { path: currentPath, checkedOut: false };
+    const worktree = created.path;
+    await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
     const ev: HookEvent = { hash: remoteHash, previousHash: current?.hash ?? "", worktree };
 
     if (changed) {
@@ -95,6 +163,7 @@ export class Syncer {
       log.v(1, "removing old-layout worktree", { path: currentPath });
       rmSync(currentPath, { recursive: true, force: true });
     }
-    return { changed, hash: remoteHash, sent };
+    this.published = { hash: remoteHash, worktree };
+    return { changed, hash: remoteHash, remoteRef, sent };
   }
 }

@@ -18,6 +18,9 @@ export interface RepoContext {
   remoteEnv: () => Record<string, string>;
 }
 
+/** A `git config --list` entry: [key, value]. */
+export type GitConfigEntry = [string, string];
+
 export function worktreePath(ctx: RepoContext, hash: string): string {
   return `${ctx.root}/.worktrees/${hash}`;
 }

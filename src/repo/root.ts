@@ -1,8 +1,9 @@
 // Validating and initializing --root (compat.md 1.3), on every sync attempt: a root that
 // is a valid repo toplevel is reused (the normal restart); anything else is wiped (contents
 // only: root may be a mount point) and re-initialized with `git init -b git-sync`.
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { GitConfigFile } from "../git/config-file.ts";
 import { GitError, interrupted } from "../git/runner.ts";
 import { isShuttingDown } from "../lib/exec.ts";
 import type { RepoContext } from "./context.ts";
@@ -20,16 +21,24 @@ export async function initRepo(ctx: RepoContext, deadline: number): Promise<void
     await gitInit(ctx, deadline);
   } else {
     log.v(4, "repo directory is valid", { path: root });
+    await ensureOrigin(ctx, deadline);
   }
-  await ensureOrigin(ctx, deadline);
 }
 
+/**
+ * `git init -b git-sync`, then `origin` written straight into the new repo's config. Upstream
+ * sanity-checks the new repo with git (toplevel, fsck) and adds origin with `git remote add`:
+ * three processes that cannot tell us anything about a repo git has just created here.
+ */
 async function gitInit(ctx: RepoContext, deadline: number): Promise<void> {
-  ctx.log.info("initializing repo directory", { path: ctx.root });
-  await ctx.git.run(["init", "-b", "git-sync"], { cwd: ctx.root, deadline });
-  if (!(await sanityCheck(ctx, deadline))) {
-    throw new Error("can't initialize git repo directory");
-  }
+  const { root } = ctx;
+  ctx.log.info("initializing repo directory", { path: root });
+  await ctx.git.run(["init", "-b", "git-sync"], { cwd: root, deadline });
+  if (!existsSync(join(root, ".git", "HEAD"))) throw new Error("can't initialize git repo directory");
+  const origin = new GitConfigFile();
+  origin.set("remote.origin.url", ctx.repo);
+  origin.set("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*");
+  appendFileSync(join(root, ".git", "config"), origin.render());
 }
 
 /** False when root must be wiped: empty, not its own toplevel, broken, or holding a crashed git's lock. */
@@ -101,5 +110,37 @@ async function ensureOrigin(ctx: RepoContext, deadline: number): Promise<void> {
       return;
     }
     throw e;
+  }
+}
+
+/**
+ * compat.md 4.2 step 8's `git reset --soft <hash>` (cwd root): point the branch HEAD names at the
+ * commit, so it stays reachable and the next fetch is cheap. Written as git writes a loose ref
+ * (under its lock file, then renamed into place), which saves a process per update. Anything
+ * unusual (a detached HEAD, a lock held by a running git) is left to git itself.
+ */
+export async function keepReachable(ctx: RepoContext, hash: string, deadline: number): Promise<void> {
+  const gitDir = join(ctx.root, ".git");
+  const head = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)\n?$/.exec(readFileSync(join(gitDir, "HEAD"), "utf8"))?.[1];
+  const lock = head && !head.includes("..") ? join(gitDir, `${head}.lock`) : "";
+  if (lock !== "" && takeLock(lock, `${hash}\n`)) {
+    try {
+      renameSync(lock, join(gitDir, head!));
+      return;
+    } catch {
+      rmSync(lock, { force: true });
+    }
+  }
+  await ctx.git.run(["reset", "--soft", hash, "--"], { cwd: ctx.root, deadline });
+}
+
+/** Create a git lock file with its content; false if it exists (someone holds it) or can't be made. */
+function takeLock(lock: string, content: string): boolean {
+  try {
+    mkdirSync(dirname(lock), { recursive: true });
+    writeFileSync(lock, content, { flag: "wx" });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -6,13 +6,19 @@ import { GitError, interrupted } from "../git/runner.ts";
 import { isShuttingDown } from "../lib/exec.ts";
 import { worktreePath, type RepoContext } from "./context.ts";
 
-export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<string> {
+/**
+ * Returns whether the files are checked out already: without a sparse checkout, `worktree add`
+ * checks out itself, and the `reset --hard` upstream runs next (4.3 step 3) is one process less.
+ * A sparse checkout must be configured before any file is written, so it gets --no-checkout.
+ */
+export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<{ path: string; checkedOut: boolean }> {
   const path = worktreePath(ctx, hash);
   if (existsSync(path)) await removeWorktree(ctx, path, deadline);
   ctx.log.v(1, "adding worktree", { path, hash });
+  const checkout = ctx.config.sparseCheckoutFile === "";
   // --force reuses a path that is still registered although its directory was deleted by hand.
-  await ctx.git.run(["worktree", "add", "--force", "--detach", path, hash, "--no-checkout"], { cwd: ctx.root, deadline });
-  return path;
+  await ctx.git.run(["worktree", "add", "--force", "--detach", path, hash, ...(checkout ? [] : ["--no-checkout"])], { cwd: ctx.root, deadline });
+  return { path, checkedOut: checkout };
 }
 
 export async function removeWorktree(ctx: RepoContext, path: string, deadline: number): Promise<void> {
@@ -33,8 +39,11 @@ function adminDirName(path: string): string {
   return m ? basename(m[1]!) : basename(path);
 }
 
-/** Everything that makes a worktree the checkout of `hash`; re-applied on each process's first update. */
-export async function configureWorktree(ctx: RepoContext, path: string, hash: string, deadline: number): Promise<void> {
+/**
+ * Everything that makes a worktree the checkout of `hash`; re-applied on each process's first
+ * update. `checkedOut`: `worktree add` has just written exactly these files (createWorktree).
+ */
+export async function configureWorktree(ctx: RepoContext, path: string, hash: string, deadline: number, checkedOut = false): Promise<void> {
   const { config, git, log, root } = ctx;
   const admin = adminDirName(path);
   const rel = relative(path, root) || ".";
@@ -58,10 +67,13 @@ export async function configureWorktree(ctx: RepoContext, path: string, hash: st
     await git.run(["sparse-checkout", "init"], { cwd: path, deadline });
   }
 
-  log.v(1, "setting worktree HEAD", { hash, worktree: path });
-  await git.run(["reset", "--hard", hash, "--"], { cwd: path, deadline });
+  if (!checkedOut) {
+    log.v(1, "setting worktree HEAD", { hash, worktree: path });
+    await git.run(["reset", "--hard", hash, "--"], { cwd: path, deadline });
+  }
 
-  if (config.submodules !== "off") {
+  // Nothing to update without a .gitmodules (with a sparse checkout it may exist only in the index).
+  if (config.submodules !== "off" && (config.sparseCheckoutFile !== "" || existsSync(join(path, ".gitmodules")))) {
     log.v(1, "updating submodules", { mode: config.submodules });
     await updateSubmodules(ctx, path, deadline);
   }

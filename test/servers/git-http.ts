@@ -25,6 +25,8 @@ export interface GitHTTPOptions {
   check?: (user: string, pass: string) => boolean;
   /** Hold every response this long (keeps git's processes alive for the process-list scan). */
   delayMs?: number;
+  /** False: ignore the Git-Protocol header, so http-backend answers protocol v0 only (an older server). */
+  protocolV2?: boolean;
 }
 
 function basicUser(header: string | null): { user: string; pass: string } | null {
@@ -71,7 +73,7 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
         GIT_CONFIG_GLOBAL: "/dev/null",
       };
       const proto = req.headers.get("git-protocol");
-      if (proto) env.GIT_PROTOCOL = proto;
+      if (proto && opts.protocolV2 !== false) env.GIT_PROTOCOL = proto;
       const enc = req.headers.get("content-encoding");
       if (enc) env.HTTP_CONTENT_ENCODING = enc;
       const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });

@@ -1,13 +1,13 @@
-// The private global gitconfig (compat.md 3 steps 8-12), written by us in one go instead of one
-// `git config --global <k> <v>` process per key: with the defaults and a few --git-config entries
-// that was five processes and ~8 ms of every start.
+// A git config file written by us in one go instead of one `git config <k> <v>` process per key:
+// the private global gitconfig (compat.md 3 steps 8-12; with the defaults and a few --git-config
+// entries that was five processes and ~8 ms of every start) and `origin` in a new repo.
 //
-// Semantics kept from `git config --global <k> <v>`: section and variable names are
+// Semantics kept from `git config <k> <v>`: section and variable names are
 // case-insensitive (stored lower-case, as `git config --list` shows them), the subsection keeps
 // its case, setting a key again replaces its value in place, and a new key joins its section. A key git would refuse is not
 // ours to judge: `set` reports it, and the caller lets git itself refuse it with its own words.
 
-export class GlobalGitConfig {
+export class GitConfigFile {
   /** The file's entries in order. */
   private readonly entries: Entry[] = [];
 

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GlobalGitConfig } from "../../src/git/global-config.ts";
+import { GitConfigFile } from "../../src/git/config-file.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gs-gitconfig-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ function viaGit(pairs: Array<[string, string]>): Array<[string, string]> {
 }
 
 function viaUs(pairs: Array<[string, string]>): Array<[string, string]> {
-  const c = new GlobalGitConfig();
+  const c = new GitConfigFile();
   for (const [k, v] of pairs) expect(c.set(k, v)).toBe(true);
   const path = join(dir, `us-${Math.random()}`);
   writeFileSync(path, c.render());
@@ -60,7 +60,7 @@ test("reads back as git's own writes would", () => {
 });
 
 test("refuses what git refuses, so git can say why", () => {
-  const c = new GlobalGitConfig();
+  const c = new GitConfigFile();
   for (const k of ["nosection", ".x", "x.", "x.1abc", "a b.c", "x.y_z", "a.sub\nline.k"]) expect(c.set(k, "v")).toBe(false);
   expect(c.list()).toEqual([]);
 });

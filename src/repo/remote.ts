@@ -1,0 +1,149 @@
+// The poll: where does --ref point on the remote now? Asked with the cheapest correct request,
+// so that an idle poll costs one `git ls-remote` (file, ssh, or http with settings we don't
+// speak), or no process at all for http(s) (smart-http.ts, in process). The sync still fetches by
+// ref and checks the fetched hash (fetch.ts), so a ref that moves between poll and fetch is right.
+//
+// A query that cannot tell (an error, a ref it does not find, an abbreviated hash) answers null
+// and the caller fetches as before, so a failing poll costs one extra request and git's own fetch
+// error is still the one reported.
+import type { GitConfigEntry, RepoContext } from "./context.ts";
+import { SmartHTTP, smartHTTPSettings, type HTTPCredential, type SmartHTTPSettings } from "./smart-http.ts";
+
+export interface RemoteRef {
+  /** The full ref name --ref resolved to (`refs/heads/main`; for HEAD, the branch it points to when known). */
+  name: string;
+  /** The ref's own object: a commit, or an annotated tag. */
+  oid: string;
+  /** The commit it peels to (what we check out and name the worktree after). */
+  hash: string;
+}
+
+/** A remote's refs: name -> object, `^{}` peeled values kept separately, plus symrefs (HEAD). */
+export interface RefListing {
+  refs: Map<string, { oid: string; peeled?: string }>;
+  symrefs: Map<string, string>;
+}
+
+export interface RemoteQuery {
+  /** Null when this query can't tell: the caller fetches and learns the answer there. */
+  resolve(deadline: number): Promise<RemoteRef | null>;
+  /** The fetch that followed a null answer succeeded; a query that keeps failing where git works gives way. */
+  fetchWorked(): void;
+  readonly kind: "ls-remote" | "in-process http";
+}
+
+const FULL_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * The candidates git tries for a short name, best first (refs.c ref_rev_parse_rules; fetch picks
+ * the remote ref that matches the earliest rule, remote.c find_ref_by_name_abbrev).
+ */
+export function refCandidates(ref: string): string[] {
+  return [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`, `refs/remotes/${ref}`, `refs/remotes/${ref}/HEAD`];
+}
+
+export function pickRef(ref: string, listing: RefListing): RemoteRef | null {
+  for (const name of refCandidates(ref)) {
+    const r = listing.refs.get(name);
+    if (!r) continue;
+    return { name: listing.symrefs.get(name) ?? name, oid: r.oid, hash: r.peeled ?? r.oid };
+  }
+  return null;
+}
+
+/** `git ls-remote --symref` output: "<oid>\t<name>", "<oid>\t<name>^{}", "ref: <target>\t<name>". */
+export function parseLsRemote(out: string): RefListing {
+  const listing: RefListing = { refs: new Map(), symrefs: new Map() };
+  for (const line of out.split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const left = line.slice(0, tab);
+    const name = line.slice(tab + 1);
+    if (left.startsWith("ref: ")) {
+      listing.symrefs.set(name, left.slice(5));
+    } else if (name.endsWith("^{}")) {
+      const base = listing.refs.get(name.slice(0, -3));
+      if (base) base.peeled = left;
+    } else {
+      listing.refs.set(name, { oid: left });
+    }
+  }
+  return listing;
+}
+
+class LsRemote implements RemoteQuery {
+  readonly kind = "ls-remote";
+  constructor(private readonly ctx: RepoContext) {}
+
+  async resolve(deadline: number): Promise<RemoteRef | null> {
+    const { ctx } = this;
+    try {
+      // The pattern is a tail match, so this lists every candidate; pickRef applies git's order.
+      const r = await ctx.git.run(["ls-remote", "--symref", ctx.repo, ctx.config.ref], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
+      return pickRef(ctx.config.ref, parseLsRemote(r.stdout));
+    } catch (e) {
+      ctx.log.v(2, "ls-remote failed; fetching instead", { error: (e as Error).message });
+      return null;
+    }
+  }
+
+  fetchWorked(): void {}
+}
+
+/** The in-process query, which hands over to `git ls-remote` for good if it fails where git works. */
+class InProcessHTTP implements RemoteQuery {
+  private fallback: LsRemote | null = null;
+  private failed = "";
+  private readonly client: SmartHTTP;
+
+  constructor(
+    private readonly ctx: RepoContext,
+    settings: SmartHTTPSettings,
+    private readonly credential: () => HTTPCredential | null,
+  ) {
+    this.client = new SmartHTTP(settings);
+  }
+
+  get kind(): RemoteQuery["kind"] {
+    return this.fallback ? "ls-remote" : "in-process http";
+  }
+
+  async resolve(deadline: number): Promise<RemoteRef | null> {
+    if (this.fallback) return this.fallback.resolve(deadline);
+    const { ctx } = this;
+    try {
+      const listing = await this.client.listRefs(refCandidates(ctx.config.ref), this.credential(), deadline);
+      this.failed = "";
+      return pickRef(ctx.config.ref, listing);
+    } catch (e) {
+      this.failed = (e as Error).message;
+      ctx.log.v(2, "in-process ref query failed; fetching instead", { error: this.failed });
+      return null;
+    }
+  }
+
+  fetchWorked(): void {
+    if (this.failed === "" || this.fallback) return;
+    this.ctx.log.v(1, "in-process ref query fails where git works; polling with git ls-remote from now on", { error: this.failed });
+    this.fallback = new LsRemote(this.ctx);
+  }
+}
+
+export interface RemoteQueryDeps {
+  /** The private global gitconfig's entries (what git itself will read). */
+  gitConfig: GitConfigEntry[];
+  env: Record<string, string | undefined>;
+  /** The credential git would be given for the repo's host, or null. */
+  credential: () => HTTPCredential | null;
+}
+
+/** A full-hash --ref never moves, so there is nothing to ask: null, and the caller fetches. */
+const NEVER: RemoteQuery = { kind: "ls-remote", resolve: async () => null, fetchWorked() {} };
+
+export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps): RemoteQuery {
+  if (FULL_HASH.test(ctx.config.ref)) return NEVER;
+  const settings = smartHTTPSettings(ctx.repo, deps.gitConfig, deps.env);
+  if (settings.ok) return new InProcessHTTP(ctx, settings.value, deps.credential);
+  if (/^https?:/i.test(ctx.repo)) ctx.log.v(1, "polling with git ls-remote", { reason: settings.reason });
+  return new LsRemote(ctx);
+}

@@ -1,0 +1,159 @@
+// What an idle poll costs and what it still notices (issue 7): after a good sync, each poll is a
+// few file reads and one question to the remote: one `git ls-remote` for a path or ssh repo,
+// no process at all for http(s) (an in-process smart-HTTP request with git's credentials).
+// Counted with a --git wrapper that logs every git call git-sync makes.
+import { expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { commit, freePort, git, head, metric, NOOP, readOr, type Scenario, scenario, waitFor } from "../helpers/index.ts";
+import { makeBareRepo, pushCommit, startGitHTTP } from "../servers/index.ts";
+
+/** The git subcommands logged by the wrapper after the first `n` lines. */
+function callsAfter(log: string, n: number): string[] {
+  return (readOr(log) ?? "").split("\n").filter((l) => l !== "").slice(n);
+}
+
+function lines(log: string): number {
+  return callsAfter(log, 0).length;
+}
+
+/** Wait until git-sync has made `n` more no-op polls than it had at the start. */
+async function waitPolls(port: number, n: number): Promise<void> {
+  const start = (await metric(port, NOOP)) ?? 0;
+  await waitFor(`${n} idle polls`, async () => ((await metric(port, NOOP)) ?? 0) >= start + n, 20_000, 50);
+}
+
+function reposDir(t: Scenario): string {
+  const d = join(t.dir, "repos");
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+test.concurrent("an idle poll of a path repo is one git ls-remote and nothing else", async () => {
+  await using t = await scenario();
+  const w = t.gitWrapper();
+  const port = freePort();
+  t.start(`--git=${w.path}`, "--period=100ms", `--http-bind=127.0.0.1:${port}`, "--http-metrics");
+  await t.waitHash(head(t.repo));
+  await waitPolls(port, 1);
+  const before = lines(w.log);
+  const noopBefore = (await metric(port, NOOP)) ?? 0;
+  await waitPolls(port, 5);
+  const calls = callsAfter(w.log, before);
+  const polls = ((await metric(port, NOOP)) ?? 0) - noopBefore;
+  expect(calls.every((c) => c.startsWith("ls-remote --symref "))).toBe(true);
+  // One ls-remote per poll (a poll may be in flight at either edge of the window).
+  expect(Math.abs(calls.length - polls)).toBeLessThanOrEqual(1);
+});
+
+test.concurrent("a moved branch is fetched by ref after the poll sees it, with the fetched hash checked", async () => {
+  await using t = await scenario();
+  const w = t.gitWrapper();
+  t.start(`--git=${w.path}`, "--period=100ms");
+  await t.waitHash(head(t.repo));
+  const before = lines(w.log);
+  const h2 = commit(t.repo, "file", "two\n");
+  await t.waitHash(h2);
+  expect(t.read()).toBe("two\n");
+  const calls = callsAfter(w.log, before);
+  expect(calls.some((c) => c.startsWith(`fetch ${t.repo} HEAD `))).toBe(true);
+  // The poll's answer named the commit, so FETCH_HEAD was read, not peeled by git.
+  expect(calls.some((c) => c.startsWith("rev-parse"))).toBe(false);
+});
+
+test.concurrent("an annotated tag is polled and synced as the commit it points to", async () => {
+  await using t = await scenario();
+  git(t.repo, "tag", "-a", "-m", "v1", "v1");
+  t.start("--ref=v1", "--period=100ms");
+  await t.waitHash(head(t.repo));
+  const h2 = commit(t.repo, "file", "two\n");
+  git(t.repo, "tag", "-f", "-a", "-m", "v1 again", "v1");
+  await t.waitHash(h2);
+  expect(t.read()).toBe("two\n");
+});
+
+test.concurrent("a branch and a tag of the same name: the tag wins, as in git fetch", async () => {
+  await using t = await scenario();
+  git(t.repo, "branch", "same");
+  const tagged = commit(t.repo, "file", "tagged\n");
+  git(t.repo, "tag", "same");
+  git(t.repo, "reset", "-q", "--hard", "same@{0}");
+  commit(t.repo, "file", "branch moves on\n");
+  git(t.repo, "branch", "-f", "same", "HEAD");
+  t.start("--ref=same", "--period=100ms");
+  await t.waitHash(tagged);
+  // A new commit on the branch is not picked up while the tag is where it was.
+  commit(t.repo, "file", "later\n");
+  git(t.repo, "branch", "-f", "same", "HEAD");
+  await Bun.sleep(800);
+  expect(t.hash()).toBe(tagged);
+});
+
+for (const v2 of [true, false]) {
+  test.concurrent(`http(s) ${v2 ? "protocol v2" : "protocol v0 server"}: idle polls start no process, use git's credentials, and see a push`, async () => {
+    await using t = await scenario();
+    const repos = reposDir(t);
+    const bare = makeBareRepo(repos, "repo.git");
+    const srv = startGitHTTP({ projectRoot: repos, users: { alice: "pw-in-process" }, protocolV2: v2 });
+    try {
+      const w = t.gitWrapper();
+      const port = freePort();
+      const pwFile = join(t.dir, "password");
+      writeFileSync(pwFile, "pw-in-process");
+      t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, "--period=100ms", "--username=alice", `--password-file=${pwFile}`, `--http-bind=127.0.0.1:${port}`, "--http-metrics", "-v=2"]);
+      await t.waitHash(bare.head);
+      await waitPolls(port, 1);
+      const before = lines(w.log);
+      const requestsBefore = srv.requests.length;
+      await waitPolls(port, 5);
+      const calls = callsAfter(w.log, before);
+      expect(calls).toEqual([]);
+      const polls = srv.requests.slice(requestsBefore);
+      expect(polls.length).toBeGreaterThanOrEqual(5);
+      expect(polls.every((r) => r.user === "alice" && r.status === 200)).toBe(true);
+      // v2: one POST ls-refs per poll; v0: the advertisement (GET info/refs) each time.
+      expect(polls.every((r) => (v2 ? r.method === "POST" && r.path.endsWith("/git-upload-pack") : r.method === "GET" && r.path.endsWith("/info/refs")))).toBe(true);
+
+      const h2 = pushCommit(repos, "repo.git", "file", "pushed\n");
+      await t.waitHash(h2);
+      expect(readFileSync(join(t.root, "link", "file"), "utf8")).toBe("pushed\n");
+    } finally {
+      srv.stop();
+    }
+  });
+}
+
+test.concurrent("http: a server the in-process poll can't use (a redirect) hands polling to git ls-remote", async () => {
+  await using t = await scenario();
+  const repos = reposDir(t);
+  const bare = makeBareRepo(repos, "repo.git");
+  const srv = startGitHTTP({ projectRoot: repos });
+  // In front of it, a proxy that redirects info/refs once per request, as some hosts do.
+  const proxy = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname.startsWith("/old/")) return Response.redirect(`${srv.url}${url.pathname.slice(4)}${url.search}`, 302);
+      return new Response("not found\n", { status: 404 });
+    },
+  });
+  try {
+    const w = t.gitWrapper();
+    const port = freePort();
+    const r = t.spawn([`--repo=http://127.0.0.1:${proxy.port}/old/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, "--period=100ms", "-v=2", `--http-bind=127.0.0.1:${port}`, "--http-metrics"]);
+    await t.waitHash(bare.head);
+    await r.waitLog("in-process ref query fails where git works; polling with git ls-remote from now on");
+    await waitPolls(port, 2);
+    const before = lines(w.log);
+    await waitPolls(port, 3);
+    const calls = callsAfter(w.log, before);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.startsWith("ls-remote --symref "))).toBe(true);
+    const h2 = pushCommit(repos, "repo.git", "file", "pushed\n");
+    await t.waitHash(h2);
+  } finally {
+    void proxy.stop(true);
+    srv.stop();
+  }
+});

@@ -5,6 +5,7 @@
 // resolve it with this environment through the same code the instance used: flags, v3 and v4
 // env names and their precedence all agree with what it is actually doing.
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import { defaultLinkName, makeAbsPath, resolveConfig } from "../config/index.ts";
 import { VERSION } from "../version.ts";
 import type { Env } from "./common.ts";
@@ -19,6 +20,8 @@ export interface Instance {
   errorFile: string;
   /** A signal name or number, or "". */
   syncOnSignal: string;
+  /** --http-sync-secret-file made absolute against the instance's cwd; "" when the push trigger is off. */
+  httpSyncSecretFile: string;
 }
 
 /** The flags `pid` was started with, if it runs this same executable; null otherwise. */
@@ -48,9 +51,10 @@ export function discoverInstance(env: Env, pid: number): Instance {
     // Not ours to read: relative paths resolve against / as in a container.
   }
   const r = resolveConfig(flags ?? [], env, { cwd, version: VERSION });
+  const abs = (p: string) => (p === "" ? "" : resolve(cwd, p));
   if (r.kind === "run") {
     const c = r.config;
-    return { httpBind: c.httpBind, root: c.root, link: c.link, errorFile: c.errorFile, syncOnSignal: c.syncOnSignal };
+    return { httpBind: c.httpBind, root: c.root, link: c.link, errorFile: c.errorFile, syncOnSignal: c.syncOnSignal, httpSyncSecretFile: abs(c.httpSyncSecretFile) };
   }
   // A configuration git-sync itself would refuse (no repo, say): take what the environment names.
   const root = envValue(env, "ROOT");
@@ -61,5 +65,7 @@ export function discoverInstance(env: Env, pid: number): Instance {
     link: envValue(env, "LINK") || (repo ? defaultLinkName(repo) : ""),
     errorFile: makeAbsPath(envValue(env, "ERROR_FILE"), root),
     syncOnSignal: envValue(env, "SYNC_ON_SIGNAL"),
+    // A v4-only name: there is no GIT_SYNC_ spelling to prefer.
+    httpSyncSecretFile: abs(env.GITSYNC_HTTP_SYNC_SECRET_FILE ?? ""),
   };
 }

@@ -143,10 +143,23 @@ HTTP ENDPOINT
     /debug/pprof/ (memory, cmdline). Three paths are ours: /readyz, which also turns 503
     after --readiness-max-failures consecutive failures or when the last success is older
     than --readiness-max-age; /status, the sync state as JSON (hash, last attempt and
-    success, failures, last error, hooks); and POST /sync, which starts a sync now (for a
-    forge's push webhook). With --http-sync-secret-file, POST /sync takes only requests signed
-    with that secret: X-Hub-Signature-256 (GitHub, Gitea, Forgejo), Gitsync-Signature-256 (a
-    git-sync --webhook-signature-secret-file), or X-Gitlab-Token.
+    success, failures, last error, hooks); and POST /sync, the push trigger.
+
+PUSH TRIGGER
+    POST /sync starts a sync now instead of at the next --period, for a forge's push webhook
+    or a CI job; polling goes on as the safety net. It is off (403) unless
+    --http-sync-secret-file names a file holding a secret, and it never syncs on a request
+    that does not prove it knows that secret (401): an HMAC-SHA256 of the body in
+    X-Hub-Signature-256 (GitHub, Gitea, Forgejo), X-Gitea-Signature, X-Forgejo-Signature or
+    Gitsync-Signature-256 (a git-sync --webhook-signature-secret-file), or the secret itself in
+    X-Gitlab-Token or "Authorization: Bearer". The file is read on every request.
+
+    A push to another ref than the one synced, a ping or another event answers 200 and
+    syncs nothing; a body without a ref (or no body) is a request to sync. An accepted push
+    answers 202: the first after a quiet --http-sync-min-interval wakes the loop at once, later
+    ones join a single sync at the end of the interval. Beyond 30 authenticated requests in a
+    burst (10 per second sustained) the answer is 429 with Retry-After, and a sync is still
+    scheduled. More in docs/push.md.
 
 SUBCOMMANDS
     git-sync status [--json]
@@ -154,8 +167,9 @@ SUBCOMMANDS
             endpoint from $GITSYNC_HTTP_BIND, or the root from $GITSYNC_ROOT. Exit 0 when
             healthy, 1 when failing or not ready, 2 when nothing could be read.
     git-sync sync-now
-            ask the running git-sync to sync right away: POST /sync, or without an endpoint
-            the --sync-on-signal signal sent to PID 1.
+            ask the running git-sync to sync right away: POST /sync with its
+            --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal
+            sent to PID 1. Exit 2 when the instance has neither.
 
 EXIT CODES
     0   --one-time finished and every hook succeeded; or --help, --man, --version

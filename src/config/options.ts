@@ -206,7 +206,11 @@ export const OPTIONS = [
   { name: "http-pprof", type: "bool", default: false, env: ["GITSYNC_HTTP_PPROF", "GIT_SYNC_HTTP_PPROF"], placeholder: "", group: "http",
     help: "serve profiling endpoints under /debug/pprof" },
   { name: "http-sync-secret-file", type: "string", default: "", env: ["GITSYNC_HTTP_SYNC_SECRET_FILE"], placeholder: "string", group: "http",
-    help: "require POST /sync to be signed with the secret in this file (X-Hub-Signature-256 as GitHub sends it, Gitsync-Signature-256, or X-Gitlab-Token)" },
+    help: "turn on POST /sync, the push trigger, for requests proven to know the secret in this file (a forge's signature or token, or Authorization: Bearer); off without it" },
+  // 1s: a forge sends one request per pushed ref, so a push of several branches or tags is a
+  // burst; one sync covers it. An isolated push still wakes the loop at once.
+  { name: "http-sync-min-interval", type: "duration", default: 1_000, env: ["GITSYNC_HTTP_SYNC_MIN_INTERVAL"], placeholder: "duration", group: "http",
+    help: "space push-triggered syncs at least this far apart; pushes in between join one sync at the end of the interval (0 = no spacing)" },
   { name: "readiness-max-failures", type: "int", default: 0, env: ["GITSYNC_READINESS_MAX_FAILURES"], placeholder: "int", group: "http",
     help: "report not-ready after this many consecutive failed attempts; 0 = never" },
   { name: "readiness-max-age", type: "duration", default: 0, env: ["GITSYNC_READINESS_MAX_AGE"], placeholder: "duration", group: "http",

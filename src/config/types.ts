@@ -101,8 +101,10 @@ export interface Config {
   readinessMaxFailures: number;
   /** `--readiness-max-age` (ours): /readyz turns 503 when the last success is older; 0 = off. */
   readinessMaxAge: number;
-  /** `--http-sync-secret-file` (ours): POST /sync must carry a signature made with this secret; "" = open. */
+  /** `--http-sync-secret-file` (ours): POST /sync, the push trigger, takes requests proving this secret; "" = off (403). */
   httpSyncSecretFile: string;
+  /** `--http-sync-min-interval` (ours): least time between push-triggered wake-ups; later pushes coalesce. */
+  httpSyncMinInterval: number;
 
   verbose: number;
 

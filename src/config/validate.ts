@@ -332,6 +332,7 @@ export function validate(st: ParseState, cwd: string): Validated {
   // Ours.
   if (v["readiness-max-failures"] < 0) fail("invalid flag: --readiness-max-failures must be greater than or equal to 0");
   if (v["readiness-max-age"] < 0) fail("invalid flag: --readiness-max-age must be greater than or equal to 0");
+  if (v["http-sync-min-interval"] < 0) fail("invalid flag: --http-sync-min-interval must be greater than or equal to 0");
 
   const config: Config = {
     repo: v.repo,
@@ -391,6 +392,7 @@ export function validate(st: ParseState, cwd: string): Validated {
     readinessMaxFailures: v["readiness-max-failures"],
     readinessMaxAge: v["readiness-max-age"],
     httpSyncSecretFile: v["http-sync-secret-file"],
+    httpSyncMinInterval: v["http-sync-min-interval"],
     verbose: v.verbose,
     flagLog: buildFlagLog(v, st.changed),
   };

@@ -104,3 +104,9 @@ export const fetchCount = new Counter("git_fetch_count_total", "How many git fet
 export const askpassCount = new Counter("git_sync_askpass_calls", "How many git askpass calls completed, partitioned by state (success, error)", ["status"]);
 export const githubTokenCount = new Counter("git_sync_refresh_github_app_token_count", "How many times the GitHub app token was refreshed, partitioned by state (success, error)", ["status"]);
 export const hookRunCount = new Counter("git_sync_hook_run_count_total", "How many hook runs completed, partitioned by name and state (success, error)", ["name", "status"]);
+// Ours: POST /sync, the push trigger (src/http/push.ts).
+export const pushRequestCount = new Counter(
+  "git_sync_push_requests_total",
+  "How many POST /sync requests were answered, partitioned by result (accepted, ignored, unauthorized, rate_limited, disabled, error)",
+  ["result"],
+);

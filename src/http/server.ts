@@ -10,25 +10,24 @@
 //   /readyz           like `/`, and also unready after --readiness-max-failures consecutive
 //                     failures or when the last success is older than --readiness-max-age.
 //   /status           JSON for people and `git-sync status` (src/http/status.ts).
-//   POST /sync        the push trigger ("sync now"): a CI job or a forge webhook can ask for a
-//                     sync without waiting for --period. Same one-slot semantics as
-//                     --sync-on-signal (compat.md 4.6): requests during an attempt coalesce.
-//                     With --http-sync-secret-file only signed requests are taken, so the path
-//                     can face a forge across the internet.
+//   POST /sync        the push trigger (push.ts, docs/push.md): a forge's push webhook, a CI job
+//                     or `git-sync sync-now` asks for a sync without waiting for --period. Off
+//                     (403) without --http-sync-secret-file: it never syncs on a request that
+//                     does not prove it knows that secret.
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { SyncState } from "../loop/state.ts";
 import type { Logger } from "../log/logger.ts";
-import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
 import { childArgv } from "../pid1/index.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerScrapeMetrics } from "./process-metrics.ts";
+import { createPushTrigger } from "./push.ts";
 import { readiness } from "./readiness.ts";
 import { statusDocument } from "./status.ts";
 
 export type HttpConfig = Pick<
   Config,
-  "httpBind" | "httpMetrics" | "httpPprof" | "httpSyncSecretFile" | "readinessMaxFailures" | "readinessMaxAge" | "repo" | "ref" | "root" | "link"
+  "httpBind" | "httpMetrics" | "httpPprof" | "httpSyncSecretFile" | "httpSyncMinInterval" | "readinessMaxFailures" | "readinessMaxAge" | "repo" | "ref" | "root" | "link"
 >;
 
 export interface HttpDeps {
@@ -61,19 +60,6 @@ export function parseBind(bind: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new Error(`invalid --http-bind ${JSON.stringify(bind)}: want host:port, :port or [ipv6]:port`);
   return { host: m[1] ?? m[2] ?? "", port };
-}
-
-/**
- * Whether a POST /sync carries proof of the secret: an HMAC-SHA256 of the body as GitHub, Gitea
- * and Forgejo send it (X-Hub-Signature-256) or as our own webhook does (Gitsync-Signature-256),
- * or GitLab's plain X-Gitlab-Token. The file is read per request, so rotation needs no restart.
- */
-async function signedByOurSecret(req: Request, secretFile: string): Promise<boolean> {
-  const secret = readSigningKey(secretFile, "sync secret file");
-  const signature = req.headers.get("x-hub-signature-256") ?? req.headers.get("gitsync-signature-256");
-  if (signature !== null) return sameSecret(signature, signBody(secret, new Uint8Array(await req.arrayBuffer())));
-  const token = req.headers.get("x-gitlab-token");
-  return token !== null && sameSecret(token, secret);
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
@@ -109,6 +95,7 @@ function listen(host: string, port: number, fetch: (req: Request) => Response | 
 export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer {
   const { host, port } = parseBind(config.httpBind);
   const { state } = deps;
+  const push = createPushTrigger(config, deps);
 
   const handle = async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
@@ -131,25 +118,7 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
     if (path === "/status") {
       return Response.json(statusDocument(config, state), { headers: { "Cache-Control": "no-store" } });
     }
-    if (path === "/sync") {
-      if (req.method !== "POST") return text(405, "method not allowed: use POST\n", { Allow: "POST" });
-      if (config.httpSyncSecretFile !== "") {
-        let ok: boolean;
-        try {
-          ok = await signedByOurSecret(req, config.httpSyncSecretFile);
-        } catch (e) {
-          deps.log.error(e, "can't check a sync request");
-          return text(500, "can't check the request's signature\n");
-        }
-        if (!ok) {
-          deps.log.v(1, "refused an unsigned or wrongly signed sync request", { remote: server.requestIP(req)?.address ?? "" });
-          return text(401, "sync requests must be signed\n");
-        }
-      }
-      deps.requestSync();
-      deps.log.v(1, "sync requested over HTTP", { remote: server.requestIP(req)?.address ?? "" });
-      return text(202, "sync requested\n");
-    }
+    if (path === "/sync") return await push.handle(req, server.requestIP(req)?.address ?? "");
     return state.ready ? new Response(null, { status: 200 }) : text(503, "repo is not ready\n");
   };
 
@@ -165,6 +134,7 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
     port: server.port ?? port,
     stop() {
       unregister();
+      push.stop();
       void server.stop(true);
     },
   };

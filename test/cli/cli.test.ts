@@ -168,21 +168,49 @@ describe("git-sync status from the root alone", () => {
 });
 
 describe("git-sync sync-now", () => {
-  it("POSTs /sync on the endpoint", async () => {
-    t = startTestServer();
-    const r = await cli(["sync-now"], { GIT_SYNC_HTTP_BIND: `127.0.0.1:${t.server.port}` });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain("sync requested");
-    expect(t.syncRequests()).toBe(1);
+  /** A push trigger on 127.0.0.1 and the env of a pod configured for it. */
+  function pushTrigger(): Record<string, string> {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const secretFile = join(dir, "sync-secret");
+    writeFileSync(secretFile, "cli-s3cret\n");
+    t = startTestServer({ httpSyncSecretFile: secretFile });
+    return { GIT_SYNC_HTTP_BIND: `127.0.0.1:${t.server.port}`, GITSYNC_HTTP_SYNC_SECRET_FILE: secretFile };
+  }
+
+  it("POSTs /sync with the instance's secret as a bearer token", async () => {
+    const env = pushTrigger();
+    const r = await cli(["sync-now"], env);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toBe(`sync requested (POST http://127.0.0.1:${t!.server.port}/sync)\n`);
+    expect(t!.syncRequests()).toBe(1);
+  });
+
+  it("--secret-file overrides the instance's", async () => {
+    const env = pushTrigger();
+    const other = join(dirs[0]!, "other");
+    writeFileSync(other, "not-it");
+    const r = await cli(["sync-now", "--secret-file", other], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("answered 401");
+    expect(t!.syncRequests()).toBe(0);
+  });
+
+  it("exits 1 when the secret file can't be read", async () => {
+    const env = pushTrigger();
+    const r = await cli(["sync-now"], { ...env, GITSYNC_HTTP_SYNC_SECRET_FILE: "/nonexistent/secret" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('can\'t read sync secret file "/nonexistent/secret"');
+    expect(t!.syncRequests()).toBe(0);
   });
 
   it("exits 1 when the endpoint refuses", async () => {
-    t = startTestServer();
-    const port = t.server.port;
-    t.stop();
+    const env = pushTrigger();
+    t!.stop();
     t = undefined;
-    const r = await cli(["sync-now", "--http-bind", `127.0.0.1:${port}`]);
+    const r = await cli(["sync-now"], env);
     expect(r.code).toBe(1);
+    expect(r.stderr).toContain("failed");
   });
 
   it("without an endpoint sends the --sync-on-signal signal", async () => {
@@ -201,9 +229,42 @@ describe("git-sync sync-now", () => {
     }
   });
 
+  it("with an endpoint but no secret file, sends the --sync-on-signal signal instead", async () => {
+    t = startTestServer();
+    let got = 0;
+    const onSignal = () => void got++;
+    process.on("SIGUSR2", onSignal);
+    try {
+      const r = await cli(["sync-now", "--pid", String(process.pid)], { GITSYNC_HTTP_BIND: `127.0.0.1:${t.server.port}`, GITSYNC_SYNC_ON_SIGNAL: "USR2" });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("SIGUSR2");
+      for (let i = 0; i < 50 && got === 0; i++) await Bun.sleep(10);
+      expect(got).toBe(1);
+      expect(t.syncRequests()).toBe(0);
+    } finally {
+      process.off("SIGUSR2", onSignal);
+    }
+  });
+
+  it("exits 2 naming the flags to set when the endpoint has no secret file and there is no signal", async () => {
+    t = startTestServer();
+    const r = await cli(["sync-now"], { GITSYNC_HTTP_BIND: `127.0.0.1:${t.server.port}` });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("POST /sync is off (no --http-sync-secret-file)");
+    expect(r.stderr).toContain("--http-sync-secret-file (");
+    expect(t.syncRequests()).toBe(0);
+  });
+
   it("exits 2 with no way to reach the instance", async () => {
     const r = await cli(["sync-now"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("no --http-bind");
+    expect(r.stderr).toContain("--sync-on-signal");
+  });
+
+  it("prints its usage", async () => {
+    const r = await cli(["sync-now", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("--secret-file FILE");
   });
 });

@@ -212,6 +212,7 @@ describe("env precedence", () => {
     ["v3 GIT_SYNC_HOOK_COMMAND", { GIT_SYNC_HOOK_COMMAND: "/hook" }, [], (c) => c.exechook.command, "/hook", []],
     ["exechook argv env", { GITSYNC_EXECHOOK_ARGV: '["/bin/echo","hi"]' }, [], (c) => c.exechook.argv, ["/bin/echo", "hi"], []],
     ["readiness env", { GITSYNC_READINESS_MAX_AGE: "5m" }, [], (c) => c.readinessMaxAge, 300_000, []],
+    ["push trigger env", { GITSYNC_HTTP_BIND: ":80", GITSYNC_HTTP_SYNC_SECRET_FILE: "/s", GITSYNC_HTTP_SYNC_MIN_INTERVAL: "2s" }, [], (c) => [c.httpSyncSecretFile, c.httpSyncMinInterval], ["/s", 2_000], []],
   ])("%s", (_name, env, argv, get, want, warnings) => {
     const r = resolve([...BASE, ...argv], env);
     if (r.kind !== "run") throw new Error(r.stderr);

@@ -89,6 +89,7 @@ describe("fatal config errors: message, usage, message; error file; exit 1", () 
     [[ROOT, REPO, "--http-sync-secret-file=/s"], {}, "required flag: --http-bind must be specified when --http-sync-secret-file is set"],
     [[ROOT, REPO, "--readiness-max-failures=-1"], {}, "invalid flag: --readiness-max-failures must be greater than or equal to 0"],
     [[ROOT, REPO, "--readiness-max-age=-1s"], {}, "invalid flag: --readiness-max-age must be greater than or equal to 0"],
+    [[ROOT, REPO, "--http-sync-min-interval=-1s"], {}, "invalid flag: --http-sync-min-interval must be greater than or equal to 0"],
   ])("%p %p", (argv, env, msg) => {
     const r = resolve([...argv, "--error-file=errs/e.txt"], env);
     if (r.kind !== "exit") throw new Error(`expected exit for ${msg}`);
@@ -192,6 +193,9 @@ describe("derived values", () => {
     [[REPO, ROOT, "--git-config=a:b", "--git=/usr/bin/git"], {}, (c) => [c.gitConfig, c.git], ["a:b", "/usr/bin/git"]],
     [[REPO, ROOT, "--stale-worktree-timeout=-5s"], {}, (c) => c.staleWorktreeTimeout, -5000],
     [[REPO, ROOT, "--readiness-max-failures=3", "--readiness-max-age=1m"], {}, (c) => [c.readinessMaxFailures, c.readinessMaxAge], [3, 60_000]],
+    [[REPO, ROOT], {}, (c) => [c.httpSyncSecretFile, c.httpSyncMinInterval], ["", 1_000]],
+    [[REPO, ROOT, "--http-bind=:80", "--http-sync-secret-file=/s", "--http-sync-min-interval=250ms"], {}, (c) => [c.httpSyncSecretFile, c.httpSyncMinInterval], ["/s", 250]],
+    [[REPO, ROOT, "--http-sync-min-interval=0"], {}, (c) => c.httpSyncMinInterval, 0],
   ])("%p %p", (argv, env, get, want) => {
     expect(get(config(argv, env))).toEqual(want);
   });

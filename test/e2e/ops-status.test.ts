@@ -2,12 +2,17 @@
 // processes with the container's environment, against a running instance configured by the
 // same GITSYNC_* variables; and --sync-on-signal woken by `kill -HUP`.
 import { expect, test } from "bun:test";
-import { renameSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Running, type Scenario, commit, freePort, head, scenario, waitFor } from "../helpers/index.ts";
 
-/** The container's environment: the instance is configured by env only, as in a pod spec. */
+/**
+ * The container's environment: the instance is configured by env only, as in a pod spec, with
+ * the push trigger on (sync-now POSTs /sync with its secret).
+ */
 function podEnv(t: Scenario, port: number, extra: Record<string, string> = {}): Record<string, string> {
+  const secretFile = join(t.dir, "sync-secret");
+  writeFileSync(secretFile, "pod-s3cret\n");
   return {
     GITSYNC_REPO: t.repo,
     GITSYNC_ROOT: t.root,
@@ -15,6 +20,7 @@ function podEnv(t: Scenario, port: number, extra: Record<string, string> = {}): 
     GITSYNC_PERIOD: "1h",
     GITSYNC_MAX_FAILURES: "-1",
     GITSYNC_HTTP_BIND: `:${port}`,
+    GITSYNC_HTTP_SYNC_SECRET_FILE: secretFile,
     ...extra,
   };
 }
@@ -131,7 +137,9 @@ test.concurrent("--sync-on-signal=SIGHUP: kill -HUP (and sync-now without an end
 test.concurrent("status and sync-now find an args-configured instance from its command line, with an empty env", async () => {
   await using t = await scenario();
   const port = freePort();
-  const gs = t.start("--period=1h", `--http-bind=127.0.0.1:${port}`);
+  // A relative secret file: sync-now resolves it against the instance's working directory.
+  writeFileSync(join(t.dir, "sync-secret"), "args-s3cret");
+  const gs = t.spawn(t.args("--period=1h", `--http-bind=127.0.0.1:${port}`, "--http-sync-secret-file=sync-secret"), { cwd: t.dir });
   await waitSynced(t, gs, head(t.repo));
   const pid = String(gs.proc.pid);
 
@@ -164,4 +172,14 @@ test.concurrent("sync-now sends an args-configured instance its --sync-on-signal
   expect(now.code).toBe(0);
   expect(now.stdout).toContain("SIGUSR1");
   await waitSynced(t, gs, next);
+});
+
+test.concurrent("sync-now exits 2 for an instance whose POST /sync is off and that has no --sync-on-signal", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const gs = t.start("--period=1h", `--http-bind=127.0.0.1:${port}`);
+  await waitSynced(t, gs, head(t.repo));
+  const now = await exec(t, {}, "sync-now", "--pid", String(gs.proc.pid));
+  expect(now.code).toBe(2);
+  expect(now.stderr).toContain("start it with --http-bind and --http-sync-secret-file");
 });

@@ -23,6 +23,8 @@ export function startTestServer(overrides: Partial<Pick<Config, keyof HttpConfig
     httpMetrics: false,
     httpPprof: false,
     httpSyncSecretFile: "",
+    // No spacing by default, so each accepted push is one wake; the coalescing tests set it.
+    httpSyncMinInterval: 0,
     readinessMaxFailures: 0,
     readinessMaxAge: 0,
     repo: "https://user:hunter2@git.example.com/org/repo.git",

@@ -5,6 +5,7 @@ import { FatalAuthError } from "../auth/index.ts";
 import { removeStaleWorktrees } from "../cleanup/stale.ts";
 import type { Config } from "../config/types.ts";
 import { Duration } from "../lib/go.ts";
+import { releaseStartupPages } from "../lib/memory.ts";
 import { syncCount as syncCountMetric, syncDuration } from "../http/metrics.ts";
 import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
 import type { RepoContext } from "../repo/context.ts";
@@ -74,6 +75,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       const seconds = (Date.now() - started) / 1000;
       if (!initialDone) {
         initialDone = true;
+        if (!config.oneTime) releaseStartupPages(log);
         if (config.initPeriod !== config.period) {
           log.info("initial sync complete, switching to normal period", { period: new Duration(config.period) });
         }

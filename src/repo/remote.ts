@@ -78,8 +78,10 @@ class LsRemote implements RemoteQuery {
   async resolve(deadline: number): Promise<RemoteRef | null> {
     const { ctx } = this;
     try {
-      // The pattern is a tail match, so this lists every candidate; pickRef applies git's order.
-      const r = await ctx.git.run(["ls-remote", "--symref", ctx.repo, ctx.config.ref], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
+      // Patterns match the tail of a ref name, so each candidate is spelled out (a bare "other"
+      // misses refs/remotes/other/HEAD), and so is its peeled "^{}" line, which a tag needs.
+      const patterns = refCandidates(ctx.config.ref).flatMap((c) => [c, `${c}^{}`]);
+      const r = await ctx.git.run(["ls-remote", "--symref", ctx.repo, ...patterns], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
       return pickRef(ctx.config.ref, parseLsRemote(r.stdout));
     } catch (e) {
       ctx.log.v(2, "ls-remote failed; fetching instead", { error: (e as Error).message });

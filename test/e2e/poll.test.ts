@@ -64,8 +64,12 @@ test.concurrent("a moved branch is fetched by ref after the poll sees it, with t
 test.concurrent("an annotated tag is polled and synced as the commit it points to", async () => {
   await using t = await scenario();
   git(t.repo, "tag", "-a", "-m", "v1", "v1");
-  t.start("--ref=v1", "--period=100ms");
+  const r = t.start("--ref=v1", "--period=100ms");
   await t.waitHash(head(t.repo));
+  // Idle polls see the tag's commit, not its tag object, as unchanged.
+  await Bun.sleep(600);
+  expect(r.count("update required")).toBe(1);
+  expect(t.hash()).toBe(head(t.repo));
   const h2 = commit(t.repo, "file", "two\n");
   git(t.repo, "tag", "-f", "-a", "-m", "v1 again", "v1");
   await t.waitHash(h2);

@@ -3,8 +3,10 @@
 // and v4 manifests configure git-sync through `args:`. So we read the instance's argv from
 // /proc/<pid>/cmdline (PID 1 in a container: git-sync or its init, which has the same argv) and
 // resolve it with this environment through the same code the instance used: flags, v3 and v4
-// env names and their precedence all agree with what it is actually doing.
-import { readFileSync, readlinkSync, realpathSync } from "node:fs";
+// env names and their precedence all agree with what it is actually doing. When PID 1 is not
+// git-sync (a Pod with shareProcessNamespace: PID 1 is the pause container), the instance is the
+// oldest other process running this executable with a configuration git-sync would run.
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { defaultLinkName, makeAbsPath, resolveConfig } from "../config/index.ts";
 import { VERSION } from "../version.ts";
@@ -36,13 +38,35 @@ function instanceFlags(pid: number): string[] | null {
   }
 }
 
+/**
+ * PID 1 when it runs git-sync; otherwise the lowest other pid running this executable whose
+ * command line resolves to a sync configuration (which leaves out subcommands like this one and
+ * git's askpass/ssh calls into the binary); otherwise `pid`, whatever it is.
+ */
+function instancePid(pid: number, env: Env): number {
+  if (pid !== 1 || instanceFlags(1) !== null) return pid;
+  let pids: number[];
+  try {
+    pids = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
+  } catch {
+    return pid;
+  }
+  for (const p of pids) {
+    if (p === process.pid) continue;
+    const flags = instanceFlags(p);
+    if (flags && resolveConfig(flags, env, { cwd: "/", version: VERSION }).kind === "run") return p;
+  }
+  return pid;
+}
+
 /** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
 function envValue(env: Env, name: string): string {
   return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
 }
 
 /** What is known of the instance; the subcommands' own flags override it. */
-export function discoverInstance(env: Env, pid: number): Instance {
+export function discoverInstance(env: Env, requested: number): Instance {
+  const pid = instancePid(requested, env);
   const flags = instanceFlags(pid);
   let cwd = "/";
   try {

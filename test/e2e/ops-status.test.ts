@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Running, type Scenario, commit, freePort, head, scenario, waitFor } from "../helpers/index.ts";
+import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, scenario, waitFor } from "../helpers/index.ts";
 
 /**
  * The container's environment: the instance is configured by env only, as in a pod spec, with
@@ -183,3 +183,17 @@ test.concurrent("sync-now exits 2 for an instance whose POST /sync is off and th
   expect(now.code).toBe(2);
   expect(now.stderr).toContain("start it with --http-bind and --http-sync-secret-file");
 });
+
+// With shareProcessNamespace (or any PID 1 that is not git-sync, here a shell), /proc/1/cmdline
+// tells nothing: status finds the instance among the namespace's other processes.
+test.concurrent("status finds an args-configured instance that is not PID 1 (shareProcessNamespace)", async () => {
+  await using t = await scenario();
+  const script = `"$0" --repo="$1" --root="$2" --link=link --period=1h 2>/dev/null &
+for i in $(seq 150); do [ -L "$2/link" ] && break; sleep 0.1; done
+"$0" status; echo "rc=$?"; kill $!; wait`;
+  const p = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c", script, BIN, t.repo, t.root], { env: gitEnv(), stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  expect(out).toMatch(new RegExp(`^hash: +${head(t.repo)}$`, "m"));
+  expect(out).toContain("rc=0");
+}, 30_000);

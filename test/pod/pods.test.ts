@@ -8,7 +8,7 @@
 //
 // Needs podman, catatonit (for the Pod's infra container) and the images scripts/image/build.sh
 // builds. Without them the cases are skipped, with the reason printed and counted as a skip,
-// unless GIT_SYNC_REQUIRE_PODS=1 (.ci/run sets it): then a missing prerequisite fails.
+// unless GIT_SYNC_REQUIRE_IMAGE=1 (.ci/run sets it): then a missing prerequisite fails.
 //   GIT_SYNC_IMAGE        default localhost/git-sync:latest (the distroless target)
 //   GIT_SYNC_DEBUG_IMAGE  default localhost/git-sync:debug (busybox: the webhook's receiver)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -46,7 +46,7 @@ function missing(): string | undefined {
   return undefined;
 }
 const skip = missing();
-const required = process.env.GIT_SYNC_REQUIRE_PODS === "1";
+const required = process.env.GIT_SYNC_REQUIRE_IMAGE === "1";
 if (skip && !required) console.log(`test/pod: SKIPPED: ${skip}`);
 
 interface Out {
@@ -170,7 +170,7 @@ async function remains(): Promise<{ pods: string[]; containers: string[]; volume
 
 if (skip && required) {
   test("prerequisites: podman, catatonit and the images", () => {
-    throw new Error(`GIT_SYNC_REQUIRE_PODS=1, but ${skip}`);
+    throw new Error(`GIT_SYNC_REQUIRE_IMAGE=1, but ${skip}`);
   });
 }
 // Counted as a skip in the summary, with the reason in its name: never a silent pass.

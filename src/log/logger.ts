@@ -4,7 +4,7 @@
 // consola carries the lines to a reporter of ours; its throttling is off because it collapses
 // repeated lines, which would hide a loop that fails the same way every period.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeStderr } from "../lib/stdio.ts";
 import { scrubSecrets } from "./redact.ts";
@@ -48,11 +48,35 @@ export function errorText(err: unknown): string {
   return String(err);
 }
 
+const UTC_NAMES = /^:?(?:(?:Etc\/)?(?:UTC|UCT|GMT|Zulu|Universal)|UTC0|GMT0)?$/;
+
+/**
+ * Whether local time is UTC, decided without asking the Date API: the first local-time
+ * conversion loads ICU's time zone data, ~4 ms of every start. TZ unset means /etc/localtime,
+ * and no /etc/localtime (distroless) means UTC, as in glibc.
+ */
+function localTimeIsUTC(): boolean {
+  const tz = process.env.TZ;
+  if (tz !== undefined) return UTC_NAMES.test(tz);
+  try {
+    return UTC_NAMES.test(readlinkSync("/etc/localtime").replace(/^.*zoneinfo\//, ""));
+  } catch (e) {
+    // Missing: UTC. A plain file (not a link): we can't tell, so let Date work it out.
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+let utc: boolean | undefined;
+
 function timestamp(): string {
   const d = new Date();
+  utc ??= localTimeIsUTC();
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
   const micros = d.getMilliseconds() * 1000 + (Math.floor(performance.now() * 1000) % 1000);
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(micros, 6)}`;
+  const [y, mo, day, h, mi, sec] = utc
+    ? [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    : [d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  return `${y}-${p(mo + 1)}-${p(day)} ${p(h)}:${p(mi)}:${p(sec)}.${p(micros, 6)}`;
 }
 
 // Best effort, as the spec allows: the first stack frame outside this file.

@@ -100,3 +100,19 @@ test.concurrent("never print the password of a repo URL", async () => {
   expect(errorFile).not.toContain(PASSWORD);
   expect(r.stderr).toContain("REDACTED");
 });
+
+// ts is local time (compat.md 8.1): UTC without TZ in a container, the zone's time with TZ set.
+for (const [tz, offsetMin] of [["UTC", 0], ["Asia/Kolkata", 330], ["Pacific/Marquesas", -570]] as const) {
+  test.concurrent(`ts is local time with TZ=${tz}`, async () => {
+    await using t = await scenario();
+    const before = Date.now();
+    const r = await t.run(t.args("--one-time"), { env: { TZ: tz } });
+    const after = Date.now();
+    const ts = String(jsonLines(r.stderr)[0]!.ts);
+    // The wall-clock digits, read as if UTC, minus the zone's offset: back to the real instant.
+    const instant = Date.parse(ts.replace(" ", "T") + "Z") - offsetMin * 60_000;
+    // Zones without daylight saving time, so the offsets hold all year; allow the run's duration.
+    expect(instant).toBeGreaterThanOrEqual(before - 1000);
+    expect(instant).toBeLessThanOrEqual(after + 1000);
+  });
+}

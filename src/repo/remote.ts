@@ -1,12 +1,14 @@
-// The poll: where does --ref point on the remote now? Asked with the cheapest correct request,
-// so that an idle poll costs one `git ls-remote` (file, ssh, or http with settings we don't
-// speak), or no process at all for http(s) (smart-http.ts, in process). The sync still fetches by
+// The poll: where does --ref point on the remote now? Asked with the cheapest correct request:
+// no process at all for a repo on this machine (its ref files are read, local-refs.ts) or over
+// http(s) (an in-process smart-HTTP request, smart-http.ts), one `git ls-remote` otherwise (ssh,
+// or http with settings we don't reproduce). The sync still fetches by
 // ref and checks the fetched hash (fetch.ts), so a ref that moves between poll and fetch is right.
 //
 // A query that cannot tell (an error, a ref it does not find, an abbreviated hash) answers null
 // and the caller fetches as before, so a failing poll costs one extra request and git's own fetch
 // error is still the one reported.
 import type { GitConfigEntry, RepoContext } from "./context.ts";
+import { listLocalRefs, localRepoPath } from "./local-refs.ts";
 import { SmartHTTP, smartHTTPSettings, type HTTPCredential, type SmartHTTPSettings } from "./smart-http.ts";
 
 export interface RemoteRef {
@@ -29,7 +31,7 @@ export interface RemoteQuery {
   resolve(deadline: number): Promise<RemoteRef | null>;
   /** The fetch that followed a null answer succeeded; a query that keeps failing where git works gives way. */
   fetchWorked(): void;
-  readonly kind: "ls-remote" | "in-process http";
+  readonly kind: "ls-remote" | "in-process http" | "local files";
 }
 
 const FULL_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -92,6 +94,31 @@ class LsRemote implements RemoteQuery {
   fetchWorked(): void {}
 }
 
+/**
+ * A repo on this machine: its ref files are read directly (local-refs.ts); whatever that can't
+ * read with certainty is asked of `git ls-remote` for that poll.
+ */
+class LocalFiles implements RemoteQuery {
+  readonly kind = "local files";
+  private readonly git: LsRemote;
+
+  constructor(
+    private readonly ctx: RepoContext,
+    private readonly path: string,
+  ) {
+    this.git = new LsRemote(ctx);
+  }
+
+  async resolve(deadline: number): Promise<RemoteRef | null> {
+    const r = listLocalRefs(this.path, refCandidates(this.ctx.config.ref));
+    if ("listing" in r) return pickRef(this.ctx.config.ref, r.listing);
+    this.ctx.log.v(3, "asking git ls-remote", { reason: r.why });
+    return await this.git.resolve(deadline);
+  }
+
+  fetchWorked(): void {}
+}
+
 /** The in-process query, which hands over to `git ls-remote` for good if it fails where git works. */
 class InProcessHTTP implements RemoteQuery {
   private fallback: LsRemote | null = null;
@@ -144,6 +171,9 @@ const NEVER: RemoteQuery = { kind: "ls-remote", resolve: async () => null, fetch
 
 export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps): RemoteQuery {
   if (FULL_HASH.test(ctx.config.ref)) return NEVER;
+  const local = localRepoPath(ctx.repo);
+  // Only when git would treat it as a local repo too: with --git-config url.*.insteadOf it may not.
+  if (local !== "" && !deps.gitConfig.some(([k]) => k.startsWith("url."))) return new LocalFiles(ctx, local);
   const settings = smartHTTPSettings(ctx.repo, deps.gitConfig, deps.env);
   if (settings.ok) return new InProcessHTTP(ctx, settings.value, deps.credential);
   if (/^https?:/i.test(ctx.repo)) ctx.log.v(1, "polling with git ls-remote", { reason: settings.reason });

@@ -97,8 +97,9 @@ exec ${GIT} "$@"
     expect(procs.find((p) => p.pid === 1)?.ppid).toBe(0);
     expect(procs.some((p) => p.pid !== 1 && p.ppid === 1 && p.name.startsWith("git-sync"))).toBe(true);
 
-    // ~10s of syncing every 100ms, with a commit now and then so some attempts do real work;
-    // meanwhile an outside sampler counts zombies inside the namespace.
+    // ~10s of syncing every 100ms with a commit every 250ms, so attempts keep running git (an
+    // idle poll of a local repo runs none); meanwhile an outside sampler counts zombies inside
+    // the namespace.
     const samples: number[] = [];
     const orphans: number[] = [];
     const end = Date.now() + 9000;
@@ -107,7 +108,7 @@ exec ${GIT} "$@"
       const ps = nsProcesses(pid1);
       samples.push(ps.filter((p) => p.state === "Z").length);
       orphans.push(ps.filter((p) => p.ppid === 1 && p.name === "sleep").length);
-      if (++n % 4 === 0) commit(t.repo, "file", `${n}\n`);
+      commit(t.repo, "file", `${++n}\n`);
       await Bun.sleep(250);
     }
     expect(ns.done).toBe(false);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { listLocalRefs, localRepoPath } from "../../src/repo/local-refs.ts";
 import { parseLsRemote, pickRef, refCandidates, type RefListing } from "../../src/repo/remote.ts";
 import { parsePktLines, pkt, SmartHTTP, smartHTTPSettings } from "../../src/repo/smart-http.ts";
 import { commit, git, makeRepo, tmpDir } from "../helpers/index.ts";
@@ -74,6 +75,48 @@ describe("pickRef applies git's rules", () => {
     expect(r.oid).toBe(git(bare, "rev-parse", "v1"));
     expect(r.hash).toBe(git(bare, "rev-parse", "v1^{}"));
     expect(r.oid).not.toBe(r.hash);
+  });
+});
+
+/** What the poll reads for a repo on this machine (repo/remote.ts LocalFiles). */
+function local(path: string, ref: string): RefListing {
+  const r = listLocalRefs(path, refCandidates(ref));
+  if (!("listing" in r)) throw new Error(r.why);
+  return r.listing;
+}
+
+describe("reading a local repo's ref files gives git's answer", () => {
+  const packedCopy = join(dir, "packed.git");
+  const workCopy = join(dir, "work-copy");
+  beforeAll(() => {
+    git(dir, "clone", "-q", "--mirror", bare, packedCopy);
+    git(packedCopy, "pack-refs", "--all");
+    git(dir, "clone", "-q", bare, workCopy);
+  });
+
+  for (const ref of REFS) {
+    test(`${ref}: loose refs, packed refs`, () => {
+      expect(pickRef(ref, local(bare, ref))?.hash ?? "").toBe(fetched(ref));
+      expect(pickRef(ref, local(bare, ref))?.name ?? "").toBe(pickRef(ref, lsRemote(ref))?.name ?? "");
+      expect(pickRef(ref, local(packedCopy, ref))?.hash ?? "").toBe(fetched(ref));
+    });
+  }
+
+  test("a work tree path and its file:// URL open its .git, as git's local transport does", () => {
+    expect(localRepoPath(`file://${workCopy}`)).toBe(workCopy);
+    expect(pickRef("HEAD", local(workCopy, "HEAD"))?.hash).toBe(git(workCopy, "rev-parse", "HEAD"));
+    expect(localRepoPath("relative/path")).toBe("");
+    expect(localRepoPath("file://host/path")).toBe("");
+  });
+
+  test("what it can't read with certainty is left to git", () => {
+    expect(listLocalRefs(join(dir, "nowhere"), ["HEAD"])).toEqual({ why: "not a git repository we can read" });
+    // A loose tag ref whose tag object is packed: reading it would mean reading packs.
+    const noPeel = join(dir, "nopeel.git");
+    git(dir, "clone", "-q", "--mirror", bare, noPeel);
+    git(noPeel, "repack", "-q", "-a", "-d");
+    git(noPeel, "update-ref", "refs/tags/v2", git(noPeel, "rev-parse", "v1"));
+    expect(listLocalRefs(noPeel, ["refs/tags/v2"])).toEqual({ why: "can't tell what refs/tags/v2 points to" });
   });
 });
 

@@ -1,0 +1,181 @@
+// Listing the refs of a repository on this machine (a path or file:// --repo) by reading its
+// files, as `git ls-remote` would list them through upload-pack: the poll of a local repo starts
+// no process. Git's own rules are kept: the directory git's local transport would open (path,
+// path/.git and the .git suffixes, a gitfile), loose refs over packed-refs, symbolic refs
+// followed. Anything else (reftable, a linked worktree's git dir, a relative path, a tag whose
+// object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { RefListing } from "./remote.ts";
+
+const OID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/** The local path git would read for --repo, or "" when --repo is not a local absolute path. */
+export function localRepoPath(repo: string): string {
+  if (repo.startsWith("file://")) {
+    const rest = repo.slice("file://".length);
+    // file://host/path is not a local path; file:///path is.
+    if (!rest.startsWith("/")) return "";
+    try {
+      return decodeURIComponent(rest);
+    } catch {
+      return "";
+    }
+  }
+  return isAbsolute(repo) ? repo : "";
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** git's is_git_directory: HEAD, objects/ and refs/ (enough to tell; git checks a little more). */
+function isGitDir(dir: string): boolean {
+  return isFile(join(dir, "HEAD")) && existsSync(join(dir, "objects")) && existsSync(join(dir, "refs"));
+}
+
+/** setup.c enter_repo (non-strict): the suffixes git tries, in its order, and gitfiles. */
+export function gitDirFor(path: string): string {
+  for (const suffix of ["/.git", "", ".git/.git", ".git"]) {
+    const p = path + suffix;
+    if (isFile(p)) {
+      const m = /^gitdir: (.+)$/m.exec(readFileSync(p, "utf8"));
+      if (!m) continue;
+      const dir = resolve(dirname(p), m[1]!.trim());
+      if (isGitDir(dir)) return dir;
+    } else if (isGitDir(p)) {
+      return p;
+    }
+  }
+  return "";
+}
+
+/** Why we can't read this git dir's refs ourselves, or "" when we can. */
+function unsupported(gitDir: string): string {
+  if (existsSync(join(gitDir, "commondir"))) return "a linked worktree's git dir";
+  let config = "";
+  try {
+    config = readFileSync(join(gitDir, "config"), "utf8");
+  } catch {
+    // No config: defaults, files backend.
+  }
+  if (/^\s*refstorage\s*=/im.test(config)) return "a ref storage other than files";
+  return "";
+}
+
+interface Packed {
+  refs: Map<string, { oid: string; peeled?: string }>;
+  /** "fully-peeled": every ref that is not a tag carries no ^ line, so none means "not a tag". */
+  fullyPeeled: boolean;
+}
+
+function readPacked(gitDir: string): Packed {
+  const packed: Packed = { refs: new Map(), fullyPeeled: false };
+  let text: string;
+  try {
+    text = readFileSync(join(gitDir, "packed-refs"), "utf8");
+  } catch {
+    return packed;
+  }
+  let last: { oid: string; peeled?: string } | undefined;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) {
+      packed.fullyPeeled = / fully-peeled( |$)/.test(line);
+    } else if (line.startsWith("^")) {
+      if (last) last.peeled = line.slice(1);
+    } else {
+      const sp = line.indexOf(" ");
+      if (sp < 0) continue;
+      last = { oid: line.slice(0, sp) };
+      packed.refs.set(line.slice(sp + 1), last);
+    }
+  }
+  return packed;
+}
+
+/** A loose object's type and, for a tag, the object it points to; null if not loose. */
+function looseObject(gitDir: string, oid: string): { type: string; target?: string } | null {
+  let data: Buffer;
+  try {
+    // Loose objects are zlib streams (windowBits 15: with the zlib header).
+    data = Buffer.from(Bun.inflateSync(readFileSync(join(gitDir, "objects", oid.slice(0, 2), oid.slice(2))), { windowBits: 15 }));
+  } catch {
+    return null;
+  }
+  const nul = data.indexOf(0);
+  const type = data.subarray(0, nul).toString("latin1").split(" ")[0]!;
+  if (type !== "tag") return { type };
+  const target = /^object ([0-9a-f]+)$/m.exec(data.subarray(nul + 1, nul + 200).toString("latin1"))?.[1];
+  return { type, target };
+}
+
+class NotHere extends Error {}
+
+/**
+ * The refs among `names` that exist in the repo at `path`, resolved and peeled as ls-remote
+ * shows them (HEAD's symref target included); null when git should be asked instead.
+ */
+export function listLocalRefs(path: string, names: string[]): { listing: RefListing } | { why: string } {
+  const gitDir = gitDirFor(path);
+  if (gitDir === "") return { why: "not a git repository we can read" };
+  const why = unsupported(gitDir);
+  if (why !== "") return { why };
+  const packed = readPacked(gitDir);
+
+  /** Follow symbolic refs to an object id and the final ref name; null when the ref does not exist. */
+  const resolveRef = (name: string, depth = 0): { oid: string; target: string; loose: boolean } | null => {
+    if (depth > 5) throw new NotHere("symbolic refs nested too deep");
+    // Ref names never contain "..": a name that does would read outside the git dir.
+    if (name.includes("..") || name.startsWith("/")) return null;
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(gitDir, name), "utf8").trim();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "EISDIR") throw e;
+    }
+    if (text !== undefined) {
+      if (text.startsWith("ref: ")) return resolveRef(text.slice(5).trim(), depth + 1);
+      if (!OID.test(text)) throw new NotHere(`unreadable ref ${name}`);
+      return { oid: text, target: name, loose: true };
+    }
+    const p = packed.refs.get(name);
+    return p ? { oid: p.oid, target: name, loose: false } : null;
+  };
+
+  /** The commit a ref's object peels to, as ls-remote's ^{} line would show it. */
+  const peel = (name: string, oid: string, loose: boolean): string | undefined => {
+    // git refuses to point a branch at anything but a commit.
+    if (name === "HEAD" || name.startsWith("refs/heads/") || name.startsWith("refs/remotes/")) return undefined;
+    if (!loose) {
+      const p = packed.refs.get(name)!;
+      if (p.peeled !== undefined) return p.peeled;
+      if (packed.fullyPeeled) return undefined;
+    }
+    const obj = looseObject(gitDir, oid);
+    if (!obj) throw new NotHere(`can't tell what ${name} points to`);
+    if (obj.type !== "tag") return undefined;
+    // A tag of a tag: peel on, or let git do it.
+    const inner = obj.target ? looseObject(gitDir, obj.target) : null;
+    if (!inner || inner.type === "tag") throw new NotHere(`can't peel ${name}`);
+    return obj.target;
+  };
+
+  const listing: RefListing = { refs: new Map(), symrefs: new Map() };
+  try {
+    for (const name of names) {
+      const r = resolveRef(name);
+      if (!r) continue;
+      if (r.target !== name) listing.symrefs.set(name, r.target);
+      const peeled = peel(r.target, r.oid, r.loose);
+      listing.refs.set(name, peeled === undefined ? { oid: r.oid } : { oid: r.oid, peeled });
+    }
+  } catch (e) {
+    return { why: (e as Error).message };
+  }
+  return { listing };
+}

@@ -4,7 +4,6 @@
 // mode, runs the real `ssh -F <generated config> <git's args>`. The options upstream puts on the
 // command line live in that config file, written once at startup into the private temp dir.
 import { existsSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { writeStderr } from "../lib/stdio.ts";
 
@@ -83,7 +82,7 @@ export async function runSSH(args: readonly string[], env: Record<string, string
   const code = await proc.exited;
   const sig = proc.signalCode;
   if (sig) {
-    const n = constants.signals[sig as NodeJS.Signals];
+    const n = (require("node:os") as typeof import("node:os")).constants.signals[sig as NodeJS.Signals];
     return 128 + (n ?? 0);
   }
   return code;

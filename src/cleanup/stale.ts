@@ -1,7 +1,7 @@
 // After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not the
 // current hash and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
-// then prune, expire reflogs and gc -- but only when something was deleted.
-import { lstatSync, readdirSync, rmSync, statSync, type Stats } from "node:fs";
+// then prune, expire reflogs (when there are any) and gc -- but only when something was deleted.
+import { existsSync, lstatSync, readdirSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { RepoContext } from "../repo/context.ts";
 
@@ -57,7 +57,10 @@ export async function removeStaleWorktrees(ctx: RepoContext, currentHash: string
     }
   };
   await step(["worktree", "prune", "--verbose"]);
-  await step(["reflog", "expire", "--expire-unreachable=all", "--all"]);
+  // Only reflogs can keep a removed worktree's commits alive. git-sync writes none in root
+  // (the branch ref is written directly, repo/root.ts) and prune has just removed the old
+  // worktree's, so without root/.git/logs there is nothing to expire and no process to start.
+  if (existsSync(join(root, ".git", "logs"))) await step(["reflog", "expire", "--expire-unreachable=all", "--all"]);
   const gc = GC_ARGS[config.gitGC];
   if (gc) await step(gc);
   if (errors.length > 0) log.error(new Error(errors.join("; ")), "git cleanup failed");

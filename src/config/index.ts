@@ -36,19 +36,20 @@ export function resolveConfig(
   // Defaults as the flags were defined, i.e. with env applied: what --help shows.
   const shown: Record<string, OptionValue> = {};
   for (const o of OPTIONS) shown[o.name] = structuredClone((st.values as Record<string, OptionValue>)[o.name]!);
-  const help = usage(shown);
+  // Built only when printed: the usage text costs ~1.5 ms and a normal start never shows it.
+  const help = () => usage(shown);
 
   try {
     parseArgv(st, argv);
   } catch (e) {
     if (!(e instanceof ParseFailure)) throw e;
     // pflag prints the error, the usage, and (from Parse's ExitOnError) the error again.
-    return { kind: "exit", code: 2, stdout: "", stderr: lines([...st.warnings, e.message]) + help + e.message + "\n" };
+    return { kind: "exit", code: 2, stdout: "", stderr: lines([...st.warnings, e.message]) + help() + e.message + "\n" };
   }
 
   const warned = lines(st.warnings);
   if (st.values.version) return { kind: "exit", code: 0, stdout: opts.version + "\n", stderr: warned };
-  if (st.values.help || st.values["__?"]) return { kind: "exit", code: 0, stdout: help, stderr: warned };
+  if (st.values.help || st.values["__?"]) return { kind: "exit", code: 0, stdout: help(), stderr: warned };
   if (st.values.man) return { kind: "exit", code: 0, stdout: manual(), stderr: warned };
 
   try {
@@ -56,7 +57,7 @@ export function resolveConfig(
     return { kind: "run", config, warnings: st.warnings, logs };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const stderr = warned + e.message + "\n" + help + e.message + "\n";
+    const stderr = warned + e.message + "\n" + help() + e.message + "\n";
     return {
       kind: "exit",
       code: 1,

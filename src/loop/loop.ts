@@ -144,8 +144,13 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       }
       log.error(err, "error syncing repo, will retry", { failCount });
     }
-    log.v(3, "next sync", { waitTime: new Duration(wait), syncCount });
-    await d.wake.sleep(wait);
+    // Not upstream, which sleeps the whole period after each attempt: while attempts succeed,
+    // they start every period (a longer attempt is followed at once by the next), so the time
+    // from a push to the poll that sees it is half a period on average, whatever an update and
+    // its cleanup took. After a failure the full period passes before the retry, as upstream.
+    const pause = failCount === 0 ? Math.max(0, Math.floor(wait - (performance.now() - clock))) : wait;
+    log.v(3, "next sync", { waitTime: new Duration(pause), syncCount });
+    await d.wake.sleep(pause);
   }
   return 0;
 }

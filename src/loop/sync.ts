@@ -96,10 +96,14 @@ export class Syncer {
    * compat.md 4.2 steps 2-9. `polled`: the poll's answer when the ref moved (the fetch verifies
    * it); `full`: run the full root and worktree checks (false when the poll's reads just passed).
    */
-  private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
+  private async sync(deadline: number, syncCount: number, polledBefore: RemoteRef | null, full: boolean): Promise<SyncResult> {
     const { ctx, hooks } = this;
     const { config, log } = ctx;
+    // With the full checks there was no poll: an in-process one is asked alongside them. It
+    // costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
+    const asking = full && this.remote.kind !== "ls-remote" ? this.remote.resolve(deadline) : null;
     if (full) await initRepo(ctx, deadline);
+    const polled = polledBefore ?? (await asking);
 
     const current = readCurrent(ctx.link);
     let currentHash = current?.hash ?? "";

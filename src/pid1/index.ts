@@ -14,7 +14,6 @@
 // shell start-up included; an `exit 42` child makes the whole namespace exit in ~30 ms).
 // Signals coalesce, so each wake-up drains waitpid until nothing is left. A slow poll timer
 // backs it up in case a wake-up is ever missed; it costs one syscall a second.
-import { constants } from "node:os";
 import { openLibc, reapOne, spawnChild } from "./libc.ts";
 import { writeStderr } from "../lib/stdio.ts";
 
@@ -28,7 +27,7 @@ const NOT_FORWARDED = new Set(["SIGCHLD", "SIGKILL", "SIGSTOP", "SIGSEGV", "SIGB
 export function forwardedSignals(): NodeJS.Signals[] {
   const seen = new Set<number>();
   const out: NodeJS.Signals[] = [];
-  for (const [name, num] of Object.entries(constants.signals)) {
+  for (const [name, num] of Object.entries((require("node:os") as typeof import("node:os")).constants.signals)) {
     if (NOT_FORWARDED.has(name) || seen.has(num)) continue;
     seen.add(num);
     out.push(name as NodeJS.Signals);

@@ -1,23 +1,28 @@
 // The few libc calls the PID-1 init needs and JavaScript cannot make: posix_spawn (a child Bun
 // does not know about, so Bun's own reaper never races ours for its exit status) and
 // waitpid(-1, WNOHANG) (collecting orphans that were re-parented to us).
-import { dlopen, FFIType, ptr } from "bun:ffi";
+// bun:ffi is required on first use: loading it costs ~2.5 ms, and only PID 1 needs it.
+type FFI = typeof import("bun:ffi");
+const ffi = (): FFI => require("bun:ffi") as FFI;
+const ptr = (v: Parameters<FFI["ptr"]>[0]) => ffi().ptr(v);
 
 // glibc first (the release binaries link against it), then musl's names.
 const LIBC_CANDIDATES = ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"];
 
-const symbols = {
-  waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-  posix_spawn: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  posix_spawnattr_init: { args: [FFIType.ptr], returns: FFIType.i32 },
-  posix_spawnattr_setflags: { args: [FFIType.ptr, FFIType.i16], returns: FFIType.i32 },
-  posix_spawnattr_setsigmask: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  posix_spawnattr_setsigdefault: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  sigemptyset: { args: [FFIType.ptr], returns: FFIType.i32 },
-  sigfillset: { args: [FFIType.ptr], returns: FFIType.i32 },
-} as const;
+function symbols(FFIType: FFI["FFIType"]) {
+  return {
+    waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    posix_spawn: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    posix_spawnattr_init: { args: [FFIType.ptr], returns: FFIType.i32 },
+    posix_spawnattr_setflags: { args: [FFIType.ptr, FFIType.i16], returns: FFIType.i32 },
+    posix_spawnattr_setsigmask: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    posix_spawnattr_setsigdefault: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    sigemptyset: { args: [FFIType.ptr], returns: FFIType.i32 },
+    sigfillset: { args: [FFIType.ptr], returns: FFIType.i32 },
+  } as const;
+}
 
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+type Lib = ReturnType<typeof import("bun:ffi").dlopen<ReturnType<typeof symbols>>>["symbols"];
 
 // Linux values, identical in glibc and musl.
 const WNOHANG = 1;
@@ -32,7 +37,8 @@ export function openLibc(): Lib {
   const errors: string[] = [];
   for (const name of LIBC_CANDIDATES) {
     try {
-      return dlopen(name, symbols).symbols;
+      const { dlopen, FFIType } = ffi();
+      return dlopen(name, symbols(FFIType)).symbols;
     } catch (e) {
       errors.push(`${name}: ${(e as Error).message}`);
     }

@@ -12,7 +12,7 @@ import type { RepoContext } from "../repo/context.ts";
 import { touch } from "./touch.ts";
 import type { SyncState } from "./state.ts";
 import type { Hooks } from "../hooks/index.ts";
-import { GateRejected, type Syncer } from "./sync.ts";
+import { FatalError, GateRejected, type Syncer } from "./sync.ts";
 
 export interface LoopDeps {
   config: Config;
@@ -118,7 +118,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       deleteErrorFile(config.errorFile);
     } catch (err) {
       if (d.stopping()) break;
-      if (err instanceof FatalAuthError) {
+      if (err instanceof FatalAuthError || err instanceof FatalError) {
         // e.g. an unreadable GitHub App key file: exit 1 at once (compat.md 6.4).
         log.error(err.cause ?? null, err.message);
         return 1;

@@ -19,7 +19,7 @@ import { createRemoteQuery } from "../repo/remote.ts";
 import { VERSION } from "../version.ts";
 import { runLoop, Wake } from "./loop.ts";
 import { newSyncState } from "./state.ts";
-import { Syncer } from "./sync.ts";
+import { FatalError, Syncer } from "./sync.ts";
 
 class StartupError extends Error {}
 
@@ -78,11 +78,17 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     log.v(2, "created private gitconfig file", { path: gitConfigPath });
 
     const git = new Git(gitPath, log, () => process.env);
-    // compat.md 3 step 7, started now and awaited (and logged) in its place: the setup between
-    // runs while git starts.
+    // compat.md 3 step 7, off the critical path: logged when git answers (in practice while the
+    // rest of startup and the first `git init` run), and awaited by the first attempt before it
+    // fetches, where a failure still ends the process with exit 1.
     const startupDeadline = Date.now() + 30_000;
-    const gitVersion = git.run(["version"], { cwd: root, deadline: startupDeadline });
-    gitVersion.catch(() => {}); // awaited below; a failure is reported there
+    const gitVersion = git.run(["version"], { cwd: root, deadline: startupDeadline }).then(
+      (r) => log.info("git version", { version: r.stdout.trim() }),
+      (e: unknown) => {
+        throw new FatalError("FATAL: can't run git version", { cause: e });
+      },
+    );
+    gitVersion.catch(() => {}); // handled where the first attempt awaits it
     const gitConfig = new GitConfigFile();
     gitConfig.set("gc.autoDetach", "false");
     gitConfig.set("gc.pruneExpire", "now");
@@ -94,8 +100,6 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const auth = await setupAuth(config, { git, privateDir, log, gitConfig });
     Object.assign(process.env, auth.processEnv());
 
-    const version = (await gitVersion).stdout.trim();
-    log.info("git version", { version });
     await setupGitConfig(git, gitConfig, gitConfigPath, config, root, startupDeadline);
 
     const state = newSyncState();
@@ -122,14 +126,14 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
     const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) });
     log.v(1, "polling the remote", { method: remote.kind });
-    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote);
+    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote, gitVersion);
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
     return await reraise(stopSignal, cleanups);
   } catch (e) {
     if (stopSignal) return await reraise(stopSignal, cleanups);
-    if (e instanceof StartupError || e instanceof FatalAuthError) log.error(e.cause ?? null, e.message);
+    if (e instanceof StartupError || e instanceof FatalAuthError || e instanceof FatalError) log.error(e.cause ?? null, e.message);
     else log.error(e, "FATAL: startup failed");
     return 1;
   } finally {

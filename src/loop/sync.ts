@@ -29,6 +29,9 @@ export interface SyncResult {
   sent: Array<"exechook" | "webhook" | "prePublish">;
 }
 
+/** Ends the process with exit 1 (loop.ts), like a startup failure. */
+export class FatalError extends Error {}
+
 /** The pre-publish gate refused the hash: not a git failure, so it does not count toward --max-failures. */
 export class GateRejected extends Error {}
 
@@ -43,6 +46,8 @@ export class Syncer {
     private readonly hooks: Hooks,
     private readonly refreshCredentials: (deadline: number) => Promise<void>,
     private readonly remote: RemoteQuery,
+    /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
+    private readonly startup: Promise<void> = Promise.resolve(),
   ) {}
 
   async attempt(deadline: number, syncCount: number): Promise<SyncResult> {
@@ -99,10 +104,12 @@ export class Syncer {
   private async sync(deadline: number, syncCount: number, polledBefore: RemoteRef | null, full: boolean): Promise<SyncResult> {
     const { ctx, hooks } = this;
     const { config, log } = ctx;
-    // With the full checks there was no poll: an in-process one is asked alongside them. It
-    // costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
-    const asking = full && this.remote.kind !== "ls-remote" ? this.remote.resolve(deadline) : null;
-    if (full) await initRepo(ctx, deadline);
+    // With the full checks there was no poll: a local repo's ref files are read alongside them.
+    // That costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
+    // (Not over http: two requests to the server cost more than the rev-parse they save.)
+    const asking = full && this.remote.kind === "local files" ? this.remote.resolve(deadline) : null;
+    // A failed `git version` (startup) ends the process even while the root checks run.
+    await Promise.all([full ? initRepo(ctx, deadline) : null, this.startup]);
     const polled = polledBefore ?? (await asking);
 
     const current = readCurrent(ctx.link);

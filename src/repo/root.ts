@@ -26,14 +26,16 @@ export async function initRepo(ctx: RepoContext, deadline: number): Promise<void
 }
 
 /**
- * `git init -b git-sync`, then `origin` written straight into the new repo's config. Upstream
+ * `git init -b git-sync` (without template files), then `origin` written straight into the new
+ * repo's config. Upstream
  * sanity-checks the new repo with git (toplevel, fsck) and adds origin with `git remote add`:
  * three processes that cannot tell us anything about a repo git has just created here.
  */
 async function gitInit(ctx: RepoContext, deadline: number): Promise<void> {
   const { root } = ctx;
   ctx.log.info("initializing repo directory", { path: root });
-  await ctx.git.run(["init", "-b", "git-sync"], { cwd: root, deadline });
+  // --template= (none): the sample hooks and description git would copy in are never used.
+  await ctx.git.run(["init", "-b", "git-sync", "--template="], { cwd: root, deadline });
   if (!existsSync(join(root, ".git", "HEAD"))) throw new Error("can't initialize git repo directory");
   const origin = new GitConfigFile();
   origin.set("remote.origin.url", ctx.repo);

@@ -1,7 +1,7 @@
 // The startup sequence through the binary (compat.md 3): what is fatal, what is logged, and what
 // the private git config and the hooks' environment hold.
 import { expect, test } from "bun:test";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { head, jsonLines, scenario, waitFor } from "../helpers/index.ts";
 
@@ -67,4 +67,20 @@ test.concurrent("hooks inherit the environment but not GITSYNC_PASSWORD", async 
   expect(env).toContain("KEEP_ME=yes");
   expect(env).toContain("GIT_CONFIG_GLOBAL=");
   expect(env).not.toContain("hunter2-secret");
+});
+
+test.concurrent("git version is logged at V0, and a git that can't answer it ends the process with exit 1", async () => {
+  await using t = await scenario();
+  const ok = await t.syncOk();
+  const logged = jsonLines(ok.stderr).find((l) => l.msg === "git version");
+  expect(String(logged?.version)).toMatch(/^git version \d+\.\d+/);
+
+  const broken = join(t.dir, "no-version-git");
+  writeFileSync(broken, `#!/bin/sh\n[ "$1" = version ] && { echo "broken" >&2; exit 3; }\nexec ${Bun.which("git")} "$@"\n`, { mode: 0o755 });
+  const root = join(t.dir, "root2");
+  const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${root}`, `--git=${broken}`, "--max-failures=5"]);
+  expect(r.code).toBe(1);
+  const fatal = jsonLines(r.stderr).find((l) => l.msg === "FATAL: can't run git version");
+  expect(String(fatal?.error)).toContain("exit status 3");
+  expect(existsSync(join(root, "link"))).toBe(false);
 });

@@ -39,12 +39,16 @@ function instanceFlags(pid: number): string[] | null {
 }
 
 /**
- * PID 1 when it runs git-sync; otherwise the lowest other pid running this executable whose
- * command line resolves to a sync configuration (which leaves out subcommands like this one and
- * git's askpass/ssh calls into the binary); otherwise `pid`, whatever it is.
+ * PID 1 when it runs git-sync, or when the environment alone configures it; otherwise the lowest
+ * other pid running this executable whose command line resolves to a sync configuration (which
+ * leaves out subcommands like this one and git's askpass/ssh calls into the binary); otherwise
+ * `pid`, whatever it is.
  */
 function instancePid(pid: number, env: Env): number {
   if (pid !== 1 || instanceFlags(1) !== null) return pid;
+  // An environment that configures git-sync on its own (a v3 env Pod) needs no search; and
+  // where several instances run (a laptop, CI), searching could find the wrong one.
+  if (resolveConfig([], env, { cwd: "/", version: VERSION }).kind === "run") return pid;
   let pids: number[];
   try {
     pids = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);

@@ -32,7 +32,8 @@ export interface Settings {
 export const FULL: Settings = {
   largeFiles: 15_000,
   startupRuns: 11,
-  coldRuns: { small: 7, large: 3 },
+  // Large cold syncs are disk-bound and vary run to run by +-20% on this machine: five of each.
+  coldRuns: { small: 7, large: 5 },
   idlePeriodMs: 100,
   idleWindowMs: 10_000,
   floorPolls: 40,
@@ -311,15 +312,19 @@ export interface LatencyVariant {
   gapMs: number;
   /** Least time between two commits. */
   spacingMs: number;
+  /** Commits measured, as a multiple of the settings' latencyCommits (cheap variants take more). */
+  commitsFactor: number;
 }
 
 export const LATENCY_VARIANTS: LatencyVariant[] = [
-  { name: "--period=1s", args: () => ["--period=1s"], periodMs: 1000, gapMs: 1000, spacingMs: 0 },
-  { name: "--period=100ms", args: () => ["--period=100ms"], periodMs: 100, gapMs: 100, spacingMs: 0 },
+  { name: "--period=1s", args: () => ["--period=1s"], periodMs: 1000, gapMs: 1000, spacingMs: 0, commitsFactor: 1 },
+  // The median of a uniform 0..100 ms wait has a spread of several ms with 15 samples, as large
+  // as the margin the target leaves; 45 samples cost under 10 s.
+  { name: "--period=100ms", args: () => ["--period=100ms"], periodMs: 100, gapMs: 100, spacingMs: 0, commitsFactor: 3 },
   // Pushes come seconds apart or more; git-sync may space push-triggered syncs (its
   // --http-sync-min-interval, 1s by default, defers a push that follows another within it),
   // and the target is about a push after a quiet spell, so pushes here are over 1 s apart.
-  { name: "push trigger", args: (ws) => ["--period=1h", `--http-sync-secret-file=${ws.secretFile}`], periodMs: 0, gapMs: 250, spacingMs: 1100 },
+  { name: "push trigger", args: (ws) => ["--period=1h", `--http-sync-secret-file=${ws.secretFile}`], periodMs: 0, gapMs: 250, spacingMs: 1100, commitsFactor: 1 },
 ];
 
 export type LatencyResult = { samples: number[] } | { error: string };
@@ -357,7 +362,7 @@ export async function measureLatency(ws: Workspace, remote: Remote, variant: Lat
   try {
     await gs.synced();
     let lastCommit = 0;
-    const delays = phases(ws.settings.latencyCommits, variant.gapMs);
+    const delays = phases(ws.settings.latencyCommits * variant.commitsFactor, variant.gapMs);
     for (let i = 0; i < delays.length; i++) {
       await Bun.sleep(Math.max(0, lastCommit + variant.spacingMs - performance.now()) + delays[i]!);
       const { hash, movedAt } = commitTo(remote.repo.path, "bench.txt", `${variant.name} ${i} ${Date.now()}\n`);

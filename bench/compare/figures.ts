@@ -317,9 +317,9 @@ export interface LatencyVariant {
 }
 
 export const LATENCY_VARIANTS: LatencyVariant[] = [
-  { name: "--period=1s", args: () => ["--period=1s"], periodMs: 1000, gapMs: 1000, spacingMs: 0, commitsFactor: 1 },
-  // The median of a uniform 0..100 ms wait has a spread of several ms with 15 samples, as large
-  // as the margin the target leaves; 45 samples cost under 10 s.
+  // The median of a uniform 0..period wait spreads by about period/15 with 15 samples, as much
+  // as the margin the target leaves: 30 samples at 1s (30 s), 45 at 100ms (under 10 s).
+  { name: "--period=1s", args: () => ["--period=1s"], periodMs: 1000, gapMs: 1000, spacingMs: 0, commitsFactor: 2 },
   { name: "--period=100ms", args: () => ["--period=100ms"], periodMs: 100, gapMs: 100, spacingMs: 0, commitsFactor: 3 },
   // Pushes come seconds apart or more; git-sync may space push-triggered syncs (its
   // --http-sync-min-interval, 1s by default, defers a push that follows another within it),

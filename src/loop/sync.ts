@@ -9,7 +9,7 @@
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, opendirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { HookEvent, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../http/metrics.ts";
@@ -27,6 +27,16 @@ export interface SyncResult {
   remoteRef: string;
   /** Hooks that were handed an event in this attempt (one-time mode waits for them). */
   sent: Array<"exechook" | "webhook" | "prePublish">;
+}
+
+/** One directory entry read, not all of them: a poll's cost must not grow with the checkout. */
+function isEmptyDir(path: string): boolean {
+  const dir = opendirSync(path);
+  try {
+    return dir.readSync() === null;
+  } finally {
+    dir.closeSync();
+  }
 }
 
 /** Ends the process with exit 1 (loop.ts), like a startup failure. */
@@ -88,7 +98,7 @@ export class Syncer {
       if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
       if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
       if (readCurrent(link)?.path !== p.worktree) return "link moved";
-      if (readdirSync(p.worktree).length === 0) return "worktree is empty";
+      if (isEmptyDir(p.worktree)) return "worktree is empty";
       const gitdir = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(join(p.worktree, ".git"), "utf8"))?.[1] ?? "";
       if (readFileSync(join(resolve(p.worktree, gitdir), "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
     } catch (e) {

@@ -111,7 +111,7 @@ export class Syncer {
    * compat.md 4.2 steps 2-9. `polled`: the poll's answer when the ref moved (the fetch verifies
    * it); `full`: run the full root and worktree checks (false when the poll's reads just passed).
    */
-  private async sync(deadline: number, syncCount: number, polledBefore: RemoteRef | null, full: boolean): Promise<SyncResult> {
+  private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
     const { ctx, hooks } = this;
     const { config, log } = ctx;
     // With the full checks there was no poll: a local repo's ref files are read alongside them.
@@ -120,14 +120,14 @@ export class Syncer {
     const asking = full && this.remote.kind === "local files" ? this.remote.resolve(deadline) : null;
     // A failed `git version` (startup) ends the process even while the root checks run.
     await Promise.all([full ? initRepo(ctx, deadline) : null, this.startup]);
-    const polled = polledBefore ?? (await asking);
+    const answer = polled ?? (await asking);
 
     const current = readCurrent(ctx.link);
     let currentHash = current?.hash ?? "";
     const currentPath = current?.path ?? "";
     log.v(3, "current state", { ref: config.ref, hash: currentHash, worktree: currentPath });
 
-    const remoteHash = await fetchRef(ctx, deadline, polled);
+    const remoteHash = await fetchRef(ctx, deadline, answer);
 
     if (currentHash === remoteHash) {
       log.v(3, "current hash is same as remote", { hash: currentHash });
@@ -141,7 +141,7 @@ export class Syncer {
     // The second clause catches v3 layouts (root/<hash>, root/rev-<hash>).
     const changed = currentHash !== remoteHash || currentPath !== worktreePath(ctx, currentHash);
     const sent: SyncResult["sent"] = [];
-    const remoteRef = polled?.name ?? "";
+    const remoteRef = answer?.name ?? "";
     if (!changed && this.updates > 0) {
       log.v(2, "update not required", { ref: config.ref, remote: remoteHash, syncCount });
       this.published = { hash: remoteHash, worktree: currentPath };

@@ -10,10 +10,10 @@
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
 import { existsSync, opendirSync, readFileSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { HookEvent, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../http/metrics.ts";
-import { worktreePath, type RepoContext } from "../repo/context.ts";
+import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
@@ -99,8 +99,9 @@ export class Syncer {
       if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
       if (readCurrent(link)?.path !== p.worktree) return "link moved";
       if (isEmptyDir(p.worktree)) return "worktree is empty";
-      const gitdir = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(join(p.worktree, ".git"), "utf8"))?.[1] ?? "";
-      if (readFileSync(join(resolve(p.worktree, gitdir), "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
+      const admin = readGitfile(join(p.worktree, ".git"));
+      if (admin === null) return "worktree .git is not a gitfile";
+      if (readFileSync(join(admin, "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
     } catch (e) {
       return (e as Error).message;
     }

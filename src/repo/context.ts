@@ -1,5 +1,7 @@
 // What the repo, publish and cleanup steps need to know, built once at startup by the loop
 // and passed down (dependencies point one way: loop -> repo -> git runner).
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
 import type { Logger } from "../log/logger.ts";
@@ -16,6 +18,16 @@ export interface RepoContext {
   link: string;
   /** Extra environment for git commands that reach the remote (credentials, ssh). */
   remoteEnv: () => Record<string, string>;
+}
+
+/**
+ * The directory a gitfile (a worktree's `.git` file: "gitdir: <path>") points to, resolved
+ * against the file's own directory; null when the file says nothing of the kind. Throws if it
+ * can't be read.
+ */
+export function readGitfile(file: string): string | null {
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(file, "utf8"));
+  return m ? resolve(dirname(file), m[1]!) : null;
 }
 
 /** A `git config --list` entry: [key, value]. */

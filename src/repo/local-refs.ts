@@ -5,7 +5,8 @@
 // followed. Anything else (reftable, a linked worktree's git dir, a relative path, a tag whose
 // object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join } from "node:path";
+import { readGitfile } from "./context.ts";
 import type { RefListing } from "./remote.ts";
 
 const OID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
@@ -43,10 +44,8 @@ export function gitDirFor(path: string): string {
   for (const suffix of ["/.git", "", ".git/.git", ".git"]) {
     const p = path + suffix;
     if (isFile(p)) {
-      const m = /^gitdir: (.+)$/m.exec(readFileSync(p, "utf8"));
-      if (!m) continue;
-      const dir = resolve(dirname(p), m[1]!.trim());
-      if (isGitDir(dir)) return dir;
+      const dir = readGitfile(p);
+      if (dir !== null && isGitDir(dir)) return dir;
     } else if (isGitDir(p)) {
       return p;
     }
@@ -73,14 +72,32 @@ interface Packed {
   fullyPeeled: boolean;
 }
 
+/** The last packed-refs read per git dir, with the stat it was read at. */
+const packedCache = new Map<string, { stamp: string; packed: Packed }>();
+
+/**
+ * packed-refs, parsed once per version of the file: git replaces it by rename, so inode, size
+ * and mtime tell a new one. A repo with thousands of packed tags costs a stat per poll, not a parse.
+ */
 function readPacked(gitDir: string): Packed {
-  const packed: Packed = { refs: new Map(), fullyPeeled: false };
-  let text: string;
+  const path = join(gitDir, "packed-refs");
+  let stamp: string;
   try {
-    text = readFileSync(join(gitDir, "packed-refs"), "utf8");
+    const st = statSync(path);
+    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch {
-    return packed;
+    packedCache.delete(gitDir);
+    return { refs: new Map(), fullyPeeled: false };
   }
+  const cached = packedCache.get(gitDir);
+  if (cached?.stamp === stamp) return cached.packed;
+  const packed = parsePacked(readFileSync(path, "utf8"));
+  packedCache.set(gitDir, { stamp, packed });
+  return packed;
+}
+
+function parsePacked(text: string): Packed {
+  const packed: Packed = { refs: new Map(), fullyPeeled: false };
   let last: { oid: string; peeled?: string } | undefined;
   for (const line of text.split("\n")) {
     if (line.startsWith("#")) {

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { basename, join, relative } from "node:path";
 import { GitError, interrupted } from "../git/runner.ts";
 import { isShuttingDown } from "../lib/exec.ts";
-import { worktreePath, type RepoContext } from "./context.ts";
+import { readGitfile, worktreePath, type RepoContext } from "./context.ts";
 
 /**
  * Returns whether the files are checked out already: without a sparse checkout, `worktree add`
@@ -34,9 +34,7 @@ export async function removeWorktree(ctx: RepoContext, path: string, deadline: n
  * name is taken (e.g. a v3 worktree of the same hash), so read it from the .git file.
  */
 function adminDirName(path: string): string {
-  const text = readFileSync(join(path, ".git"), "utf8");
-  const m = /^gitdir:\s*(.+?)\s*$/m.exec(text);
-  return m ? basename(m[1]!) : basename(path);
+  return basename(readGitfile(join(path, ".git")) ?? path);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Loop control (compat.md 4.1, 4.4, 4.5, 4.6, 4.9): failure limits, periods, timeouts, signals.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { commit, countMsg, expectExit0, git, head, isAlive, isSymlink, readOr, scenario, waitFor } from "../helpers/index.ts";
 
 const RETRY = "error syncing repo, will retry";
@@ -127,4 +128,22 @@ test.concurrent("use the --git wrapper for every git call", async () => {
   expect(t.hash()).toBe(head(t.repo));
   const calls = readFileSync(w.log, "utf8");
   for (const sub of ["version", "init", "fetch", "worktree add"]) expect(calls).toContain(sub);
+});
+
+// Not upstream: while attempts succeed, --period is the time from one attempt's start to the
+// next, so a slow update (here a fetch held for 400 ms) shortens the pause after it; after a
+// failure the whole period passes, as upstream.
+test.concurrent("--period is a cadence while attempts succeed, and a full pause after a failure", async () => {
+  await using t = await scenario();
+  const w = t.gitWrapper("slow-git", { sleepOnFetch: 0.4 });
+  const ok = t.start(`--git=${w.path}`, "--period=1s", "-v=3");
+  await ok.waitLog("next sync");
+  const afterSuccess = String(ok.logs().find((l) => l.msg === "next sync")?.waitTime);
+  // Go duration text: "612ms" for a pause of 1s minus the attempt.
+  expect(afterSuccess).toMatch(/^\d+(\.\d+)?ms$/);
+  expect(parseFloat(afterSuccess)).toBeLessThanOrEqual(600);
+
+  const failing = t.spawn([`--repo=${join(t.dir, "missing")}`, `--root=${join(t.dir, "root2")}`, "--period=1s", "--max-failures=-1", "-v=3"]);
+  await failing.waitLog("next sync");
+  expect(failing.logs().find((l) => l.msg === "next sync")?.waitTime).toBe("1s");
 });

@@ -1,6 +1,6 @@
 // Following the remote over time and across restarts (compat.md 1.3 step 5, 4.2, 12).
 import { expect, test } from "bun:test";
-import { commit, expectExit0, git, head, scenario } from "../helpers/index.ts";
+import { commit, expectExit0, git, gitOk, head, scenario } from "../helpers/index.ts";
 
 test.concurrent("pick up a new commit", async () => {
   await using t = await scenario();
@@ -94,4 +94,19 @@ test.concurrent("move a branch backward", async () => {
   git(t.repo, "reset", "-q", "--hard", h1);
   await t.waitHash(h1);
   expect(t.read()).toBe("one\n");
+});
+
+// compat.md 4.2 step 8: root's branch points at the synced commit, keeping it reachable (git-sync
+// writes the ref under git's lock file instead of running `git reset --soft`).
+test.concurrent("root's branch follows the synced commit, and root stays a valid repo", async () => {
+  await using t = await scenario();
+  await t.syncOk();
+  expect(git(t.root, "rev-parse", "HEAD")).toBe(head(t.repo));
+  expect(git(t.root, "symbolic-ref", "HEAD")).toBe("refs/heads/git-sync");
+  const h2 = commit(t.repo, "file", "two\n");
+  const r = t.start("--period=100ms");
+  await t.waitHash(h2, 15_000, r);
+  expect(git(t.root, "rev-parse", "git-sync")).toBe(h2);
+  // A replaced commit may be left dangling until gc; nothing may be missing.
+  expect(gitOk(t.root, "fsck", "--no-progress", "--connectivity-only")).toBe(true);
 });

@@ -184,8 +184,9 @@ class AuthImpl implements Auth {
     const out: ResolvedCredential[] = [];
     const store = (url: string, username: string, password: string) => {
       registerSecret(password);
-      this.log.v(1, "storing git credential", { url: redactURL(url) });
-      this.log.v(9, "md5 of credential", { url: redactURL(url), username: md5(username), password: md5(password) });
+      // Every attempt runs this, a poll included: build the log arguments only when they print.
+      if (this.log.enabled(1)) this.log.v(1, "storing git credential", { url: redactURL(url) });
+      if (this.log.enabled(9)) this.log.v(9, "md5 of credential", { url: redactURL(url), username: md5(username), password: md5(password) });
       out.push({ url, username, password });
     };
 

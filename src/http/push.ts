@@ -16,6 +16,7 @@ import type { Config } from "../config/types.ts";
 import type { SyncState } from "../loop/state.ts";
 import type { Logger } from "../log/logger.ts";
 import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
+import { refCandidates } from "../repo/remote.ts";
 import { pushRequestCount } from "./metrics.ts";
 
 export type PushConfig = Pick<Config, "httpSyncSecretFile" | "httpSyncMinInterval" | "ref">;
@@ -133,14 +134,14 @@ export function syncedRef(remoteRef: string, configRef: string): string {
 
 /**
  * Whether a push to `pushed` can move what we sync. Once a poll resolved --ref, only that ref;
- * before, git's DWIM of --ref (main = refs/heads/main, refs/tags/main or refs/main), and any
+ * before, the names git's DWIM tries for --ref (repo/remote.ts, the poll's own list), and any
  * push when --ref is HEAD: which branch the remote's HEAD names is not known yet.
  */
 export function refMatches(pushed: string, remoteRef: string, configRef: string): boolean {
   const polled = polledRef(remoteRef);
   if (polled !== "") return pushed === polled;
   if (configRef === "HEAD") return true;
-  return [configRef, `refs/heads/${configRef}`, `refs/tags/${configRef}`, `refs/${configRef}`].includes(pushed);
+  return refCandidates(configRef).includes(pushed);
 }
 
 /**

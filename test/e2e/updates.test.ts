@@ -110,3 +110,15 @@ test.concurrent("root's branch follows the synced commit, and root stays a valid
   // A replaced commit may be left dangling until gc; nothing may be missing.
   expect(gitOk(t.root, "fsck", "--no-progress", "--connectivity-only")).toBe(true);
 });
+
+// The ref is written directly only in the usual shape (HEAD naming a branch); anything else is
+// left to `git reset --soft`, as upstream runs it.
+test.concurrent("a root with a detached HEAD still follows the synced commit", async () => {
+  await using t = await scenario();
+  await t.syncOk();
+  git(t.root, "update-ref", "--no-deref", "HEAD", head(t.repo));
+  const h2 = commit(t.repo, "file", "two\n");
+  await t.syncOk();
+  expect(t.hash()).toBe(h2);
+  expect(git(t.root, "rev-parse", "HEAD")).toBe(h2);
+});

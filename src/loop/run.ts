@@ -21,8 +21,6 @@ import { runLoop, Wake } from "./loop.ts";
 import { newSyncState } from "./state.ts";
 import { FatalError, Syncer } from "./sync.ts";
 
-class StartupError extends Error {}
-
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
   stderrSink.verbosity = config.verbose;
@@ -108,7 +106,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       try {
         server = startHttpServer(config, { state, log, requestSync: () => wake.request() });
       } catch (e) {
-        throw new StartupError("can't bind HTTP endpoint", { cause: e });
+        throw new FatalError("can't bind HTTP endpoint", { cause: e });
       }
       cleanups.push(() => server.stop());
     }
@@ -133,7 +131,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     return await reraise(stopSignal, cleanups);
   } catch (e) {
     if (stopSignal) return await reraise(stopSignal, cleanups);
-    if (e instanceof StartupError || e instanceof FatalAuthError || e instanceof FatalError) log.error(e.cause ?? null, e.message);
+    if (e instanceof FatalError || e instanceof FatalAuthError) log.error(e.cause ?? null, e.message);
     else log.error(e, "FATAL: startup failed");
     return 1;
   } finally {
@@ -165,7 +163,7 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
 function resolveGit(git: string): string {
   // A path must exist and be executable; a bare name is looked up on PATH (compat.md 3 step 2).
   const found = lookPath(git, process.cwd(), process.env.PATH ?? "");
-  if (!found) throw new StartupError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
+  if (!found) throw new FatalError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
   return found;
 }
 
@@ -173,13 +171,13 @@ function makeRoot(root: string): string {
   try {
     mkdirSync(root, { recursive: true, mode: 0o775 });
   } catch (e) {
-    throw new StartupError("FATAL: can't make root dir", { cause: e });
+    throw new FatalError("FATAL: can't make root dir", { cause: e });
   }
   let resolved: string;
   try {
     resolved = realpathSync(root);
   } catch (e) {
-    throw new StartupError("FATAL: can't normalize root path", { cause: e });
+    throw new FatalError("FATAL: can't normalize root path", { cause: e });
   }
   if (resolved !== root) log.info("normalized root path", { root, result: resolved });
   return resolved;
@@ -198,7 +196,7 @@ async function setupGitConfig(git: Git, gitConfig: GitConfigFile, path: string, 
     try {
       pairs = parseGitConfigList(text);
     } catch (e) {
-      throw new StartupError(`can't parse ${flag} flag: ${(e as Error).message}`, { cause: e });
+      throw new FatalError(`can't parse ${flag} flag: ${(e as Error).message}`, { cause: e });
     }
     for (const [k, v] of pairs) if (!gitConfig.set(k, v)) rejected.push([k, v]);
   }

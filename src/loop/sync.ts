@@ -39,7 +39,7 @@ function isEmptyDir(path: string): boolean {
   }
 }
 
-/** Ends the process with exit 1 (loop.ts), like a startup failure. */
+/** A failure that ends the process with exit 1, logged as its message: at startup (run.ts) or in the loop (loop.ts). */
 export class FatalError extends Error {}
 
 /** The pre-publish gate refused the hash: not a git failure, so it does not count toward --max-failures. */

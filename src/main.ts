@@ -11,7 +11,7 @@ import { runSubcommand } from "./cli/index.ts";
 import { resolveConfig } from "./config/index.ts";
 import { writeStderr, writeStdout } from "./lib/stdio.ts";
 import { writeErrorFile } from "./log/logger.ts";
-import { runGitSync } from "./loop/run.ts";
+import { runGitSync } from "./run.ts";
 import { maybeRunAsInit } from "./pid1/index.ts";
 import { VERSION } from "./version.ts";
 

@@ -2,7 +2,7 @@
 // status 200 required, body lines `username=…` / `password=…`.
 import { createHttpClient } from "../lib/http-client.ts";
 import { goQuote } from "../lib/go.ts";
-import { askpassCount } from "../http/metrics.ts";
+import { askpassCount } from "../state/metrics.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface AskpassAnswer {

@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import type { Config, Credential } from "../config/types.ts";
 import type { GitConfigFile } from "../git/config-file.ts";
 import type { Git } from "../git/runner.ts";
-import { githubTokenCount } from "../http/metrics.ts";
+import { githubTokenCount } from "../state/metrics.ts";
 import { registerSecret, type Logger } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import { callAskpassURL } from "./askpass-url.ts";

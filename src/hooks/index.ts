@@ -4,7 +4,7 @@
 // `firstResult()` of the runners it sent something to.
 import type { Config } from "../config/types.ts";
 import { log as processLog, type Logger } from "../log/logger.ts";
-import type { SyncState } from "../loop/state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import { createExecHookAction } from "./exechook.ts";
 import { attempt, hookState, Runner, type HookEvent, type HookRunner } from "./runner.ts";
 import { createWebhookAction } from "./webhook.ts";

@@ -2,10 +2,10 @@
 // Each runner owns a "latest event" slot and a one-element wake-up queue, so `send()` never
 // blocks the sync loop, and a hook that is failing or slow is retried with the NEWEST hash only:
 // after an outage the receiver gets one call, not a backlog.
-import { hookRunCount } from "../http/metrics.ts";
+import { hookRunCount } from "../state/metrics.ts";
 import { Duration } from "../lib/go.ts";
 import { errorText, type Logger } from "../log/logger.ts";
-import type { HookState, SyncState } from "../loop/state.ts";
+import type { HookState, SyncState } from "../state/sync-state.ts";
 
 export type HookName = "exechook" | "pre-publish-exechook" | "webhook";
 

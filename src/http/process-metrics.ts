@@ -2,8 +2,8 @@
 // ones) and two gauges of ours for stale-sync alerting. Registered once per process through
 // `addCollector`; the sync gauges read whichever SyncState the running server was given.
 import { readdirSync, readFileSync } from "node:fs";
-import type { SyncState } from "../loop/state.ts";
-import { addCollector } from "./metrics.ts";
+import type { SyncState } from "../state/sync-state.ts";
+import { addCollector } from "../state/metrics.ts";
 
 let current: SyncState | null = null;
 let registered = false;

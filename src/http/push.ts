@@ -13,11 +13,11 @@
 //      later ones join one deferred wake at the end of the interval (202 either way). The loop's
 //      Wake then coalesces whatever lands during an attempt into one follow-up attempt.
 import type { Config } from "../config/types.ts";
-import type { SyncState } from "../loop/state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
 import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
 import { refCandidates } from "../repo/remote.ts";
-import { pushRequestCount } from "./metrics.ts";
+import { pushRequestCount } from "../state/metrics.ts";
 
 export type PushConfig = Pick<Config, "httpSyncSecretFile" | "httpSyncMinInterval" | "ref">;
 

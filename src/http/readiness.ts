@@ -1,7 +1,7 @@
 // /readyz (ours, opt-in): upstream's probe turns ready once and stays ready forever, so a pod
 // serves days-old content while its sync fails. With --readiness-max-failures and/or
 // --readiness-max-age this probe turns unready again, and ready once syncing recovers.
-import type { SyncState } from "../loop/state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import { formatGoDuration } from "../lib/go.ts";
 
 export interface ReadinessConfig {

@@ -16,10 +16,10 @@
 //                     does not prove it knows that secret.
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
-import type { SyncState } from "../loop/state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
 import { childArgv } from "../pid1/index.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics } from "../state/metrics.ts";
 import { registerScrapeMetrics } from "./process-metrics.ts";
 import { createPushTrigger } from "./push.ts";
 import { readiness } from "./readiness.ts";

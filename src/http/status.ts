@@ -2,7 +2,7 @@
 // shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
 import type { Config } from "../config/types.ts";
 import { makeAbsPath } from "../config/index.ts";
-import type { SyncState } from "../loop/state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import { scrub } from "../log/logger.ts";
 import { redactURL, redactURLsInText } from "../log/redact.ts";
 import { VERSION } from "../version.ts";

@@ -6,11 +6,11 @@ import { removeStaleWorktrees } from "../cleanup/stale.ts";
 import type { Config } from "../config/types.ts";
 import { Duration } from "../lib/go.ts";
 import { releaseStartupPages } from "../lib/memory.ts";
-import { syncCount as syncCountMetric, syncDuration } from "../http/metrics.ts";
+import { syncCount as syncCountMetric, syncDuration } from "../state/metrics.ts";
 import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
 import type { RepoContext } from "../repo/context.ts";
 import { touch } from "./touch.ts";
-import type { SyncState } from "./state.ts";
+import type { SyncState } from "../state/sync-state.ts";
 import type { Hooks } from "../hooks/index.ts";
 import { FatalError, GateRejected, type Syncer } from "./sync.ts";
 

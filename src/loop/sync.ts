@@ -12,7 +12,7 @@
 import { existsSync, opendirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { HookEvent, Hooks } from "../hooks/index.ts";
-import { fetchCount } from "../http/metrics.ts";
+import { fetchCount } from "../state/metrics.ts";
 import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FatalAuthError } from "../../src/auth/index.ts";
-import { askpassCount, githubTokenCount } from "../../src/http/metrics.ts";
+import { askpassCount, githubTokenCount } from "../../src/state/metrics.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { cleanup, git, gitEnv, tmpDir } from "../helpers/index.ts";
 import { makeAppKey, makeBareRepo, makeTestCA, startAskpassServer, startGitHTTP, startGitHubServer, type GitHTTPServer } from "../servers/index.ts";

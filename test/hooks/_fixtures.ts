@@ -6,7 +6,7 @@ import type { Config, ExecHookConfig } from "../../src/config/types.ts";
 import { testConfig } from "../helpers/config.ts";
 import { createHooks, type Hooks } from "../../src/hooks/index.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import { newSyncState, type SyncState } from "../../src/loop/state.ts";
+import { newSyncState, type SyncState } from "../../src/state/sync-state.ts";
 
 export type HookOverrides = {
   exechook?: Partial<ExecHookConfig>;

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hookRunCount } from "../../src/http/metrics.ts";
+import { hookRunCount } from "../../src/state/metrics.ts";
 import { cleanup, tmpDir, waitFor } from "../helpers/index.ts";
 import { harness, makeConfig, messages, script, worktree, type Harness } from "./_fixtures.ts";
 

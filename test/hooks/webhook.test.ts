@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hookRunCount } from "../../src/http/metrics.ts";
+import { hookRunCount } from "../../src/state/metrics.ts";
 import { cleanup, freePort, tmpDir, waitFor } from "../helpers/index.ts";
 import { harness, makeConfig, messages, Receiver, type Harness } from "./_fixtures.ts";
 

@@ -2,7 +2,7 @@
 import type { Config } from "../../src/config/types.ts";
 import { startHttpServer, type HttpConfig, type HttpServer } from "../../src/http/server.ts";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
-import { newSyncState, type SyncState } from "../../src/loop/state.ts";
+import { newSyncState, type SyncState } from "../../src/state/sync-state.ts";
 
 export interface TestServer {
   server: HttpServer;

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pushRequestCount } from "../../src/http/metrics.ts";
+import { pushRequestCount } from "../../src/state/metrics.ts";
 import { BURST, PushCoalescer, RequestBudget, pushedRef, refMatches } from "../../src/http/push.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 

@@ -1,9 +1,9 @@
 // The HTTP endpoint (compat.md 7 and our additions) over real HTTP on 127.0.0.1.
 import { afterEach, describe, expect, it } from "bun:test";
-import { fetchCount, hookRunCount, syncCount, syncDuration } from "../../src/http/metrics.ts";
+import { fetchCount, hookRunCount, syncCount, syncDuration } from "../../src/state/metrics.ts";
 import { parseBind, startHttpServer } from "../../src/http/server.ts";
 import { registerSecret } from "../../src/log/logger.ts";
-import { newSyncState } from "../../src/loop/state.ts";
+import { newSyncState } from "../../src/state/sync-state.ts";
 import { startTestServer, testLogger, type TestServer } from "./_server.ts";
 
 let t: TestServer | undefined;

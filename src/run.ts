@@ -1,25 +1,27 @@
-// The startup sequence (compat.md 3) and the process lifecycle around the sync loop:
-// resolve git and root, build the private git config, set up auth, the HTTP endpoint and the
-// hook runners, then loop. Returns the exit code; SIGTERM/SIGINT stop it cleanly.
+// The composition root: the startup sequence (compat.md 3) and the process lifecycle around the
+// sync loop. It resolves git and root, builds the private git config, sets up auth, starts the
+// HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
+// together (the loop never starts the server; the server never imports the loop). Returns the
+// exit code; SIGTERM/SIGINT stop it cleanly.
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FatalAuthError, setupAuth } from "../auth/index.ts";
-import { makeAbsPath } from "../config/index.ts";
-import { parseGitConfigList } from "../config/gitconfig.ts";
-import type { Config } from "../config/types.ts";
-import { GitConfigFile } from "../git/config-file.ts";
-import { Git } from "../git/runner.ts";
-import { createHooks } from "../hooks/index.ts";
-import { startHttpServer } from "../http/server.ts";
-import { killAllRunning, lookPath } from "../lib/exec.ts";
-import { log, stderrSink } from "../log/logger.ts";
-import { isSecretKey, redactURL } from "../log/redact.ts";
-import type { RepoContext } from "../repo/context.ts";
-import { createRemoteQuery } from "../repo/remote.ts";
-import { VERSION } from "../version.ts";
-import { runLoop, Wake } from "./loop.ts";
-import { newSyncState } from "./state.ts";
-import { FatalError, Syncer } from "./sync.ts";
+import { FatalAuthError, setupAuth } from "./auth/index.ts";
+import { makeAbsPath } from "./config/index.ts";
+import { parseGitConfigList } from "./config/gitconfig.ts";
+import type { Config } from "./config/types.ts";
+import { GitConfigFile } from "./git/config-file.ts";
+import { Git } from "./git/runner.ts";
+import { createHooks } from "./hooks/index.ts";
+import { startHttpServer } from "./http/server.ts";
+import { killAllRunning, lookPath } from "./lib/exec.ts";
+import { log, stderrSink } from "./log/logger.ts";
+import { isSecretKey, redactURL } from "./log/redact.ts";
+import type { RepoContext } from "./repo/context.ts";
+import { createRemoteQuery } from "./repo/remote.ts";
+import { VERSION } from "./version.ts";
+import { runLoop, Wake } from "./loop/loop.ts";
+import { newSyncState } from "./state/sync-state.ts";
+import { FatalError, Syncer } from "./loop/sync.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {

@@ -1,6 +1,9 @@
 // A small Prometheus registry: exactly the counters and summaries git-sync exposes, in the
 // text exposition format 0.0.4 (compat.md 7). Values print as plain numbers ("1", not "1.0").
 // Labelled series appear only after their first increment; unlabelled ones from the start.
+//
+// It sits at the bottom of the house (src/state/): loop, hooks and auth record into it, and the
+// HTTP endpoint (src/http/) only renders it. It imports nothing of git-sync's own.
 
 type Labels = Record<string, string>;
 

@@ -1,5 +1,6 @@
-// What the sync loop knows about itself, owned by the loop and read by the HTTP endpoint
-// (probe, readiness, /status). Plain data: the loop mutates it, nobody else does.
+// What the sync loop knows about itself: written by the loop and the hook runners, read by the
+// HTTP endpoint (probe, readiness, /status). Plain data at the bottom of the house (src/state/),
+// so the endpoint that reads it and the loop that writes it need not know each other.
 
 export interface HookState {
   name: string;

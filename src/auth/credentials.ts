@@ -1,4 +1,4 @@
-// Credentials for http(s) remotes: moving userinfo out of --repo (compat.md 3 step 5), reading
+// Credentials for remotes git prompts for (http(s), and file:// as upstream's own tests use it): moving userinfo out of --repo (compat.md 3 step 5), reading
 // password files, and matching git's askpass prompts against the credential list.
 //
 // Upstream stores credentials with `git credential approve` into `credential-cache`. A credential
@@ -64,22 +64,43 @@ function parseURL(s: string): URL | null {
 /** The parts git's credential matching compares (credential.c credential_match). */
 interface CredKey {
   protocol: string;
+  /** "" for a URL with an empty host (file:///path); http(s) hosts are compared as URLs (see below). */
   host: string;
-  username: string;
-  /** Without leading/trailing slashes; "" = no path. */
-  path: string;
+  /** null = the URL names none, which is not the same as "" in git's rules. (A credential's own
+   * username is its field, not its URL's.) */
+  username: string | null;
+  /** Without leading/trailing slashes; null = no path. */
+  path: string | null;
 }
 
+/**
+ * git's credential_from_url: `protocol://[user[:pass]@]host[/path]`, any protocol, an empty
+ * host allowed (git prompts "Username for 'file:///srv/repo'"). One deliberate difference: an
+ * http(s) host goes through the URL parser, so case and a default port do not matter on either
+ * side (git compares the strings; ours accepts what git would only accept spelled alike).
+ */
 function keyOf(url: string): CredKey | null {
-  const u = parseURL(url);
-  if (!u || u.host === "") return null;
-  return {
-    protocol: u.protocol.replace(/:$/, ""),
-    // URL lower-cases the host and drops a default port, on both sides alike.
-    host: u.host,
-    username: safeDecode(u.username),
-    path: safeDecode(u.pathname).replace(/^\/+|\/+$/g, ""),
-  };
+  const protoEnd = url.indexOf("://");
+  if (protoEnd <= 0) return null;
+  const protocol = url.slice(0, protoEnd).toLowerCase();
+  const rest = url.slice(protoEnd + 3);
+  const slash = rest.indexOf("/") < 0 ? rest.length : rest.indexOf("/");
+  const at = rest.indexOf("@");
+  let username: string | null = null;
+  let hostStart = 0;
+  if (at >= 0 && at < slash) {
+    const colon = rest.indexOf(":");
+    username = safeDecode(rest.slice(0, colon >= 0 && colon < at ? colon : at));
+    hostStart = at + 1;
+  }
+  let host = safeDecode(rest.slice(hostStart, slash));
+  if ((protocol === "http" || protocol === "https") && host !== "") {
+    const u = parseURL(`${protocol}://${host}`);
+    if (!u) return null;
+    host = u.host;
+  }
+  const path = rest.slice(slash).replace(/^\/+/, "").replace(/\/+$/, "");
+  return { protocol, host, username, path: path === "" ? null : safeDecode(path) };
 }
 
 export interface Prompt {
@@ -96,24 +117,24 @@ export function parsePrompt(prompt: string): Prompt | null {
 }
 
 /**
- * The credential git's rules would pick for a prompt: same protocol and host (with port); the
- * prompt's username, when it has one, must equal the credential's; when the prompt carries a path
- * (credential.useHttpPath), a credential for exactly that path beats one without a path, and one
- * for another path never matches. Among equals the first in the list wins, as with upstream's
+ * The credential git's rules would pick for a prompt (credential.c credential_match, the rule
+ * credential-store and credential-cache answer by): every part the prompt names (protocol, host,
+ * path, username) must be named alike by the credential; a part the prompt leaves out matches
+ * anything. git puts a path in the prompt only when it keeps one: always for non-http protocols
+ * (file://), for http(s) only with credential.useHttpPath, and then a credential stored without
+ * a path does not match, as in git. Among equals the first in the list wins, as with upstream's
  * credential-cache, which answers with its oldest matching entry.
  */
 export function matchCredential(promptURL: string, creds: readonly ResolvedCredential[]): ResolvedCredential | null {
   const want = keyOf(promptURL);
   if (!want) return null;
-  let fallback: ResolvedCredential | null = null;
   for (const c of creds) {
     const have = keyOf(c.url);
-    if (!have || have.protocol !== want.protocol || have.host !== want.host) continue;
-    if (want.username !== "" && want.username !== c.username) continue;
-    if (want.path === "" || have.path === want.path) return c;
-    if (have.path === "" && !fallback) fallback = c;
+    if (!have) continue;
+    const named = (w: string | null, h: string | null) => w === null || w === h;
+    if (named(want.protocol, have.protocol) && named(want.host, have.host) && named(want.path, have.path) && named(want.username, c.username)) return c;
   }
-  return fallback;
+  return null;
 }
 
 /** The askpass answer for one prompt, or null when no credential applies. */

@@ -56,6 +56,8 @@ describe("matchCredential", () => {
     { url: "https://b.example", username: "ub", password: "pb" },
     { url: "https://c.example/x", username: "alice", password: "pc-alice" },
     { url: "https://c.example/x", username: "bob", password: "pc-bob" },
+    { url: "file:///srv/git/repo", username: "local", password: "pl" },
+    { url: "file:///srv/git/other/", username: "other", password: "po" },
   ];
   const rows: Array<[string, string | null]> = [
     ["https://a.example", "ua1"], // no path in the prompt: the first for the host wins
@@ -65,11 +67,23 @@ describe("matchCredential", () => {
     ["https://a.example:8443", "port"],
     ["http://a.example", "plain"], // scheme matters
     ["https://B.EXAMPLE", "ub"], // host case does not
-    ["https://b.example/any/path", "ub"], // a path-less credential serves any path
+    // useHttpPath: a credential stored without a path does not serve a prompt with one (git's rule).
+    ["https://b.example/any/path", null],
     ["https://bob@c.example", "bob"], // the prompt's username must match
     ["https://carol@c.example", null],
     ["https://d.example", null],
     ["not a url", null],
+    // file:// (no host): git always keeps the path, and an empty host matches an empty host.
+    ["file:///srv/git/repo", "local"],
+    ["file:///srv/git/repo/", "local"], // trailing slashes are trimmed on both sides
+    ["file:///srv/git/other", "other"],
+    ["file://local@/srv/git/repo", "local"],
+    ["file://someone@/srv/git/repo", null],
+    ["file:///srv/git", null], // a parent path is another path
+    ["file:///srv/git/repo/sub", null],
+    ["file://host/srv/git/repo", null], // a host the credential does not name
+    ["https:///srv/git/repo", null], // protocol matters
+    // ssh:// and scp-like URLs are never prompted for: ssh asks for passphrases, not git.
   ];
   for (const [url, user] of rows) {
     it(url, () => expect(matchCredential(url, creds)?.username ?? null).toBe(user));

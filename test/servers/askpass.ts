@@ -3,8 +3,9 @@
 //   status   always the given status (e.g. 500, or 302 to check that redirects are not followed)
 //   flaky    every other call gets 503 (the 1st, 3rd, … fail)
 //   slow     the first `slowCalls` calls answer after `delayMs` (beyond the 1s client timeout)
+//   alternate every other call answers 200 with a wrong password (the 1st, 3rd, … are wrong)
 
-export type AskpassMode = { kind: "ok" } | { kind: "status"; status: number } | { kind: "flaky" } | { kind: "slow"; slowCalls: number; delayMs: number };
+export type AskpassMode = { kind: "ok" } | { kind: "status"; status: number } | { kind: "flaky" } | { kind: "slow"; slowCalls: number; delayMs: number } | { kind: "alternate" };
 
 export interface AskpassServer {
   url: string;
@@ -16,7 +17,8 @@ export interface AskpassServer {
   stop(): void;
 }
 
-export function startAskpassServer(init: { username: string; password: string; mode?: AskpassMode }): AskpassServer {
+/** `port`: listen there (a test that starts the server late picks it first); default any free port. */
+export function startAskpassServer(init: { username: string; password: string; mode?: AskpassMode; port?: number }): AskpassServer {
   const state: AskpassServer = {
     url: "",
     mode: init.mode ?? { kind: "ok" },
@@ -25,10 +27,10 @@ export function startAskpassServer(init: { username: string; password: string; m
     calls: 0,
     stop: () => {},
   };
-  const ok = () => new Response(`username=${state.username}\npassword=${state.password}\n`, { status: 200 });
+  const ok = (password = state.password) => new Response(`username=${state.username}\npassword=${password}\n`, { status: 200 });
   const server = Bun.serve({
     hostname: "127.0.0.1",
-    port: 0,
+    port: init.port ?? 0,
     async fetch() {
       state.calls++;
       const m = state.mode;
@@ -39,6 +41,8 @@ export function startAskpassServer(init: { username: string; password: string; m
           return new Response(`status ${m.status}\n`, { status: m.status, headers: m.status >= 300 && m.status < 400 ? { Location: "/elsewhere" } : {} });
         case "flaky":
           return state.calls % 2 === 1 ? new Response("try again\n", { status: 503 }) : ok();
+        case "alternate":
+          return state.calls % 2 === 1 ? ok(`wrong-${state.password}`) : ok();
         case "slow":
           if (state.calls <= m.slowCalls) await Bun.sleep(m.delayMs);
           return ok();

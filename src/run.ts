@@ -16,12 +16,14 @@ import { startHttpServer } from "./http/server.ts";
 import { killAllRunning, lookPath } from "./lib/exec.ts";
 import { log, stderrSink } from "./log/logger.ts";
 import { isSecretKey, redactURL } from "./log/redact.ts";
-import type { RepoContext } from "./repo/context.ts";
 import { createRemoteQuery } from "./repo/remote.ts";
 import { VERSION } from "./version.ts";
 import { runLoop, Wake } from "./loop/loop.ts";
 import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
+import { Fleet, type FleetMember } from "./loop/fleet.ts";
+import { readCurrent } from "./publish/symlink.ts";
+import { worktreePath, type RepoContext } from "./repo/context.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
@@ -124,9 +126,30 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     }
 
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
-    const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) });
+    const refs = [config.ref, ...config.alsoLinks.map((l) => l.ref)];
+    const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
     log.v(1, "polling the remote", { method: remote.kind });
-    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote, gitVersion);
+    const refresh = (deadline: number) => auth.refresh(deadline);
+    let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion });
+    if (config.alsoLinks.length > 0) {
+      // --also-link (issue 15): a Syncer, hooks and state per ref, driven by one Fleet.
+      const members: FleetMember[] = [];
+      // Whether a link other than `self` points at the worktree of `hash` now.
+      const linkedBy = (hash: string, self: string) => members.some((m) => m.syncer.target.link !== self && readCurrent(m.syncer.target.link)?.path === worktreePath(ctx, hash));
+      const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
+      members.push({ name: "", syncer: mainSyncer, state: null });
+      for (const l of config.alsoLinks) {
+        // alsoLinks stays set: the hooks of every ref then name their link (webhook payload, headers).
+        const own: Config = { ...config, ref: l.ref, link: l.link };
+        const linkState = newSyncState();
+        state.links.push({ name: l.name, ref: l.ref, link: l.link, state: linkState });
+        const linkHooks = createHooks(own, { state: linkState, env: () => process.env, logger: log.named(l.name) });
+        cleanups.push(() => linkHooks.stop());
+        const linkCtx: RepoContext = { ...ctx, config: own, link: l.link, log: log.named(l.name) };
+        members.push({ name: l.name, syncer: new Syncer(linkCtx, linkHooks, refresh, remote, { startup: gitVersion, ownsRootBranch: false, linkedElsewhere: (h) => linkedBy(h, l.link) }), state: linkState });
+      }
+      syncer = new Fleet(ctx, members, remote, refresh);
+    }
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;

@@ -1,5 +1,5 @@
-// After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not the
-// current hash and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
+// After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not a
+// current hash (the link's; with --also-link, every link's) and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
 // then prune, expire reflogs (when there are any) and gc -- but only when something was deleted.
 import { existsSync, lstatSync, readdirSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ const GC_ARGS: Record<string, string[] | null> = {
   off: null,
 };
 
-export async function removeStaleWorktrees(ctx: RepoContext, currentHash: string, deadline: number): Promise<void> {
+export async function removeStaleWorktrees(ctx: RepoContext, current: readonly string[], deadline: number): Promise<void> {
   const { root, log, git, config } = ctx;
   const dir = join(root, ".worktrees");
   let names: string[];
@@ -24,7 +24,7 @@ export async function removeStaleWorktrees(ctx: RepoContext, currentHash: string
   const now = Date.now();
   let removed = 0;
   for (const name of names) {
-    if (name === currentHash) continue;
+    if (current.includes(name)) continue;
     const p = join(dir, name);
     let st: Stats;
     try {

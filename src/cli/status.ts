@@ -37,7 +37,8 @@ function ago(iso: string | null, now: number): string {
 
 /** Healthy means /readyz would answer 200 and nothing is currently failing. */
 export function isHealthy(doc: StatusDocument): boolean {
-  return doc.healthy && doc.consecutiveFailures === 0 && Object.values(doc.hooks).every((h) => h.consecutiveFailures === 0);
+  const hooksOk = (hooks: StatusDocument["hooks"]) => Object.values(hooks).every((h) => h.consecutiveFailures === 0);
+  return doc.healthy && doc.consecutiveFailures === 0 && hooksOk(doc.hooks) && (doc.links ?? []).every((l) => l.consecutiveFailures === 0 && hooksOk(l.hooks));
 }
 
 export function formatStatus(doc: StatusDocument, now = Date.now()): string {
@@ -52,9 +53,18 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
     ["failures", `${doc.consecutiveFailures} consecutive`],
   ];
   if (doc.lastError) rows.push(["last error", doc.lastError]);
-  for (const h of Object.values(doc.hooks)) {
-    const state = h.running ? "running" : h.consecutiveFailures > 0 ? `failing (${h.consecutiveFailures}x): ${h.lastError}` : h.lastRun ? "ok" : "not run yet";
-    rows.push([`hook ${h.name}`, `${state}; last run ${ago(h.lastRun, now)}${h.lastSuccessHash ? `; last good ${h.lastSuccessHash}` : ""}`]);
+  const hookRows = (hooks: StatusDocument["hooks"], prefix: string) => {
+    for (const h of Object.values(hooks)) {
+      const state = h.running ? "running" : h.consecutiveFailures > 0 ? `failing (${h.consecutiveFailures}x): ${h.lastError}` : h.lastRun ? "ok" : "not run yet";
+      rows.push([`${prefix}hook ${h.name}`, `${state}; last run ${ago(h.lastRun, now)}${h.lastSuccessHash ? `; last good ${h.lastSuccessHash}` : ""}`]);
+    }
+  };
+  hookRows(doc.hooks, "");
+  // --also-link refs: one line each, then their hooks.
+  for (const l of doc.links ?? []) {
+    const health = l.consecutiveFailures > 0 ? `failing (${l.consecutiveFailures}x): ${l.lastError}` : l.ready ? "ok" : "not synced yet";
+    rows.push([`link ${l.name}`, `${l.ref} -> ${l.hash || "(none yet)"}; ${health}; last success ${ago(l.lastSuccess, now)}`]);
+    hookRows(l.hooks, `${l.name} `);
   }
   rows.push(["instance", `pid ${doc.pid}, ${doc.syncCount} syncs, up ${formatGoDuration(Math.round(doc.uptimeSeconds) * 1000)}, ${doc.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;

@@ -84,6 +84,8 @@ export const OPTIONS = [
     help: "directory that holds the repository, its worktrees and (by default) the link (required)" },
   { name: "link", type: "string", default: "", env: ["GITSYNC_LINK", "GIT_SYNC_LINK"], placeholder: "string", group: "paths",
     help: "symlink that always points at the current checkout; relative to --root unless absolute (default: last element of --repo)" },
+  { name: "also-link", type: "string-array", default: [], env: ["GITSYNC_ALSO_LINK"], placeholder: "NAME=REF", group: "paths",
+    help: "also publish REF (branch, tag, hash or HEAD) at the link NAME in --root, from the same repo and process; repeatable (the env var is a comma list)" },
   { name: "error-file", type: "string", default: "", env: ["GITSYNC_ERROR_FILE", "GIT_SYNC_ERROR_FILE"], placeholder: "string", group: "paths",
     help: "file that holds the last error while syncing is failing; relative to --root unless absolute" },
   { name: "touch-file", type: "string", default: "", env: ["GITSYNC_TOUCH_FILE", "GIT_SYNC_TOUCH_FILE"], placeholder: "string", group: "paths",

@@ -30,6 +30,11 @@ export interface Config {
   root: string;
   /** As given (or the default leaf of --repo); made absolute against the resolved root at startup. */
   link: string;
+  /**
+   * --also-link NAME=REF (ours, issue 15): more refs published beside the main one, each at its
+   * own link under root. Empty: one ref, exactly as upstream.
+   */
+  alsoLinks: AlsoLink[];
   period: number;
   initPeriod: number;
   syncTimeout: number;
@@ -126,3 +131,10 @@ export type ConfigResult =
       logs?: string[];
     }
   | { kind: "exit"; code: number; stdout: string; stderr: string; errorFile?: { path: string; content: string } };
+
+/** One --also-link: `name` as given (a path relative to root), `link` its absolute path. */
+export interface AlsoLink {
+  name: string;
+  ref: string;
+  link: string;
+}

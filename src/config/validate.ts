@@ -1,12 +1,12 @@
 // Derived values and the validation rules of compat.md 2.4, in upstream's order (the first
 // failure wins, and tests look for the exact message).
 import { isAbsolute, resolve } from "node:path";
-import { formatGoDuration, parseGoInt } from "../lib/go.ts";
+import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
 import { isSecretKey, redactURL } from "../log/redact.ts";
 import { parseGitConfigList } from "./gitconfig.ts";
 import { OPTIONS, isHidden, type OptionValue, type OptionValues } from "./options.ts";
 import type { ParseState } from "./parse.ts";
-import type { Config, Credential, GitGCMode, SubmoduleMode } from "./types.ts";
+import type { AlsoLink, Config, Credential, GitGCMode, SubmoduleMode } from "./types.ts";
 
 /** A fatal config error: message, usage, message on stderr; the message alone in the error file. */
 export class ConfigError extends Error {
@@ -204,6 +204,7 @@ export function validate(st: ParseState, cwd: string): Validated {
     logs.push("setting --link from deprecated --dest");
   }
   if (v.link === "") v.link = defaultLinkName(v.repo);
+  const alsoLinks = parseAlsoLinks(v["also-link"], root, makeAbsPath(v.link, root), fail);
 
   // Step 10.
   if (v.wait !== 0) {
@@ -339,6 +340,7 @@ export function validate(st: ParseState, cwd: string): Validated {
     ref: v.ref,
     root,
     link: v.link,
+    alsoLinks,
     period: v.period,
     initPeriod,
     syncTimeout: v["sync-timeout"],
@@ -397,4 +399,32 @@ export function validate(st: ParseState, cwd: string): Validated {
     flagLog: buildFlagLog(v, st.changed),
   };
   return { config, logs };
+}
+
+/**
+ * --also-link NAME=REF (ours, issue 15). NAME is a path relative to root, inside it, with no
+ * component starting with "." (root's own .git, .worktrees and git-sync's files live there), not
+ * the main link, not listed twice, and no link inside another (a link is a symlink into a
+ * worktree, so a path below it would be inside a checkout).
+ */
+function parseAlsoLinks(items: string[], root: string, mainLink: string, fail: (m: string) => never): AlsoLink[] {
+  const out: AlsoLink[] = [];
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    const name = eq < 0 ? "" : item.slice(0, eq).trim();
+    const ref = eq < 0 ? "" : item.slice(eq + 1).trim();
+    if (name === "" || ref === "") fail(`invalid flag: --also-link must be NAME=REF, got ${goQuote(item)}`);
+    if (isAbsolute(name) || name.split("/").some((part) => part === "" || part.startsWith("."))) {
+      fail(`invalid flag: --also-link name ${goQuote(name)} must be a path relative to --root with no empty or dot-prefixed component`);
+    }
+    const link = resolve(root, name);
+    if (link === mainLink) fail(`invalid flag: --also-link name ${goQuote(name)} is the --link path ${goQuote(mainLink)}`);
+    const seen = out.find((o) => o.link === link);
+    if (seen) fail(`invalid flag: --also-link name ${goQuote(name)} is given twice`);
+    for (const other of [mainLink, ...out.map((o) => o.link)]) {
+      if (other.startsWith(`${link}/`) || link.startsWith(`${other}/`)) fail(`invalid flag: --also-link name ${goQuote(name)} and the link ${goQuote(other)} are inside one another`);
+    }
+    out.push({ name, ref, link });
+  }
+  return out;
 }

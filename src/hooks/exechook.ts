@@ -45,6 +45,9 @@ export function createExecHookAction(name: "exechook" | "pre-publish-exechook", 
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
       env.GITSYNC_HASH = ev.hash;
+      // Ours (issue 15): which ref and link this hash is for, so one hook can serve several refs.
+      if (ev.ref !== undefined) env.GITSYNC_REF = ev.ref;
+      if (ev.link !== undefined) env.GITSYNC_LINK = ev.link;
 
       deps.log.info("running exechook", {
         hash: ev.hash,

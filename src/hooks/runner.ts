@@ -14,6 +14,9 @@ export interface HookEvent {
   previousHash: string;
   /** Absolute path root/.worktrees/<hash>. */
   worktree: string;
+  /** The ref as configured (--ref, or an --also-link's REF) and the link it is published at. */
+  ref?: string;
+  link?: string;
 }
 
 export interface HookRunner {

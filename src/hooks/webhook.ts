@@ -12,14 +12,19 @@ import type { HookAction, HookEvent } from "./runner.ts";
 
 export const HASH_HEADER = "Gitsync-Hash";
 export const SIGNATURE_HEADER = "Gitsync-Signature-256";
+/** Ours, with --also-link only (issue 15): the ref as configured and the link path, for a receiver that serves several refs. */
+export const REF_HEADER = "Gitsync-Ref";
+export const LINK_HEADER = "Gitsync-Link";
 
 /** time.RFC3339 in UTC, without fractional seconds, as Go prints it. */
 function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-export function webhookPayload(config: Pick<Config, "repo" | "ref">, ev: HookEvent, now = new Date()): string {
-  return JSON.stringify({ repo: redactURL(config.repo), ref: config.ref, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
+/** With --also-link the payload also names the link (`ref` is then the ref of that link). */
+export function webhookPayload(config: Pick<Config, "repo" | "ref"> & Partial<Pick<Config, "alsoLinks">>, ev: HookEvent, now = new Date()): string {
+  const link = ev.link !== undefined && (config.alsoLinks?.length ?? 0) > 0 ? { link: ev.link } : {};
+  return JSON.stringify({ repo: redactURL(config.repo), ref: ev.ref ?? config.ref, ...link, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
 }
 
 /** fetch refuses a body on these methods; the payload (if any) is then not sent. */
@@ -48,6 +53,10 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
       const headers = new Headers();
       for (const [k, v] of wh.headers) headers.append(k, v);
       headers.set(HASH_HEADER, ev.hash);
+      if ((config.alsoLinks?.length ?? 0) > 0) {
+        if (ev.ref !== undefined) headers.set(REF_HEADER, ev.ref);
+        if (ev.link !== undefined) headers.set(LINK_HEADER, ev.link);
+      }
       let body = "";
       if (wh.payload && !NO_BODY.has(method)) {
         body = webhookPayload(config, ev);

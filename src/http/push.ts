@@ -22,8 +22,8 @@ import { pushRequestCount } from "../state/metrics.ts";
 export type PushConfig = Pick<Config, "httpSyncSecretFile" | "httpSyncMinInterval" | "ref">;
 
 export interface PushDeps {
-  /** Read only: remoteRef, the full name --ref resolved to at the last poll. */
-  state: Pick<SyncState, "remoteRef">;
+  /** Read only: remoteRef, the full name --ref resolved to at the last poll; the same for each --also-link ref. */
+  state: Pick<SyncState, "remoteRef"> & { links?: SyncState["links"] };
   log: Logger;
   /** Wake the sync loop now. */
   requestSync: () => void;
@@ -283,8 +283,10 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
       if (body === null) return tooLarge();
       // git-sync's own webhook (Gitsync-Hash) names the sender's --ref, which says nothing of ours.
       const ref = req.headers.has("gitsync-hash") ? "" : pushedRef(body, req.headers.get("content-type") ?? "");
-      if (ref !== "" && !refMatches(ref, deps.state.remoteRef, config.ref)) {
-        return ignored(remote, 200, `ignored: push to ${ref}, syncing ${syncedRef(deps.state.remoteRef, config.ref)}\n`);
+      // With --also-link, a push to any synced ref wakes the attempt, which fetches only what moved.
+      const synced = [{ remoteRef: deps.state.remoteRef, ref: config.ref }, ...(deps.state.links ?? []).map((l) => ({ remoteRef: l.state.remoteRef, ref: l.ref }))];
+      if (ref !== "" && !synced.some((t) => refMatches(ref, t.remoteRef, t.ref))) {
+        return ignored(remote, 200, `ignored: push to ${ref}, syncing ${synced.map((t) => syncedRef(t.remoteRef, t.ref)).join(", ")}\n`);
       }
       return requested(remote, ref === "" ? {} : { ref });
     },

@@ -13,7 +13,18 @@ export interface ReadinessConfig {
 
 export type Readiness = { ready: true } | { ready: false; reason: string };
 
+/** With --also-link, every ref must pass: the first that does not gives the reason. */
 export function readiness(config: ReadinessConfig, state: SyncState, now = Date.now()): Readiness {
+  const main = refReadiness(config, state, now);
+  if (!main.ready) return main;
+  for (const l of state.links) {
+    const r = refReadiness(config, l.state, now);
+    if (!r.ready) return { ready: false, reason: `link ${l.name}: ${r.reason}` };
+  }
+  return main;
+}
+
+function refReadiness(config: ReadinessConfig, state: SyncState, now: number): Readiness {
   if (!state.ready) return { ready: false, reason: "repo is not ready" };
   if (config.readinessMaxFailures > 0 && state.consecutiveFailures >= config.readinessMaxFailures) {
     return { ready: false, reason: `not ready: ${state.consecutiveFailures} consecutive failures` };

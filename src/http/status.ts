@@ -37,9 +37,26 @@ export interface StatusDocument {
   lastError: string;
   syncCount: number;
   hooks: Record<string, HookStatus>;
+  /** --also-link refs (ours, issue 15); absent with one ref. */
+  links?: LinkStatus[];
   version: string;
   pid: number;
   uptimeSeconds: number;
+}
+
+/** One --also-link ref in /status: what the main ref reports about itself, per link. */
+export interface LinkStatus {
+  name: string;
+  ref: string;
+  link: string;
+  hash: string;
+  ready: boolean;
+  lastAttempt: string | null;
+  lastSuccess: string | null;
+  consecutiveFailures: number;
+  lastError: string;
+  syncCount: number;
+  hooks: Record<string, HookStatus>;
 }
 
 export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
@@ -53,10 +70,21 @@ function redactText(s: string): string {
 
 export function statusDocument(config: StatusConfig, state: SyncState, now = Date.now()): StatusDocument {
   const r = readiness(config, state, now);
-  const hooks: Record<string, HookStatus> = {};
-  for (const [k, h] of Object.entries(state.hooks)) {
-    hooks[k] = { ...h, lastRun: rfc3339(h.lastRun), lastError: redactText(h.lastError) };
-  }
+  const links = state.links.map(
+    (l): LinkStatus => ({
+      name: l.name,
+      ref: l.ref,
+      link: l.link,
+      hash: l.state.hash,
+      ready: l.state.ready,
+      lastAttempt: rfc3339(l.state.lastAttempt),
+      lastSuccess: rfc3339(l.state.lastSuccess),
+      consecutiveFailures: l.state.consecutiveFailures,
+      lastError: redactText(l.state.lastError),
+      syncCount: l.state.syncCount,
+      hooks: hookStatuses(l.state),
+    }),
+  );
   return {
     repo: redactURL(config.repo),
     ref: config.ref,
@@ -72,9 +100,18 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     consecutiveFailures: state.consecutiveFailures,
     lastError: redactText(state.lastError),
     syncCount: state.syncCount,
-    hooks,
+    hooks: hookStatuses(state),
+    ...(links.length > 0 ? { links } : {}),
     version: VERSION,
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,
   };
+}
+
+function hookStatuses(state: SyncState): Record<string, HookStatus> {
+  const hooks: Record<string, HookStatus> = {};
+  for (const [k, h] of Object.entries(state.hooks)) {
+    hooks[k] = { ...h, lastRun: rfc3339(h.lastRun), lastError: redactText(h.lastError) };
+  }
+  return hooks;
 }

@@ -10,14 +10,17 @@ import { syncCount as syncCountMetric, syncDuration } from "../state/metrics.ts"
 import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
 import type { RepoContext } from "../repo/context.ts";
 import { touch } from "./touch.ts";
+import { LINKS_FILE, reconcileLinks } from "../publish/links.ts";
 import type { SyncState } from "../state/sync-state.ts";
-import type { Hooks } from "../hooks/index.ts";
-import { FatalError, GateRejected, type Syncer } from "./sync.ts";
+import type { HookRunner, Hooks } from "../hooks/index.ts";
+import { FatalError, GateRejected, type SyncResult } from "./sync.ts";
+import { PartialFailure } from "./fleet.ts";
 
 export interface LoopDeps {
   config: Config;
   ctx: RepoContext;
-  syncer: Syncer;
+  /** A Syncer, or with --also-link a Fleet of them (fleet.ts). */
+  syncer: { attempt(deadline: number, syncCount: number): Promise<SyncResult> };
   hooks: Hooks;
   state: SyncState;
   log: Logger;
@@ -98,16 +101,25 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       }
       syncCount++;
       state.syncCount = syncCount;
-      await removeStaleWorktrees(d.ctx, result.hash, deadline).catch((e) => log.error(e, "git cleanup failed"));
+      // After the first good attempt (the first sync may have had to wipe root): drop the links
+      // an earlier run's --also-link made and this one does not, before cleanup takes their trees.
+      if (syncCount === 1) {
+        try {
+          reconcileLinks(log, d.ctx.root, config.alsoLinks);
+        } catch (e) {
+          log.error(e, "can't update the list of links", { file: LINKS_FILE });
+        }
+      }
+      await removeStaleWorktrees(d.ctx, result.linked ?? [result.hash], deadline).catch((e) => log.error(e, "git cleanup failed"));
 
       if (config.oneTime) {
-        const ok = await waitForHooks(d, result.sent);
+        const ok = await waitForHooks(result.sent);
         deleteErrorFile(config.errorFile);
         const code = ok ? 0 : 1;
         log.info("exiting after one sync", { status: code });
         return code;
       }
-      if (result.hash === config.ref) {
+      if (result.hash === config.ref && config.alsoLinks.length === 0) {
         log.info("ref appears to be a git hash, no further sync needed", { ref: config.ref });
         deleteErrorFile(config.errorFile);
         return await sleepForever(d);
@@ -127,7 +139,11 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       state.lastError = errorText(err);
       syncCountMetric.inc({ status: "error" });
       syncDuration.observe(seconds, { status: "error" });
-      if (err instanceof GateRejected) {
+      if (err instanceof PartialFailure) {
+        // What the other refs published stands: clean up around every link.
+        await removeStaleWorktrees(d.ctx, err.linked, deadline).catch((e) => log.error(e, "git cleanup failed"));
+      }
+      if (err instanceof GateRejected || (err instanceof PartialFailure && err.gateOnly)) {
         // Git worked; the content was refused. Retry after the hook's backoff, on the newest hash.
         log.error(err, "pre-publish hook failed, not publishing; will retry", { retry: new Duration(config.prePublish.backoff) });
         if (config.oneTime) return 1;
@@ -156,8 +172,8 @@ export async function runLoop(d: LoopDeps): Promise<number> {
 }
 
 /** One-time mode (compat.md 4.5): each hook that was handed the hash is tried once; all must pass. */
-async function waitForHooks(d: LoopDeps, sent: Array<"exechook" | "webhook" | "prePublish">): Promise<boolean> {
-  const results = await Promise.all(sent.map((name) => d.hooks[name]?.firstResult() ?? Promise.resolve(true)));
+async function waitForHooks(sent: HookRunner[]): Promise<boolean> {
+  const results = await Promise.all(sent.map((r) => r.firstResult()));
   return results.every(Boolean);
 }
 

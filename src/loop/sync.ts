@@ -11,7 +11,7 @@
 // the following one runs the full checks, while the published files stay served.
 import { existsSync, opendirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { HookEvent, Hooks } from "../hooks/index.ts";
+import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef } from "../repo/fetch.ts";
@@ -26,7 +26,9 @@ export interface SyncResult {
   /** The full remote ref name the poll resolved --ref to; "" when it did not ask or could not tell. */
   remoteRef: string;
   /** Hooks that were handed an event in this attempt (one-time mode waits for them). */
-  sent: Array<"exechook" | "webhook" | "prePublish">;
+  sent: HookRunner[];
+  /** Every hash a link points at after this attempt (cleanup keeps them); absent = just `hash`. */
+  linked?: string[];
 }
 
 /** One directory entry read, not all of them: a poll's cost must not grow with the checkout. */
@@ -45,43 +47,60 @@ export class FatalError extends Error {}
 /** The pre-publish gate refused the hash: not a git failure, so it does not count toward --max-failures. */
 export class GateRejected extends Error {}
 
+export interface SyncerOptions {
+  /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
+  startup?: Promise<void>;
+  /** False for an --also-link ref: root's branch (keepReachable) follows the main ref only. */
+  ownsRootBranch?: boolean;
+  /**
+   * With --also-link: whether another link serves the worktree of this hash. Then it is shared
+   * as it is, never checked out again (that would take it away from the link serving it).
+   */
+  linkedElsewhere?: (hash: string) => boolean;
+}
+
+/** What a good attempt left published: the hash and its worktree. */
+export interface Published {
+  hash: string;
+  worktree: string;
+}
+
 export class Syncer {
   /** Successful updates by this process (compat.md 4.2 step 8). */
   private updates = 0;
   /** What the last good attempt left published; null = run the full checks next time. */
-  private published: { hash: string; worktree: string } | null = null;
+  private published: Published | null = null;
+
+  /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
+  readonly startup: Promise<void>;
+  private readonly ownsRootBranch: boolean;
+  private readonly linkedElsewhere: (hash: string) => boolean;
 
   constructor(
     private readonly ctx: RepoContext,
     private readonly hooks: Hooks,
     private readonly refreshCredentials: (deadline: number) => Promise<void>,
     private readonly remote: RemoteQuery,
-    /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
-    private readonly startup: Promise<void> = Promise.resolve(),
-  ) {}
+    opts: SyncerOptions = {},
+  ) {
+    this.startup = opts.startup ?? Promise.resolve();
+    this.ownsRootBranch = opts.ownsRootBranch ?? true;
+    this.linkedElsewhere = opts.linkedElsewhere ?? (() => false);
+  }
+
+  /** The link this syncer publishes and the ref it follows. */
+  get target(): { ref: string; link: string } {
+    return { ref: this.ctx.config.ref, link: this.ctx.link };
+  }
 
   async attempt(deadline: number, syncCount: number): Promise<SyncResult> {
     // Throws "credential refresh failed: ..." itself; FatalAuthError ends the process (loop.ts).
     await this.refreshCredentials(deadline);
-    const published = this.published;
-    // Until this attempt succeeds, the next one runs the full checks.
-    this.published = null;
+    const { published, full } = this.begin();
     let polled: RemoteRef | null = null;
-    let full = published === null;
-    if (published) {
-      const off = this.offFromPublished(published);
-      if (off !== "") {
-        this.ctx.log.v(2, "running full checks", { reason: off });
-        full = true;
-      } else {
-        polled = await this.remote.resolve(deadline);
-        if (polled?.hash === published.hash) {
-          this.ctx.log.v(3, "current hash is same as remote", { hash: published.hash });
-          this.ctx.log.v(2, "update not required", { ref: this.ctx.config.ref, remote: published.hash, syncCount });
-          this.published = published;
-          return { changed: false, hash: published.hash, remoteRef: polled.name, sent: [] };
-        }
-      }
+    if (published && !full) {
+      polled = await this.remote.resolve(deadline);
+      if (polled?.hash === published.hash) return this.unchanged(published, polled, syncCount);
     }
     const result = await this.sync(deadline, syncCount, polled, full);
     if (!full && polled === null) this.remote.fetchWorked();
@@ -89,10 +108,33 @@ export class Syncer {
   }
 
   /**
+   * The start of an attempt (also for a fleet of refs, fleet.ts): what the last good attempt
+   * left published, and whether the full checks must run (no good attempt yet, or a direct read
+   * found something off). Until this attempt succeeds, the next one runs the full checks.
+   */
+  begin(): { published: Published | null; full: boolean } {
+    const published = this.published;
+    this.published = null;
+    if (!published) return { published, full: true };
+    const off = this.offFromPublished(published);
+    if (off === "") return { published, full: false };
+    this.ctx.log.v(2, "running full checks", { reason: off });
+    return { published, full: true };
+  }
+
+  /** The poll saw the published hash: nothing to do. */
+  unchanged(published: Published, polled: RemoteRef, syncCount: number): SyncResult {
+    this.ctx.log.v(3, "current hash is same as remote", { hash: published.hash });
+    this.ctx.log.v(2, "update not required", { ref: this.ctx.config.ref, remote: published.hash, syncCount });
+    this.published = published;
+    return { changed: false, hash: published.hash, remoteRef: polled.name, sent: [] };
+  }
+
+  /**
    * The direct reads a poll makes: "" when root, link and worktree are as this process left them,
    * else what is off. Each read replaces a git process upstream runs on every attempt.
    */
-  private offFromPublished(p: { hash: string; worktree: string }): string {
+  private offFromPublished(p: Published): string {
     const { root, link } = this.ctx;
     try {
       if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
@@ -113,8 +155,7 @@ export class Syncer {
    * it); `full`: run the full root and worktree checks (false when the poll's reads just passed).
    */
   private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
-    const { ctx, hooks } = this;
-    const { config, log } = ctx;
+    const { ctx } = this;
     // With the full checks there was no poll: a local repo's ref files are read alongside them.
     // That costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
     // (Not over http: two requests to the server cost more than the rev-parse they save.)
@@ -122,13 +163,21 @@ export class Syncer {
     // A failed `git version` (startup) ends the process even while the root checks run.
     await Promise.all([full ? initRepo(ctx, deadline) : null, this.startup]);
     const answer = polled ?? (await asking);
+    const remoteHash = await fetchRef(ctx, deadline, answer);
+    return await this.publishFetched(deadline, syncCount, answer, remoteHash, full);
+  }
 
+  /**
+   * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
+   * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
+   */
+  async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, remoteHash: string, full: boolean): Promise<SyncResult> {
+    const { ctx, hooks } = this;
+    const { config, log } = ctx;
     const current = readCurrent(ctx.link);
     let currentHash = current?.hash ?? "";
     const currentPath = current?.path ?? "";
     log.v(3, "current state", { ref: config.ref, hash: currentHash, worktree: currentPath });
-
-    const remoteHash = await fetchRef(ctx, deadline, answer);
 
     if (currentHash === remoteHash) {
       log.v(3, "current hash is same as remote", { hash: currentHash });
@@ -151,13 +200,20 @@ export class Syncer {
 
     log.info("update required", { ref: config.ref, local: currentHash, remote: remoteHash, syncCount });
     fetchCount.inc();
-    // Keeps the commit reachable from a branch and makes the next fetch cheap.
-    await keepReachable(ctx, remoteHash, deadline);
+    // Keeps the commit reachable from a branch and makes the next fetch cheap. Root's branch
+    // belongs to the main ref; an --also-link ref's commit is kept by its worktree's HEAD.
+    if (this.ownsRootBranch) await keepReachable(ctx, remoteHash, deadline);
 
-    const created = changed ? await createWorktree(ctx, remoteHash, deadline) : { path: currentPath, checkedOut: false };
-    const worktree = created.path;
-    await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
-    const ev: HookEvent = { hash: remoteHash, previousHash: current?.hash ?? "", worktree };
+    let worktree: string;
+    if (changed && this.linkedElsewhere(remoteHash)) {
+      worktree = worktreePath(ctx, remoteHash);
+      log.v(1, "sharing the worktree another link serves", { path: worktree });
+    } else {
+      const created = changed ? await createWorktree(ctx, remoteHash, deadline) : { path: currentPath, checkedOut: false };
+      worktree = created.path;
+      await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
+    }
+    const ev: HookEvent = { hash: remoteHash, previousHash: current?.hash ?? "", worktree, ref: config.ref, link: ctx.link };
 
     if (changed) {
       if (hooks.gate) {
@@ -165,7 +221,7 @@ export class Syncer {
         if (!verdict.ok) throw new GateRejected(`pre-publish hook rejected ${remoteHash}, not publishing: ${verdict.error}`);
       } else if (hooks.prePublish) {
         hooks.prePublish.send(ev);
-        sent.push("prePublish");
+        sent.push(hooks.prePublish);
       }
       publishSymlink(log, ctx.link, worktree);
       if (currentPath !== "") touchOldWorktree(log, currentPath);
@@ -174,7 +230,7 @@ export class Syncer {
       const runner = hooks[name];
       if (runner) {
         runner.send(ev);
-        sent.push(name);
+        sent.push(runner);
       }
     }
 

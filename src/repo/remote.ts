@@ -27,8 +27,14 @@ export interface RefListing {
 }
 
 export interface RemoteQuery {
-  /** Null when this query can't tell: the caller fetches and learns the answer there. */
+  /** Where --ref points; null when this query can't tell: the caller fetches and learns the answer there. */
   resolve(deadline: number): Promise<RemoteRef | null>;
+  /**
+   * Several refs with one request (--also-link, issue 15): each ref's answer, null for a ref the
+   * remote does not have; the whole answer null when the query can't tell. A full hash answers
+   * itself without asking.
+   */
+  resolveMany(refs: readonly string[], deadline: number): Promise<Map<string, RemoteRef | null> | null>;
   /** The fetch that followed a null answer succeeded; a query that keeps failing where git works gives way. */
   fetchWorked(): void;
   readonly kind: "ls-remote" | "in-process http" | "local files";
@@ -73,63 +79,89 @@ export function parseLsRemote(out: string): RefListing {
   return listing;
 }
 
-class LsRemote implements RemoteQuery {
-  readonly kind = "ls-remote";
-  constructor(private readonly ctx: RepoContext) {}
+/** The refs a query lists for `refs`: every candidate of each (a full hash needs none). */
+function candidatesOf(refs: readonly string[]): string[] {
+  return [...new Set(refs.filter((r) => !FULL_HASH.test(r)).flatMap(refCandidates))];
+}
+
+/** The three ways to ask share the answers; each only says how it lists the candidates. */
+abstract class ListingQuery implements RemoteQuery {
+  abstract readonly kind: RemoteQuery["kind"];
+  constructor(protected readonly ctx: RepoContext) {}
+
+  /** The remote's refs among `candidates`, or null when this way of asking can't tell. */
+  abstract listing(candidates: string[], deadline: number): Promise<RefListing | null>;
 
   async resolve(deadline: number): Promise<RemoteRef | null> {
+    const ref = this.ctx.config.ref;
+    const listing = await this.listing(refCandidates(ref), deadline);
+    return listing && pickRef(ref, listing);
+  }
+
+  async resolveMany(refs: readonly string[], deadline: number): Promise<Map<string, RemoteRef | null> | null> {
+    const candidates = candidatesOf(refs);
+    const listing = candidates.length > 0 ? await this.listing(candidates, deadline) : { refs: new Map(), symrefs: new Map() };
+    if (!listing) return null;
+    return new Map(refs.map((r) => [r, FULL_HASH.test(r) ? { name: r, oid: r, hash: r } : pickRef(r, listing)]));
+  }
+
+  fetchWorked(): void {}
+}
+
+class LsRemote extends ListingQuery {
+  readonly kind = "ls-remote";
+
+  async listing(candidates: string[], deadline: number): Promise<RefListing | null> {
     const { ctx } = this;
     try {
       // Patterns match the tail of a ref name, so each candidate is spelled out (a bare "other"
       // misses refs/remotes/other/HEAD), and so is its peeled "^{}" line, which a tag needs.
-      const patterns = refCandidates(ctx.config.ref).flatMap((c) => [c, `${c}^{}`]);
+      const patterns = candidates.flatMap((c) => [c, `${c}^{}`]);
       const r = await ctx.git.run(["ls-remote", "--symref", ctx.repo, ...patterns], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
-      return pickRef(ctx.config.ref, parseLsRemote(r.stdout));
+      return parseLsRemote(r.stdout);
     } catch (e) {
       ctx.log.v(2, "ls-remote failed; fetching instead", { error: (e as Error).message });
       return null;
     }
   }
-
-  fetchWorked(): void {}
 }
 
 /**
  * A repo on this machine: its ref files are read directly (local-refs.ts); whatever that can't
  * read with certainty is asked of `git ls-remote` for that poll.
  */
-class LocalFiles implements RemoteQuery {
+class LocalFiles extends ListingQuery {
   readonly kind = "local files";
   private readonly git: LsRemote;
 
   constructor(
-    private readonly ctx: RepoContext,
+    ctx: RepoContext,
     private readonly path: string,
   ) {
+    super(ctx);
     this.git = new LsRemote(ctx);
   }
 
-  async resolve(deadline: number): Promise<RemoteRef | null> {
-    const r = listLocalRefs(this.path, refCandidates(this.ctx.config.ref));
-    if ("listing" in r) return pickRef(this.ctx.config.ref, r.listing);
+  async listing(candidates: string[], deadline: number): Promise<RefListing | null> {
+    const r = listLocalRefs(this.path, candidates);
+    if ("listing" in r) return r.listing;
     this.ctx.log.v(3, "asking git ls-remote", { reason: r.why });
-    return await this.git.resolve(deadline);
+    return await this.git.listing(candidates, deadline);
   }
-
-  fetchWorked(): void {}
 }
 
 /** The in-process query, which hands over to `git ls-remote` for good if it fails where git works. */
-class InProcessHTTP implements RemoteQuery {
+class InProcessHTTP extends ListingQuery {
   private fallback: LsRemote | null = null;
   private failed = "";
   private readonly client: SmartHTTP;
 
   constructor(
-    private readonly ctx: RepoContext,
+    ctx: RepoContext,
     settings: SmartHTTPSettings,
     private readonly credential: () => HTTPCredential | null,
   ) {
+    super(ctx);
     this.client = new SmartHTTP(settings);
   }
 
@@ -137,21 +169,20 @@ class InProcessHTTP implements RemoteQuery {
     return this.fallback ? "ls-remote" : "in-process http";
   }
 
-  async resolve(deadline: number): Promise<RemoteRef | null> {
-    if (this.fallback) return this.fallback.resolve(deadline);
-    const { ctx } = this;
+  async listing(candidates: string[], deadline: number): Promise<RefListing | null> {
+    if (this.fallback) return this.fallback.listing(candidates, deadline);
     try {
-      const listing = await this.client.listRefs(refCandidates(ctx.config.ref), this.credential(), deadline);
+      const listing = await this.client.listRefs(candidates, this.credential(), deadline);
       this.failed = "";
-      return pickRef(ctx.config.ref, listing);
+      return listing;
     } catch (e) {
       this.failed = (e as Error).message;
-      ctx.log.v(2, "in-process ref query failed; fetching instead", { error: this.failed });
+      this.ctx.log.v(2, "in-process ref query failed; fetching instead", { error: this.failed });
       return null;
     }
   }
 
-  fetchWorked(): void {
+  override fetchWorked(): void {
     if (this.failed === "" || this.fallback) return;
     this.ctx.log.v(1, "in-process ref query fails where git works; polling with git ls-remote from now on", { error: this.failed });
     this.fallback = new LsRemote(this.ctx);
@@ -167,10 +198,16 @@ export interface RemoteQueryDeps {
 }
 
 /** A full-hash --ref never moves, so there is nothing to ask: null, and the caller fetches. */
-const NEVER: RemoteQuery = { kind: "ls-remote", resolve: async () => null, fetchWorked() {} };
+const NEVER: RemoteQuery = {
+  kind: "ls-remote",
+  resolve: async () => null,
+  resolveMany: async (refs) => new Map(refs.map((r) => [r, { name: r, oid: r, hash: r }])),
+  fetchWorked() {},
+};
 
-export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps): RemoteQuery {
-  if (FULL_HASH.test(ctx.config.ref)) return NEVER;
+/** `refs`: every ref the process syncs (--ref and the --also-link refs). */
+export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps, refs: readonly string[] = [ctx.config.ref]): RemoteQuery {
+  if (refs.every((r) => FULL_HASH.test(r))) return NEVER;
   const local = localRepoPath(ctx.repo);
   // Only when git would treat it as a local repo too: with --git-config url.*.insteadOf it may not.
   if (local !== "" && !deps.gitConfig.some(([k]) => k.startsWith("url."))) return new LocalFiles(ctx, local);

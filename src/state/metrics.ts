@@ -113,3 +113,6 @@ export const pushRequestCount = new Counter(
   "How many POST /sync requests were answered, partitioned by result (accepted, ignored, unauthorized, rate_limited, disabled, error)",
   ["result"],
 );
+// Ours (--also-link, issue 15): the outcome of each ref's part of an attempt, by link name (the
+// main ref is "" here; git_sync_count_total keeps counting whole attempts, as upstream's).
+export const linkSyncCount = new Counter("git_sync_link_count_total", "How many ref syncs completed per link, partitioned by link and state (success, error, noop)", ["link", "status"]);

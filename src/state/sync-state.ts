@@ -31,6 +31,16 @@ export interface SyncState {
   lastError: string;
   syncCount: number;
   hooks: Record<string, HookState>;
+  /** --also-link (issue 15): each extra ref's own state; empty with one ref. */
+  links: LinkState[];
+}
+
+/** One --also-link ref: its name, ref and link path, and the same fields as the main ref's. */
+export interface LinkState {
+  name: string;
+  ref: string;
+  link: string;
+  state: SyncState;
 }
 
 export function newSyncState(): SyncState {
@@ -45,5 +55,6 @@ export function newSyncState(): SyncState {
     lastError: "",
     syncCount: 0,
     hooks: {},
+    links: [],
   };
 }

@@ -1,0 +1,49 @@
+// The --also-link registry (issue 15): root/.git-sync-links lists the extra links this root
+// published, one name per line, so a restart with a shorter list removes the links it dropped
+// (their worktrees then go with the next cleanup, which keeps only linked hashes). Without
+// --also-link and without the file, nothing is read or written: upstream's layout is unchanged.
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve, dirname, sep } from "node:path";
+import type { AlsoLink } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+
+export const LINKS_FILE = ".git-sync-links";
+
+/** Remove the links an earlier run registered and this one no longer configures; record the current list. */
+export function reconcileLinks(log: Logger, root: string, links: readonly AlsoLink[]): void {
+  const file = join(root, LINKS_FILE);
+  let before: string[] = [];
+  try {
+    before = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+  } catch {
+    if (links.length === 0) return;
+  }
+  const now = new Set(links.map((l) => l.name));
+  for (const name of before) {
+    if (now.has(name) || name.split("/").some((p) => p === "" || p.startsWith("."))) continue;
+    const link = resolve(root, name);
+    if (isOurLink(root, link)) {
+      log.info("removing link no longer configured", { link });
+      rmSync(link, { force: true });
+    }
+  }
+  if (links.length === 0) {
+    rmSync(file, { force: true });
+    return;
+  }
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, links.map((l) => `${l.name}\n`).join(""));
+  renameSync(tmp, file);
+}
+
+/** A symlink into root/.worktrees: what git-sync publishes, and the only thing it removes. */
+function isOurLink(root: string, link: string): boolean {
+  try {
+    if (!lstatSync(link).isSymbolicLink()) return false;
+    const target = readlinkSync(link);
+    const abs = isAbsolute(target) ? target : resolve(dirname(link), target);
+    return abs.startsWith(join(root, ".worktrees") + sep);
+  } catch {
+    return false;
+  }
+}

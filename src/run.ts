@@ -22,6 +22,7 @@ import { VERSION } from "./version.ts";
 import { runLoop, Wake } from "./loop/loop.ts";
 import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
+import { Verifier } from "./verify/index.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
@@ -103,6 +104,10 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     await setupGitConfig(git, gitConfig, gitConfigPath, config, root, startupDeadline);
 
     const state = newSyncState();
+    // Unreadable or malformed key files end startup here, with the file and line.
+    const verifier = await Verifier.create(config.verify, log, state).catch((e: unknown) => {
+      throw new FatalError(`FATAL: ${(e as Error).message}`, { cause: e });
+    });
     if (config.httpBind !== "") {
       let server;
       try {
@@ -126,7 +131,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
     const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) });
     log.v(1, "polling the remote", { method: remote.kind });
-    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote, gitVersion);
+    const syncer = new Syncer(ctx, hooks, (deadline) => auth.refresh(deadline), remote, gitVersion, verifier);
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;

@@ -37,6 +37,8 @@ export interface StatusDocument {
   lastError: string;
   syncCount: number;
   hooks: Record<string, HookStatus>;
+  /** The last signature verdict (--verify-signatures); null without one. `time` is RFC 3339. */
+  verify: { result: string; object: string; oid: string; hash: string; signer: string; fingerprint: string; reason: string; time: string } | null;
   version: string;
   pid: number;
   uptimeSeconds: number;
@@ -73,6 +75,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     lastError: redactText(state.lastError),
     syncCount: state.syncCount,
     hooks,
+    verify: state.verify ? { ...state.verify, time: rfc3339(state.verify.time)! } : null,
     version: VERSION,
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,

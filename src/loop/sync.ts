@@ -14,11 +14,12 @@ import { join } from "node:path";
 import type { HookEvent, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
-import { fetchRef } from "../repo/fetch.ts";
+import { fetchRef, readFetchHead } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
 import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
+import { VerifyRefused, type Verifier } from "../verify/index.ts";
 
 export interface SyncResult {
   changed: boolean;
@@ -58,6 +59,8 @@ export class Syncer {
     private readonly remote: RemoteQuery,
     /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
     private readonly startup: Promise<void> = Promise.resolve(),
+    /** --verify-signatures; null = publish whatever the ref names. */
+    private readonly verifier: Verifier | null = null,
   ) {}
 
   async attempt(deadline: number, syncCount: number): Promise<SyncResult> {
@@ -81,9 +84,22 @@ export class Syncer {
           this.published = published;
           return { changed: false, hash: published.hash, remoteRef: polled.name, sent: [] };
         }
+        // A refused ref that has not moved: refused again, without a fetch (verify/index.ts).
+        const refused = polled ? this.verifier?.remembered(polled.oid, polled.hash) : null;
+        if (refused) {
+          this.published = published;
+          throw refused;
+        }
       }
     }
-    const result = await this.sync(deadline, syncCount, polled, full);
+    let result: SyncResult;
+    try {
+      result = await this.sync(deadline, syncCount, polled, full);
+    } catch (e) {
+      // Nothing on disk changed: the next poll may stay cheap.
+      if (e instanceof VerifyRefused && published && !full) this.published = published;
+      throw e;
+    }
     if (!full && polled === null) this.remote.fetchWorked();
     return result;
   }
@@ -148,6 +164,9 @@ export class Syncer {
       this.published = { hash: remoteHash, worktree: currentPath };
       return { changed, hash: remoteHash, remoteRef, sent };
     }
+
+    // Before anything is published or handed to a hook, the pre-publish gate included.
+    if (this.verifier) await this.verifier.check(ctx.git, ctx.root, deadline, readFetchHead(ctx.root) || remoteHash, remoteHash);
 
     log.info("update required", { ref: config.ref, local: currentHash, remote: remoteHash, syncCount });
     fetchCount.inc();

@@ -36,7 +36,7 @@ export async function fetchRef(ctx: RepoContext, deadline: number, polled: Remot
 }
 
 /** The object FETCH_HEAD names ("<oid>\t<flags>\t<description>"), or "" if unreadable. */
-function readFetchHead(root: string): string {
+export function readFetchHead(root: string): string {
   try {
     return /^([0-9a-f]{40,64})\t/.exec(readFileSync(join(root, ".git", "FETCH_HEAD"), "utf8"))?.[1] ?? "";
   } catch {

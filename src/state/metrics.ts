@@ -113,3 +113,9 @@ export const pushRequestCount = new Counter(
   "How many POST /sync requests were answered, partitioned by result (accepted, ignored, unauthorized, rate_limited, disabled, error)",
   ["result"],
 );
+// Ours: --verify-signatures (src/verify/), one per signature check.
+export const verifyCount = new Counter(
+  "git_sync_verify_count_total",
+  "How many signature checks completed, partitioned by result (good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported)",
+  ["result"],
+);

@@ -14,6 +14,23 @@ export interface HookState {
   running: boolean;
 }
 
+/** The last signature verdict (--verify-signatures, src/verify/). */
+export interface VerifyState {
+  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported. */
+  result: string;
+  /** The object whose signature decided: "commit" or "tag". */
+  object: string;
+  /** That object's hash. */
+  oid: string;
+  /** The commit the ref peels to. */
+  hash: string;
+  signer: string;
+  /** SHA256:... for SSH keys, the hex fingerprint (or key ID) for OpenPGP; "" when unsigned. */
+  fingerprint: string;
+  reason: string;
+  time: number;
+}
+
 export interface SyncState {
   startedAt: number;
   /** True after the first successful attempt of this process; never goes back (compat.md 7). */
@@ -31,6 +48,8 @@ export interface SyncState {
   lastError: string;
   syncCount: number;
   hooks: Record<string, HookState>;
+  /** Null until a signature is checked (or without --verify-signatures). */
+  verify: VerifyState | null;
 }
 
 export function newSyncState(): SyncState {
@@ -45,5 +64,6 @@ export function newSyncState(): SyncState {
     lastError: "",
     syncCount: 0,
     hooks: {},
+    verify: null,
   };
 }

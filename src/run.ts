@@ -106,7 +106,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const state = newSyncState();
     // Unreadable or malformed key files end startup here, with the file and line.
     const verifier = await Verifier.create(config.verify, log, state).catch((e: unknown) => {
-      throw new FatalError(`FATAL: ${(e as Error).message}`, { cause: e });
+      throw new FatalError("FATAL: can't load the keys for --verify-signatures", { cause: e });
     });
     if (config.httpBind !== "") {
       let server;

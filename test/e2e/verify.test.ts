@@ -2,7 +2,7 @@
 // a trusted key signed; a refused commit is not handed to any hook, is not verified again on
 // every poll, and does not use up --max-failures; bad key files stop startup with file:line.
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commit, freePort, git, head, httpGet, metric, readOr, scenario, waitFor, type Scenario } from "../helpers/index.ts";
 import { script } from "../hooks/_fixtures.ts";
@@ -170,4 +170,43 @@ test.concurrent("bad key files and flags stop startup with exit 1 and say which 
     expect(r.stderr).toContain(want);
   }
   expect(t.hash()).toBe("");
+});
+
+test.concurrent("an OpenPGP-signed commit is verified by the binary (OpenPGP.js bundled), an untrusted one refused", async () => {
+  await using t = await scenario();
+  const homes = [join(t.dir, "gnupg"), join(t.dir, "gnupg-other")];
+  const gpg = (home: string, ...args: string[]) => {
+    const p = Bun.spawnSync(["gpg", "--batch", ...args], { env: { ...process.env, GNUPGHOME: home }, stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`gpg ${args.join(" ")}: ${p.stderr.toString()}`);
+    return p.stdout.toString();
+  };
+  try {
+    const fprs = homes.map((home, i) => {
+      mkdirSync(home, { mode: 0o700 });
+      gpg(home, "--passphrase", "", "--quick-gen-key", `Signer ${i} <s${i}@example.com>`, "ed25519", "sign", "never");
+      return /^fpr:+([0-9A-F]+):/m.exec(gpg(home, "--list-keys", "--with-colons"))![1]!;
+    });
+    const keys = join(t.dir, "trusted.asc");
+    writeFileSync(keys, gpg(homes[0]!, "--armor", "--export", fprs[0]!));
+    const signedBy = (i: number) => {
+      const p = Bun.spawnSync(["git", "-c", `user.signingkey=${fprs[i]}`, "commit", "-q", "-S", "--allow-empty", "-m", `by ${i}`], {
+        cwd: t.repo,
+        env: { ...process.env, GNUPGHOME: homes[i]!, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+        stderr: "pipe",
+      });
+      if (p.exitCode !== 0) throw new Error(p.stderr.toString());
+      return head(t.repo);
+    };
+    const good = signedBy(0);
+    await t.syncOk("--verify-signatures=commit", `--trusted-keys-file=${keys}`);
+    expect(t.hash()).toBe(good);
+    const bad = signedBy(1);
+    const r = await t.sync("--verify-signatures=commit", `--trusted-keys-file=${keys}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`not publishing ${bad}`);
+    expect(r.stderr).toContain(fprs[1]!);
+    expect(t.hash()).toBe(good);
+  } finally {
+    for (const home of homes) Bun.spawnSync(["gpgconf", "--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: home } });
+  }
 });

@@ -210,3 +210,35 @@ test.concurrent("an OpenPGP-signed commit is verified by the binary (OpenPGP.js 
     for (const home of homes) Bun.spawnSync(["gpgconf", "--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: home } });
   }
 });
+
+test.concurrent("submodules: the superproject commit is what is verified, and the push trigger syncs a signed commit at once", async () => {
+  await using t = await scenario();
+  const { key, line } = signing(t);
+  const signers = join(t.dir, "allowed_signers");
+  writeFileSync(signers, line);
+  // The submodule's commits are not signed; only the superproject's are checked.
+  const sub = t.makeRepo("sub");
+  signWith(t, key);
+  git(t.repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "sub");
+  git(t.repo, "commit", "-q", "-m", "add submodule");
+  const h1 = head(t.repo);
+  const secret = join(t.dir, "sync-secret");
+  writeFileSync(secret, "push-s3cret\n");
+  const port = freePort();
+  // A long period: only the push trigger can make the second sync happen in time.
+  const gs = t.start(
+    "--period=1h",
+    "--verify-signatures=commit",
+    `--allowed-signers-file=${signers}`,
+    "--git-config=protocol.file.allow:always",
+    `--http-bind=127.0.0.1:${port}`,
+    `--http-sync-secret-file=${secret}`,
+    "--http-sync-min-interval=0",
+  );
+  await t.waitHash(h1, 15_000, gs);
+  expect(t.read("sub/file")).toBe("initial\n");
+  const h2 = commit(t.repo, "file", "pushed\n");
+  const res = await fetch(`http://127.0.0.1:${port}/sync`, { method: "POST", headers: { Authorization: "Bearer push-s3cret" } });
+  expect(res.status).toBeLessThan(300);
+  await t.waitHash(h2, 10_000, gs);
+});

@@ -4,7 +4,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { commit, freePort, git, head, httpGet, metric, readOr, scenario, waitFor, type Scenario } from "../helpers/index.ts";
+import { commit, freePort, git, head, httpGet, metric, readOr, runBinary, scenario, waitFor, type Scenario } from "../helpers/index.ts";
 import { script } from "../hooks/_fixtures.ts";
 
 setDefaultTimeout(45_000);
@@ -56,6 +56,7 @@ test.concurrent("a branch moved to an unsigned commit: the link stays on the sig
     "--max-failures=2",
     `--http-bind=127.0.0.1:${port}`,
     "--http-metrics",
+    "--readiness-max-failures=2",
   );
   await t.waitHash(h1, 15_000, gs);
   await waitFor("the exechook for the signed commit", () => lines(execLog).includes(h1));
@@ -75,6 +76,11 @@ test.concurrent("a branch moved to an unsigned commit: the link stays on the sig
   expect(status.verify.result).toBe("unsigned");
   expect(status.verify.hash).toBe(h2);
   expect(status.consecutiveFailures).toBeGreaterThan(2);
+  // A failure for readiness, though not for --max-failures.
+  expect((await httpGet(port, "/readyz")).status).toBe(503);
+  const cli = await runBinary(["status", `--http-bind=127.0.0.1:${port}`]);
+  expect(cli.code).toBe(1);
+  expect(cli.stdout).toMatch(new RegExp(`signature: +unsigned: commit ${h2}; no signature on commit ${h2}`));
   expect(lines(execLog)).not.toContain(h2);
   expect(lines(gateLog)).not.toContain(h2);
 
@@ -85,6 +91,7 @@ test.concurrent("a branch moved to an unsigned commit: the link stays on the sig
   expect(lines(gateLog)).not.toContain(h2);
   await waitFor("the error file removed", () => readOr(errorFile) === undefined);
   expect(await metric(port, VERIFY("good"))).toBe(2);
+  expect((await httpGet(port, "/readyz")).status).toBe(200);
   expect(await metric(port, VERIFY("unsigned"))).toBe(1);
 });
 

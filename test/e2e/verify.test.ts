@@ -249,3 +249,20 @@ test.concurrent("submodules: the superproject commit is what is verified, and th
   expect(res.status).toBeLessThan(300);
   await t.waitHash(h2, 10_000, gs);
 });
+
+test.concurrent("a key file broken while running fails the attempt (the link stays) until it is fixed", async () => {
+  await using t = await scenario();
+  const { key, line } = signing(t);
+  const signers = join(t.dir, "allowed_signers");
+  writeFileSync(signers, line);
+  signWith(t, key);
+  const h1 = commit(t.repo, "file", "one\n");
+  const gs = t.start("--period=100ms", "--verify-signatures=commit", `--allowed-signers-file=${signers}`, "--max-failures=-1");
+  await t.waitHash(h1, 15_000, gs);
+  writeFileSync(signers, "broken line\n");
+  const h2 = commit(t.repo, "file", "two\n");
+  await waitFor("the attempt failing on the broken file", () => gs.logs().some((l) => String(l.error ?? "").includes(`invalid --allowed-signers-file ${signers}:1`)));
+  expect(t.hash()).toBe(h1);
+  writeFileSync(signers, line);
+  await t.waitHash(h2, 15_000, gs);
+});

@@ -24,6 +24,7 @@ import { FatalError, Syncer } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
 import { readCurrent } from "./publish/symlink.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
+import { Verifier } from "./verify/index.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
@@ -105,6 +106,10 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     await setupGitConfig(git, gitConfig, gitConfigPath, config, root, startupDeadline);
 
     const state = newSyncState();
+    // Unreadable or malformed key files end startup here, with the file and line.
+    const verifier = await Verifier.create(config.verify, log, state).catch((e: unknown) => {
+      throw new FatalError("FATAL: can't load the keys for --verify-signatures", { cause: e });
+    });
     if (config.httpBind !== "") {
       let server;
       try {
@@ -130,13 +135,13 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
     log.v(1, "polling the remote", { method: remote.kind });
     const refresh = (deadline: number) => auth.refresh(deadline);
-    let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion });
+    let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier });
     if (config.alsoLinks.length > 0) {
       // --also-link (issue 15): a Syncer, hooks and state per ref, driven by one Fleet.
       const members: FleetMember[] = [];
       // Whether a link other than `self` points at the worktree of `hash` now.
       const linkedBy = (hash: string, self: string) => members.some((m) => m.syncer.target.link !== self && readCurrent(m.syncer.target.link)?.path === worktreePath(ctx, hash));
-      const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
+      const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
       members.push({ name: "", syncer: mainSyncer, state: null });
       for (const l of config.alsoLinks) {
         // alsoLinks stays set: the hooks of every ref then name their link (webhook payload, headers).
@@ -146,7 +151,10 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         const linkHooks = createHooks(own, { state: linkState, env: () => process.env, logger: log.named(l.name) });
         cleanups.push(() => linkHooks.stop());
         const linkCtx: RepoContext = { ...ctx, config: own, link: l.link, log: log.named(l.name) };
-        members.push({ name: l.name, syncer: new Syncer(linkCtx, linkHooks, refresh, remote, { startup: gitVersion, ownsRootBranch: false, linkedElsewhere: (h) => linkedBy(h, l.link) }), state: linkState });
+        // A verifier per ref: each remembers its own refusal and reports into its ref's state.
+        const linkVerifier = await Verifier.create(config.verify, linkCtx.log, linkState);
+        const opts = { startup: gitVersion, verifier: linkVerifier, ownsRootBranch: false, linkedElsewhere: (h: string) => linkedBy(h, l.link) };
+        members.push({ name: l.name, syncer: new Syncer(linkCtx, linkHooks, refresh, remote, opts), state: linkState });
       }
       syncer = new Fleet(ctx, members, remote, refresh);
     }

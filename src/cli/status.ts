@@ -53,6 +53,12 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
     ["failures", `${doc.consecutiveFailures} consecutive`],
   ];
   if (doc.lastError) rows.push(["last error", doc.lastError]);
+  // Older instances send no verify field.
+  const v = doc.verify;
+  if (v) {
+    const who = v.result === "good" ? `signed by ${v.signer} (${v.fingerprint})` : `${v.reason}`;
+    rows.push(["signature", `${v.result}: ${v.object} ${v.oid}; ${who}; ${ago(v.time, now)}`]);
+  }
   const hookRows = (hooks: StatusDocument["hooks"], prefix: string) => {
     for (const h of Object.values(hooks)) {
       const state = h.running ? "running" : h.consecutiveFailures > 0 ? `failing (${h.consecutiveFailures}x): ${h.lastError}` : h.lastRun ? "ok" : "not run yet";

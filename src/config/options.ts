@@ -75,6 +75,13 @@ export const OPTIONS = [
     help: "exit after this many consecutive failed attempts; negative retries forever" },
   { name: "init-max-failures", type: "int", default: 0, env: ["GITSYNC_INIT_MAX_FAILURES"], placeholder: "int", group: "sync",
     help: "like --max-failures, but only until the first sync succeeds" },
+  // Ours (issue 14): publish only what a trusted key signed.
+  { name: "verify-signatures", type: "string", default: "", env: ["GITSYNC_VERIFY_SIGNATURES"], placeholder: "string", group: "sync",
+    help: "publish only signed content: commit (the commit's signature), tag (--ref is an annotated tag whose signature is checked) or tag-and-commit" },
+  { name: "allowed-signers-file", type: "string", default: "", env: ["GITSYNC_ALLOWED_SIGNERS_FILE"], placeholder: "string", group: "sync",
+    help: "SSH keys trusted by --verify-signatures, in ssh-keygen's allowed_signers format (as git's gpg.ssh.allowedSignersFile); re-read when it changes" },
+  { name: "trusted-keys-file", type: "string", default: "", env: ["GITSYNC_TRUSTED_KEYS_FILE"], placeholder: "string", group: "sync",
+    help: "ASCII-armored OpenPGP public keys trusted by --verify-signatures; re-read when it changes" },
   { name: "stale-worktree-timeout", type: "duration", default: 0, env: ["GITSYNC_STALE_WORKTREE_TIMEOUT"],
     placeholder: "duration", group: "sync",
     help: "keep replaced worktrees this long before deleting them; 0 deletes them at once" },

@@ -111,6 +111,13 @@ export interface Config {
   /** `--http-sync-min-interval` (ours): least time between push-triggered wake-ups; later pushes coalesce. */
   httpSyncMinInterval: number;
 
+  /** `--verify-signatures` (ours): "" = off; the key files as given. */
+  verify: {
+    mode: "" | "commit" | "tag" | "tag-and-commit";
+    allowedSignersFile: string;
+    trustedKeysFile: string;
+  };
+
   verbose: number;
 
   /**

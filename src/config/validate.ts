@@ -335,6 +335,21 @@ export function validate(st: ParseState, cwd: string): Validated {
   if (v["readiness-max-age"] < 0) fail("invalid flag: --readiness-max-age must be greater than or equal to 0");
   if (v["http-sync-min-interval"] < 0) fail("invalid flag: --http-sync-min-interval must be greater than or equal to 0");
 
+  // Ours: --verify-signatures.
+  const verifyMode = v["verify-signatures"];
+  if (!["", "commit", "tag", "tag-and-commit"].includes(verifyMode)) {
+    fail('invalid flag: --verify-signatures must be one of "commit", "tag", or "tag-and-commit"');
+  }
+  if (verifyMode !== "" && v["allowed-signers-file"] === "" && v["trusted-keys-file"] === "") {
+    fail("required flag: --allowed-signers-file or --trusted-keys-file must be specified when --verify-signatures is set");
+  }
+  if (verifyMode === "" && (v["allowed-signers-file"] !== "" || v["trusted-keys-file"] !== "")) {
+    fail("invalid flag: --allowed-signers-file and --trusted-keys-file may only be specified when --verify-signatures is set");
+  }
+  if (verifyMode.startsWith("tag") && (v.ref === "HEAD" || v.ref.startsWith("refs/heads/"))) {
+    fail(`invalid flag: --verify-signatures=${verifyMode} needs --ref to name an annotated tag, not ${v.ref}`);
+  }
+
   const config: Config = {
     repo: v.repo,
     ref: v.ref,
@@ -395,6 +410,11 @@ export function validate(st: ParseState, cwd: string): Validated {
     readinessMaxAge: v["readiness-max-age"],
     httpSyncSecretFile: v["http-sync-secret-file"],
     httpSyncMinInterval: v["http-sync-min-interval"],
+    verify: {
+      mode: verifyMode as Config["verify"]["mode"],
+      allowedSignersFile: v["allowed-signers-file"],
+      trustedKeysFile: v["trusted-keys-file"],
+    },
     verbose: v.verbose,
     flagLog: buildFlagLog(v, st.changed),
   };

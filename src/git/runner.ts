@@ -15,6 +15,8 @@ export interface GitRunOptions {
   env?: Record<string, string>;
   /** Copy git's stderr (progress) to ours as it arrives; it is still captured for errors. */
   teeStderr?: boolean;
+  /** stdout as latin1, byte for byte (objects read for signature checks). */
+  latin1?: boolean;
 }
 
 export interface GitResult {
@@ -75,6 +77,7 @@ export class Git {
         env: opts.env ? { ...this.env(), ...opts.env } : this.env(),
         timeoutMs,
         stdin: opts.stdin,
+        latin1: opts.latin1,
         teeStderr: opts.teeStderr ? (chunk) => writeStderr(chunk) : undefined,
       });
     } catch (e) {

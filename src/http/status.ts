@@ -39,6 +39,8 @@ export interface StatusDocument {
   hooks: Record<string, HookStatus>;
   /** --also-link refs (ours, issue 15); absent with one ref. */
   links?: LinkStatus[];
+  /** The last signature verdict (--verify-signatures); null without one. `time` is RFC 3339. */
+  verify: { result: string; object: string; oid: string; hash: string; signer: string; fingerprint: string; reason: string; time: string } | null;
   version: string;
   pid: number;
   uptimeSeconds: number;
@@ -102,6 +104,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     syncCount: state.syncCount,
     hooks: hookStatuses(state),
     ...(links.length > 0 ? { links } : {}),
+    verify: state.verify ? { ...state.verify, time: rfc3339(state.verify.time)! } : null,
     version: VERSION,
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,

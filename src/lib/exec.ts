@@ -13,6 +13,8 @@ export interface ExecOptions {
   stdin?: string;
   /** Also hand stderr to this callback as it arrives (still captured), e.g. progress to a TTY. */
   teeStderr?: (chunk: Uint8Array) => void;
+  /** Decode stdout as latin1 (one char per byte) instead of UTF-8, for git objects that must stay byte-exact. */
+  latin1?: boolean;
 }
 
 export interface ExecResult {
@@ -118,7 +120,9 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
       : undefined;
   try {
     const [stdout, stderr] = await Promise.all([
-      new Response(proc.stdout as ReadableStream).text(),
+      opts.latin1
+        ? new Response(proc.stdout as ReadableStream).arrayBuffer().then((b) => Buffer.from(b).toString("latin1"))
+        : new Response(proc.stdout as ReadableStream).text(),
       readAll(proc.stderr as ReadableStream<Uint8Array>, opts.teeStderr),
       proc.exited,
     ]);

@@ -7,13 +7,14 @@
 // out once. With no --also-link this file is not used: the loop drives the one Syncer directly.
 import { initRepo } from "../repo/root.ts";
 import type { RepoContext } from "../repo/context.ts";
-import { fetchRefs } from "../repo/fetch.ts";
+import { fetchRefs, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { errorText } from "../log/logger.ts";
 import { linkSyncCount } from "../state/metrics.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import { GateRejected, type Published, type SyncResult, type Syncer } from "./sync.ts";
+import { VerifyRefused } from "../verify/index.ts";
 
 export interface FleetMember {
   /** The link's name for logs, metrics and status ("" for the main --link). */
@@ -33,6 +34,8 @@ export class PartialFailure extends Error {
     readonly linked: string[],
     /** Every failure was a gate refusal: retried after the hook's backoff, not counted. */
     readonly gateOnly: boolean,
+    /** Every failure was a gate or signature refusal: not counted toward --max-failures. */
+    readonly refusalsOnly: boolean,
   ) {
     super(message);
   }
@@ -60,11 +63,15 @@ export class Fleet {
     for (const b of begun) {
       const ref = b.m.syncer.target.ref;
       const polled = answers?.get(ref) ?? null;
+      // Refused before and not moved: refused again without a fetch (--verify-signatures).
+      const refused = b.published && !b.full && polled ? b.m.syncer.refusedBefore(b.published, polled) : null;
       if (answers && polled === null) {
         // git's own words for a ref the remote does not have; the last good link stays.
         failures.set(b.m, new Error(`couldn't find remote ref ${ref}`));
       } else if (b.published && !b.full && polled?.hash === b.published.hash) {
         results.set(b.m, b.m.syncer.unchanged(b.published as Published, polled, syncCount));
+      } else if (refused) {
+        failures.set(b.m, refused);
       } else {
         moved.push({ m: b.m, full: b.full, polled });
       }
@@ -96,7 +103,7 @@ export class Fleet {
     moved: Array<{ m: FleetMember; polled: RemoteRef | null }>,
     answers: ReadonlyMap<string, RemoteRef | null> | null,
     failures: Map<FleetMember, Error>,
-  ): Promise<Map<string, string>> {
+  ): Promise<Map<string, FetchedRef>> {
     const known = answers ?? new Map<string, RemoteRef | null>();
     const refs = moved.map((x) => x.m.syncer.target.ref);
     try {
@@ -108,7 +115,7 @@ export class Fleet {
       }
       this.ctx.log.v(1, "fetching the refs one by one", { error: errorText(e) });
     }
-    const out = new Map<string, string>();
+    const out = new Map<string, FetchedRef>();
     for (const x of moved) {
       const ref = x.m.syncer.target.ref;
       if (out.has(ref)) continue;
@@ -151,7 +158,8 @@ export class Fleet {
     if (failures.size > 0) {
       const text = [...failures].map(([m, e]) => `${m.name || "--link"} (${m.syncer.target.ref}): ${errorText(e)}`).join("; ");
       const gateOnly = [...failures.values()].every((e) => e instanceof GateRejected);
-      throw new PartialFailure(`${failures.size} of ${this.members.length} refs failed: ${text}`, linked, gateOnly);
+      const refusalsOnly = [...failures.values()].every((e) => e instanceof GateRejected || e instanceof VerifyRefused);
+      throw new PartialFailure(`${failures.size} of ${this.members.length} refs failed: ${text}`, linked, gateOnly, refusalsOnly);
     }
     const main = results.get(this.members[0]!)!;
     const sent = this.members.flatMap((m) => results.get(m)?.sent ?? []);

@@ -15,6 +15,7 @@ import type { SyncState } from "../state/sync-state.ts";
 import type { HookRunner, Hooks } from "../hooks/index.ts";
 import { FatalError, GateRejected, type SyncResult } from "./sync.ts";
 import { PartialFailure } from "./fleet.ts";
+import { VerifyRefused } from "../verify/index.ts";
 
 export interface LoopDeps {
   config: Config;
@@ -64,6 +65,8 @@ export class Wake {
 export async function runLoop(d: LoopDeps): Promise<number> {
   const { config, log, state } = d;
   let failCount = 0;
+  /** Signature refusals in a row: failures for readiness, outside the --max-failures budget. */
+  let refusals = 0;
   let syncCount = 0;
   let initialDone = false;
   let wait = config.initPeriod;
@@ -126,6 +129,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       }
       if (failCount > 0) log.v(4, "resetting failure count", { failCount });
       failCount = 0;
+      refusals = 0;
       state.consecutiveFailures = 0;
       deleteErrorFile(config.errorFile);
     } catch (err) {
@@ -151,8 +155,26 @@ export async function runLoop(d: LoopDeps): Promise<number> {
         await d.wake.sleep(config.prePublish.backoff);
         continue;
       }
+      if (err instanceof PartialFailure && err.refusalsOnly) {
+        // Some refs were refused (gate or signature), none failed: as a refusal, not counted.
+        refusals++;
+        state.consecutiveFailures = failCount + refusals;
+        log.error(err, "refs refused, not publishing them; will retry");
+        if (config.oneTime) return 1;
+        await d.wake.sleep(wait);
+        continue;
+      }
+      if (err instanceof VerifyRefused) {
+        refusals++;
+        state.consecutiveFailures = failCount + refusals;
+        const why = err.remembered ? "signature check failed before, not publishing; retried when the ref moves or a key file changes" : "signature check failed, not publishing";
+        log.error(err, why, { verdict: err.verdict.result, object: err.verdict.object, hash: err.verdict.oid, fingerprint: err.verdict.fingerprint });
+        if (config.oneTime) return 1;
+        await d.wake.sleep(wait);
+        continue;
+      }
       failCount++;
-      state.consecutiveFailures = failCount;
+      state.consecutiveFailures = failCount + refusals;
       const max = !initialDone && config.initMaxFailures !== undefined ? config.initMaxFailures : config.maxFailures;
       if (max >= 0 && failCount >= max) {
         log.error(err, "too many failures, aborting", { failCount, maxFailures: max });

@@ -14,11 +14,12 @@ import { join } from "node:path";
 import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
-import { fetchRef } from "../repo/fetch.ts";
+import { fetchRef, readFetchHead, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
 import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
+import { VerifyRefused, type Verifier } from "../verify/index.ts";
 
 export interface SyncResult {
   changed: boolean;
@@ -57,6 +58,8 @@ export interface SyncerOptions {
    * as it is, never checked out again (that would take it away from the link serving it).
    */
   linkedElsewhere?: (hash: string) => boolean;
+  /** --verify-signatures; null = publish whatever the ref names. */
+  verifier?: Verifier | null;
 }
 
 /** What a good attempt left published: the hash and its worktree. */
@@ -75,6 +78,8 @@ export class Syncer {
   readonly startup: Promise<void>;
   private readonly ownsRootBranch: boolean;
   private readonly linkedElsewhere: (hash: string) => boolean;
+  /** --verify-signatures; null = publish whatever the ref names. */
+  private readonly verifier: Verifier | null;
 
   constructor(
     private readonly ctx: RepoContext,
@@ -86,6 +91,7 @@ export class Syncer {
     this.startup = opts.startup ?? Promise.resolve();
     this.ownsRootBranch = opts.ownsRootBranch ?? true;
     this.linkedElsewhere = opts.linkedElsewhere ?? (() => false);
+    this.verifier = opts.verifier ?? null;
   }
 
   /** The link this syncer publishes and the ref it follows. */
@@ -101,8 +107,18 @@ export class Syncer {
     if (published && !full) {
       polled = await this.remote.resolve(deadline);
       if (polled?.hash === published.hash) return this.unchanged(published, polled, syncCount);
+      // A refused ref that has not moved: refused again, without a fetch (verify/index.ts).
+      const refused = polled ? this.refusedBefore(published, polled) : null;
+      if (refused) throw refused;
     }
-    const result = await this.sync(deadline, syncCount, polled, full);
+    let result: SyncResult;
+    try {
+      result = await this.sync(deadline, syncCount, polled, full);
+    } catch (e) {
+      // Nothing on disk changed: the next poll may stay cheap.
+      if (e instanceof VerifyRefused && published && !full) this.published = published;
+      throw e;
+    }
     if (!full && polled === null) this.remote.fetchWorked();
     return result;
   }
@@ -120,6 +136,16 @@ export class Syncer {
     if (off === "") return { published, full: false };
     this.ctx.log.v(2, "running full checks", { reason: off });
     return { published, full: true };
+  }
+
+  /**
+   * The poll found a ref this process refused and that has not moved: the same refusal, with no
+   * fetch, and what is published stays as it was (so the next poll stays cheap).
+   */
+  refusedBefore(published: Published, polled: RemoteRef): VerifyRefused | null {
+    const refused = this.verifier?.remembered(polled.oid, polled.hash) ?? null;
+    if (refused) this.published = published;
+    return refused;
   }
 
   /** The poll saw the published hash: nothing to do. */
@@ -164,14 +190,15 @@ export class Syncer {
     await Promise.all([full ? initRepo(ctx, deadline) : null, this.startup]);
     const answer = polled ?? (await asking);
     const remoteHash = await fetchRef(ctx, deadline, answer);
-    return await this.publishFetched(deadline, syncCount, answer, remoteHash, full);
+    return await this.publishFetched(deadline, syncCount, answer, { oid: readFetchHead(ctx.root) || remoteHash, hash: remoteHash }, full);
   }
 
   /**
    * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
    * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
    */
-  async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, remoteHash: string, full: boolean): Promise<SyncResult> {
+  async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, fetched: FetchedRef, full: boolean): Promise<SyncResult> {
+    const remoteHash = fetched.hash;
     const { ctx, hooks } = this;
     const { config, log } = ctx;
     const current = readCurrent(ctx.link);
@@ -197,6 +224,9 @@ export class Syncer {
       this.published = { hash: remoteHash, worktree: currentPath };
       return { changed, hash: remoteHash, remoteRef, sent };
     }
+
+    // Before anything is published or handed to a hook, the pre-publish gate included.
+    if (this.verifier) await this.verifier.check(ctx.git, ctx.root, deadline, fetched.oid, remoteHash);
 
     log.info("update required", { ref: config.ref, local: currentHash, remote: remoteHash, syncCount });
     fetchCount.inc();

@@ -24,29 +24,35 @@ export async function fetchRef(ctx: RepoContext, deadline: number, polled: Remot
   return (await git.run(["rev-parse", "FETCH_HEAD^{}"], { cwd: root, deadline })).stdout.trim();
 }
 
+/** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to. */
+export interface FetchedRef {
+  oid: string;
+  hash: string;
+}
+
 /**
  * Several refs in one `git fetch` (--also-link, issue 15): git writes one FETCH_HEAD line per
  * ref, in the order asked, so each ref's object is read off its line. Returns each ref's commit;
  * objects the poll saw are peeled by its answer, the rest by one `git rev-parse`.
  */
-export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readonly string[], polled: ReadonlyMap<string, RemoteRef | null>): Promise<Map<string, string>> {
+export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readonly string[], polled: ReadonlyMap<string, RemoteRef | null>): Promise<Map<string, FetchedRef>> {
   const { git, root, repo, log } = ctx;
   const asked = [...new Set(refs)];
   log.v(2, "fetching", { refs: asked, repo: redactURL(repo) });
   await runFetch(ctx, deadline, asked);
   const oids = readFetchHeadLines(root);
   if (oids.length !== asked.length) throw new Error(`git fetch wrote ${oids.length} FETCH_HEAD lines for ${asked.length} refs`);
-  const out = new Map<string, string>();
+  const out = new Map<string, FetchedRef>();
   const unpeeled: number[] = [];
   asked.forEach((ref, i) => {
     const p = polled.get(ref);
-    if (p && p.oid === oids[i]) out.set(ref, p.hash);
+    if (p && p.oid === oids[i]) out.set(ref, { oid: p.oid, hash: p.hash });
     else unpeeled.push(i);
   });
   if (unpeeled.length > 0) {
     const r = await git.run(["rev-parse", ...unpeeled.map((i) => `${oids[i]}^{}`)], { cwd: root, deadline });
     const peeled = r.stdout.trim().split("\n");
-    unpeeled.forEach((i, k) => out.set(asked[i]!, peeled[k]!.trim()));
+    unpeeled.forEach((i, k) => out.set(asked[i]!, { oid: oids[i]!, hash: peeled[k]!.trim() }));
   }
   return out;
 }
@@ -81,7 +87,7 @@ function readFetchHeadLines(root: string): string[] {
 }
 
 /** The object FETCH_HEAD names ("<oid>\t<flags>\t<description>"), or "" if unreadable. */
-function readFetchHead(root: string): string {
+export function readFetchHead(root: string): string {
   try {
     return /^([0-9a-f]{40,64})\t/.exec(readFileSync(join(root, ".git", "FETCH_HEAD"), "utf8"))?.[1] ?? "";
   } catch {

@@ -14,6 +14,23 @@ export interface HookState {
   running: boolean;
 }
 
+/** The last signature verdict (--verify-signatures, src/verify/). */
+export interface VerifyState {
+  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported. */
+  result: string;
+  /** The object whose signature decided: "commit" or "tag". */
+  object: string;
+  /** That object's hash. */
+  oid: string;
+  /** The commit the ref peels to. */
+  hash: string;
+  signer: string;
+  /** SHA256:... for SSH keys, the hex fingerprint (or key ID) for OpenPGP; "" when unsigned. */
+  fingerprint: string;
+  reason: string;
+  time: number;
+}
+
 export interface SyncState {
   startedAt: number;
   /** True after the first successful attempt of this process; never goes back (compat.md 7). */
@@ -33,6 +50,8 @@ export interface SyncState {
   hooks: Record<string, HookState>;
   /** --also-link (issue 15): each extra ref's own state; empty with one ref. */
   links: LinkState[];
+  /** Null until a signature is checked (or without --verify-signatures). */
+  verify: VerifyState | null;
 }
 
 /** One --also-link ref: its name, ref and link path, and the same fields as the main ref's. */
@@ -56,5 +75,6 @@ export function newSyncState(): SyncState {
     syncCount: 0,
     hooks: {},
     links: [],
+    verify: null,
   };
 }

@@ -22,10 +22,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   repo: ["config", "git", "lib", "log", "state", "version.ts"],
   hooks: ["config", "git", "lib", "log", "state"],
   cleanup: ["config", "git", "lib", "log", "repo", "state"],
-  loop: ["auth", "cleanup", "config", "git", "hooks", "lib", "log", "publish", "repo", "state"],
+  verify: ["git", "lib", "log", "state"],
+  loop: ["auth", "cleanup", "config", "git", "hooks", "lib", "log", "publish", "repo", "state", "verify"],
   http: ["config", "lib", "log", "pid1", "repo", "state", "version.ts"],
   cli: ["config", "http", "lib", "log", "publish", "state", "version.ts"],
-  "run.ts": ["auth", "cleanup", "config", "git", "hooks", "http", "lib", "log", "loop", "publish", "repo", "state", "version.ts"],
+  "run.ts": ["auth", "cleanup", "config", "git", "hooks", "http", "lib", "log", "loop", "publish", "repo", "state", "verify", "version.ts"],
   "main.ts": ["auth", "cli", "config", "lib", "log", "pid1", "run.ts", "version.ts"],
 };
 

@@ -312,6 +312,72 @@ describe.skipIf(skip !== undefined)("image", () => {
     }
   });
 
+  // --verify-signatures in the image, which has neither gpg nor ssh-keygen: both kinds are
+  // checked in-process (OpenPGP.js is bundled into the binary).
+  const signedRepo = () => {
+    const keys = join(work, "signing");
+    mkdirSync(keys, { recursive: true, mode: 0o700 });
+    const gnupg = join(keys, "gnupg");
+    mkdirSync(gnupg, { mode: 0o700 });
+    const env = { ...process.env, GNUPGHOME: gnupg, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+    const sh = (argv: string[], cwd = keys) => {
+      const p = Bun.spawnSync(argv, { cwd, env, stdout: "pipe", stderr: "pipe" });
+      if (p.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${p.stderr.toString()}`);
+      return p.stdout.toString().trim();
+    };
+    sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", join(keys, "ssh")]);
+    sh(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Signer <signer@example.com>", "ed25519", "sign", "never"]);
+    const fpr = /^fpr:+([0-9A-F]+):/m.exec(sh(["gpg", "--list-keys", "--with-colons"]))![1]!;
+    const pub = join(work, "keys");
+    mkdirSync(pub, { recursive: true });
+    chmodSync(pub, 0o755);
+    writeFileSync(join(pub, "allowed_signers"), `signer@example.com ${readFileSync(join(keys, "ssh.pub"), "utf8")}`, { mode: 0o644 });
+    writeFileSync(join(pub, "trusted.asc"), sh(["gpg", "--armor", "--export", fpr]), { mode: 0o644 });
+    const bare = makeBareRepo(repos, "signed.git").path;
+    const wt = join(work, ".signed.work");
+    git(work, "clone", "-q", bare, wt);
+    const commitOn = (branch: string, sign: string[]) => {
+      sh(["git", "checkout", "-q", "-B", branch, "origin/main"], wt);
+      sh(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...sign, "commit", "-q", "--allow-empty", "-m", branch], wt);
+      sh(["git", "push", "-q", "origin", branch], wt);
+      return sh(["git", "rev-parse", "HEAD"], wt);
+    };
+    const hashes = {
+      ssh: commitOn("ssh-signed", ["-c", "gpg.format=ssh", "-c", `user.signingkey=${join(keys, "ssh")}`, "-c", "commit.gpgsign=true"]),
+      pgp: commitOn("pgp-signed", ["-c", `user.signingkey=${fpr}`, "-c", "commit.gpgsign=true"]),
+      unsigned: commitOn("unsigned", []),
+    };
+    Bun.spawnSync(["gpgconf", "--kill", "gpg-agent"], { env });
+    return { pub, hashes };
+  };
+  let signed: ReturnType<typeof signedRepo> | undefined;
+
+  test("--verify-signatures: SSH- and OpenPGP-signed commits are verified and published", async () => {
+    signed ??= signedRepo();
+    const keys = [`${signed.pub}:/keys:ro`];
+    const flags = ["--verify-signatures=commit", "--allowed-signers-file=/keys/allowed_signers", "--trusted-keys-file=/keys/trusted.asc"];
+    for (const [branch, hash] of [["ssh-signed", signed.hashes.ssh], ["pgp-signed", signed.hashes.pgp]] as const) {
+      const root = volumeDir(work, `sync-verify-${branch}`);
+      const r = await sync([`--repo=${publicHttp.url}/signed.git`, ...flags, `--ref=${branch}`], { root, volumes: keys });
+      expectOk(r);
+      expect(realpathSync(join(root, "current"))).toEndWith(hash);
+      expect(r.stderr).toContain('"msg":"signature verified"');
+    }
+  });
+
+  test("--verify-signatures: an unsigned commit is refused, exit 1, nothing published", async () => {
+    signed ??= signedRepo();
+    const root = volumeDir(work, "sync-verify-unsigned");
+    const r = await sync(
+      [`--repo=${publicHttp.url}/signed.git`, "--ref=unsigned", "--verify-signatures=commit", "--trusted-keys-file=/keys/trusted.asc", "--error-file=error.json"],
+      { root, volumes: [`${signed.pub}:/keys:ro`] },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`not publishing ${signed.hashes.unsigned}`);
+    expect(existsSync(join(root, "current"))).toBe(false);
+    expect(readFileSync(join(root, "error.json"), "utf8")).toContain("is not signed");
+  });
+
   test("sync as a random UID (--user 12345:0)", async () => {
     const root = volumeDir(work, "sync-random-uid");
     const r = await sync([`--repo=${publicHttp.url}/main.git`], { root, user: "12345:0" });

@@ -12,14 +12,19 @@ const GC_ARGS: Record<string, string[] | null> = {
   off: null,
 };
 
-export async function removeStaleWorktrees(ctx: RepoContext, current: readonly string[], deadline: number): Promise<void> {
+/**
+ * `current`: every hash a link points at. `copyChanged`: --link-mode=copy published a new
+ * commit; there are no worktrees to remove, but the previous commit's objects are now
+ * unreachable, so prune and gc run as after a removal.
+ */
+export async function removeStaleWorktrees(ctx: RepoContext, current: readonly string[], deadline: number, copyChanged = false): Promise<void> {
   const { root, log, git, config } = ctx;
   const dir = join(root, ".worktrees");
-  let names: string[];
+  let names: string[] = [];
   try {
     names = readdirSync(dir);
   } catch {
-    return;
+    if (!copyChanged) return;
   }
   const now = Date.now();
   let removed = 0;
@@ -45,7 +50,7 @@ export async function removeStaleWorktrees(ctx: RepoContext, current: readonly s
       removed++;
     }
   }
-  if (removed === 0) return;
+  if (removed === 0 && !copyChanged) return;
 
   const errors: string[] = [];
   const step = async (args: string[]) => {

@@ -7,11 +7,13 @@
 //
 // Exit codes: 0 healthy, 1 the instance reports not ready or errors, 2 nothing could be read.
 import { lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { makeAbsPath } from "../config/index.ts";
 import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { readCurrent } from "../publish/symlink.ts";
+import { HASH_FILE, readCopyHash } from "../publish/copy.ts";
 import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
 import { discoverInstance } from "./instance.ts";
 
@@ -45,6 +47,8 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
   const rows: Array<[string, string]> = [
     ["repo", doc.repo],
     ["ref", doc.ref],
+    // Which release a `semver:` range follows is the first thing to ask; older instances send no resolvedRef.
+    ...(doc.ref.startsWith("semver:") ? [["tag", doc.resolvedRef || "(none yet)"] as [string, string]] : []),
     ["hash", doc.hash || "(none yet)"],
     ["link", doc.link],
     ["ready", doc.healthy ? "yes" : `no (${doc.reason || "repo is not ready"})`],
@@ -86,6 +90,14 @@ async function fetchStatus(base: string): Promise<StatusDocument> {
   return res._data;
 }
 
+function isDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export interface RootFacts {
   root: string;
   link: string;
@@ -100,9 +112,17 @@ export interface RootFacts {
 /** What the on-disk contract (compat.md 1, 4.8) tells without asking the process. */
 export function readRoot(root: string, link: string, errorFile: string): RootFacts {
   lstatSync(root); // throws when there is no root: nothing to report
-  const current = readCurrent(link);
+  let current: { hash: string } | null;
   let published: string | null = null;
-  if (current) published = lstatSync(link).mtime.toISOString();
+  if (isDir(link)) {
+    // --link-mode=copy: the directory names its commit once complete.
+    const hash = readCopyHash(link);
+    current = hash === "" ? null : { hash };
+    if (current) published = lstatSync(join(link, HASH_FILE)).mtime.toISOString();
+  } else {
+    current = readCurrent(link);
+    if (current) published = lstatSync(link).mtime.toISOString();
+  }
   let error = "";
   if (errorFile) {
     try {

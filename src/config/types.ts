@@ -5,6 +5,7 @@
 
 export type SubmoduleMode = "recursive" | "shallow" | "off";
 export type GitGCMode = "auto" | "always" | "aggressive" | "off";
+export type LinkMode = "symlink" | "copy";
 
 export interface Credential {
   url: string;
@@ -35,6 +36,10 @@ export interface Config {
    * own link under root. Empty: one ref, exactly as upstream.
    */
   alsoLinks: AlsoLink[];
+  /** `--link-mode` (ours): "symlink" (upstream's) or "copy" (the link is a directory, publish/copy.ts). */
+  linkMode: LinkMode;
+  /** `--copy-drop-repo` (ours): after a --one-time copy, remove root/.git. */
+  copyDropRepo: boolean;
   period: number;
   initPeriod: number;
   syncTimeout: number;

@@ -2,11 +2,12 @@
 // failure wins, and tests look for the exact message).
 import { isAbsolute, resolve } from "node:path";
 import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
+import { rangeError, semverRange } from "../lib/semver.ts";
 import { isSecretKey, redactURL } from "../log/redact.ts";
 import { parseGitConfigList } from "./gitconfig.ts";
 import { OPTIONS, isHidden, type OptionValue, type OptionValues } from "./options.ts";
 import type { ParseState } from "./parse.ts";
-import type { AlsoLink, Config, Credential, GitGCMode, SubmoduleMode } from "./types.ts";
+import type { AlsoLink, Config, Credential, GitGCMode, LinkMode, SubmoduleMode } from "./types.ts";
 
 /** A fatal config error: message, usage, message on stderr; the message alone in the error file. */
 export class ConfigError extends Error {
@@ -188,6 +189,10 @@ export function validate(st: ParseState, cwd: string): Validated {
     logs.push("setting --ref from deprecated --rev");
   }
   if (v.ref === "") fail("required flag: --ref must be specified");
+  // Ours: Bun.semver would read a malformed range as "*" and follow every tag.
+  const range = semverRange(v.ref);
+  const badRange = range === null ? "" : rangeError(range);
+  if (badRange !== "") fail(`invalid flag: --ref ${JSON.stringify(v.ref)} is not a valid semver range: ${badRange}`);
 
   // Steps 6-8.
   if (v.depth < 0) fail("invalid flag: --depth must be greater than or equal to 0");
@@ -205,6 +210,11 @@ export function validate(st: ParseState, cwd: string): Validated {
   }
   if (v.link === "") v.link = defaultLinkName(v.repo);
   const alsoLinks = parseAlsoLinks(v["also-link"], root, makeAbsPath(v.link, root), fail);
+  // Ours: the refs of --also-link share one poll and one fetch by name; a `semver:` range picks
+  // its tag with a poll of its own, so it follows releases as the only ref of a process.
+  if (alsoLinks.length > 0 && range !== null) fail("invalid flag: --ref=semver:RANGE can't be combined with --also-link (run it as a process of its own)");
+  const rangeLink = alsoLinks.find((l) => l.ref.startsWith("semver:"));
+  if (rangeLink) fail(`invalid flag: --also-link ${goQuote(rangeLink.name)}: a semver: range can only be --ref, without --also-link`);
 
   // Step 10.
   if (v.wait !== 0) {
@@ -349,6 +359,22 @@ export function validate(st: ParseState, cwd: string): Validated {
   if (verifyMode.startsWith("tag") && (v.ref === "HEAD" || v.ref.startsWith("refs/heads/"))) {
     fail(`invalid flag: --verify-signatures=${verifyMode} needs --ref to name an annotated tag, not ${v.ref}`);
   }
+  // Ours: --link-mode=copy has no worktree (blobs are copied from the object store).
+  const linkMode = v["link-mode"];
+  if (linkMode !== "symlink" && linkMode !== "copy") fail('invalid flag: --link-mode must be one of "symlink" or "copy"');
+  if (v["copy-drop-repo"] && !(v["one-time"] && linkMode === "copy")) fail("invalid flag: --copy-drop-repo requires --one-time and --link-mode=copy");
+  if (linkMode === "copy") {
+    if (alsoLinks.length > 0) fail("invalid flag: --also-link is not supported with --link-mode=copy");
+    if (v["sparse-checkout-file"] !== "") fail("invalid flag: --sparse-checkout-file is not supported with --link-mode=copy");
+    if (prePublish.command !== "" || prePublish.argv.length > 0) {
+      fail("invalid flag: --pre-publish-exechook-command and --pre-publish-exechook-argv are not supported with --link-mode=copy (there is no checkout to run them in before the copy is updated)");
+    }
+    const link = makeAbsPath(v.link, root);
+    const inside = (dir: string) => link === dir || link.startsWith(dir + "/");
+    if (link === root || root.startsWith(link + "/") || inside(resolve(root, ".git")) || inside(resolve(root, ".worktrees"))) {
+      fail("invalid flag: with --link-mode=copy, --link must be a directory of its own, not --root, above it, or inside root/.git or root/.worktrees");
+    }
+  }
 
   const config: Config = {
     repo: v.repo,
@@ -356,6 +382,8 @@ export function validate(st: ParseState, cwd: string): Validated {
     root,
     link: v.link,
     alsoLinks,
+    linkMode: linkMode as LinkMode,
+    copyDropRepo: v["copy-drop-repo"],
     period: v.period,
     initPeriod,
     syncTimeout: v["sync-timeout"],

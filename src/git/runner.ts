@@ -17,6 +17,8 @@ export interface GitRunOptions {
   teeStderr?: boolean;
   /** stdout as latin1, byte for byte (objects read for signature checks). */
   latin1?: boolean;
+  /** Stream stdout to this callback instead of collecting it (the result's stdout is then ""). */
+  onStdout?: (chunk: Uint8Array) => void;
 }
 
 export interface GitResult {
@@ -79,6 +81,7 @@ export class Git {
         stdin: opts.stdin,
         latin1: opts.latin1,
         teeStderr: opts.teeStderr ? (chunk) => writeStderr(chunk) : undefined,
+        onStdout: opts.onStdout,
       });
     } catch (e) {
       if (e instanceof SpawnError) throw new GitError(`Run(${cmd}): ${e.message}`, "", "", null);

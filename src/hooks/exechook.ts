@@ -48,6 +48,7 @@ export function createExecHookAction(name: "exechook" | "pre-publish-exechook", 
       // Ours (issue 15): which ref and link this hash is for, so one hook can serve several refs.
       if (ev.ref !== undefined) env.GITSYNC_REF = ev.ref;
       if (ev.link !== undefined) env.GITSYNC_LINK = ev.link;
+      if (ev.resolvedRef) env.GITSYNC_RESOLVED_REF = ev.resolvedRef;
 
       deps.log.info("running exechook", {
         hash: ev.hash,

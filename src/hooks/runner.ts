@@ -17,6 +17,8 @@ export interface HookEvent {
   /** The ref as configured (--ref, or an --also-link's REF) and the link it is published at. */
   ref?: string;
   link?: string;
+  /** `--ref=semver:` only: the tag chosen (refs/tags/v1.2.3); "" or absent otherwise. */
+  resolvedRef?: string;
 }
 
 export interface HookRunner {

@@ -15,16 +15,22 @@ export const SIGNATURE_HEADER = "Gitsync-Signature-256";
 /** Ours, with --also-link only (issue 15): the ref as configured and the link path, for a receiver that serves several refs. */
 export const REF_HEADER = "Gitsync-Ref";
 export const LINK_HEADER = "Gitsync-Link";
+/** Sent with `--ref=semver:` only: the tag chosen, e.g. refs/tags/v1.2.3. */
+export const RESOLVED_REF_HEADER = "Gitsync-Resolved-Ref";
 
 /** time.RFC3339 in UTC, without fractional seconds, as Go prints it. */
 function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** With --also-link the payload also names the link (`ref` is then the ref of that link). */
+/**
+ * With --also-link the payload also names the link (`ref` is then the ref of that link);
+ * resolvedRef (the tag a `semver:` ref chose) only when there is one: other payloads are unchanged.
+ */
 export function webhookPayload(config: Pick<Config, "repo" | "ref"> & Partial<Pick<Config, "alsoLinks">>, ev: HookEvent, now = new Date()): string {
   const link = ev.link !== undefined && (config.alsoLinks?.length ?? 0) > 0 ? { link: ev.link } : {};
-  return JSON.stringify({ repo: redactURL(config.repo), ref: ev.ref ?? config.ref, ...link, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
+  const resolved = ev.resolvedRef ? { resolvedRef: ev.resolvedRef } : {};
+  return JSON.stringify({ repo: redactURL(config.repo), ref: ev.ref ?? config.ref, ...link, ...resolved, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
 }
 
 /** fetch refuses a body on these methods; the payload (if any) is then not sent. */
@@ -57,6 +63,7 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
         if (ev.ref !== undefined) headers.set(REF_HEADER, ev.ref);
         if (ev.link !== undefined) headers.set(LINK_HEADER, ev.link);
       }
+      if (ev.resolvedRef) headers.set(RESOLVED_REF_HEADER, ev.resolvedRef);
       let body = "";
       if (wh.payload && !NO_BODY.has(method)) {
         body = webhookPayload(config, ev);

@@ -138,6 +138,8 @@ export function syncedRef(remoteRef: string, configRef: string): string {
  * push when --ref is HEAD: which branch the remote's HEAD names is not known yet.
  */
 export function refMatches(pushed: string, remoteRef: string, configRef: string): boolean {
+  // `semver:` follows whichever tag is highest: any tag push (or deletion) can change the choice.
+  if (configRef.startsWith("semver:")) return pushed.startsWith("refs/tags/");
   const polled = polledRef(remoteRef);
   if (polled !== "") return pushed === polled;
   if (configRef === "HEAD") return true;

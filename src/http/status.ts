@@ -22,6 +22,8 @@ export interface HookStatus {
 export interface StatusDocument {
   repo: string;
   ref: string;
+  /** The full ref name --ref resolved to at the last successful poll (for `semver:`, the tag chosen); "" when unknown. */
+  resolvedRef: string;
   root: string;
   link: string;
   hash: string;
@@ -90,6 +92,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
   return {
     repo: redactURL(config.repo),
     ref: config.ref,
+    resolvedRef: state.remoteRef,
     root: config.root,
     // --link is relative to --root unless absolute (compat.md 1.2); report the path it names.
     link: makeAbsPath(config.link, config.root),

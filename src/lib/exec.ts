@@ -15,6 +15,8 @@ export interface ExecOptions {
   teeStderr?: (chunk: Uint8Array) => void;
   /** Decode stdout as latin1 (one char per byte) instead of UTF-8, for git objects that must stay byte-exact. */
   latin1?: boolean;
+  /** Hand stdout to this callback as it arrives instead of collecting it (binary output: `git cat-file --batch`); stdout is then "". */
+  onStdout?: (chunk: Uint8Array) => void;
 }
 
 export interface ExecResult {
@@ -120,9 +122,11 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
       : undefined;
   try {
     const [stdout, stderr] = await Promise.all([
-      opts.latin1
-        ? new Response(proc.stdout as ReadableStream).arrayBuffer().then((b) => Buffer.from(b).toString("latin1"))
-        : new Response(proc.stdout as ReadableStream).text(),
+      opts.onStdout
+        ? drain(proc.stdout as ReadableStream<Uint8Array>, opts.onStdout)
+        : opts.latin1
+          ? new Response(proc.stdout as ReadableStream).arrayBuffer().then((b) => Buffer.from(b).toString("latin1"))
+          : new Response(proc.stdout as ReadableStream).text(),
       readAll(proc.stderr as ReadableStream<Uint8Array>, opts.teeStderr),
       proc.exited,
     ]);
@@ -138,6 +142,11 @@ export async function execute(argv: string[], opts: ExecOptions): Promise<ExecRe
     if (timer) clearTimeout(timer);
     running.delete(pid);
   }
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, each: (chunk: Uint8Array) => void): Promise<string> {
+  for await (const chunk of stream) each(chunk);
+  return "";
 }
 
 async function readAll(stream: ReadableStream<Uint8Array>, tee?: (chunk: Uint8Array) => void): Promise<string> {

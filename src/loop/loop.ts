@@ -3,6 +3,7 @@
 // and the wake-ups (--sync-on-signal, POST /sync).
 import { FatalAuthError } from "../auth/index.ts";
 import { removeStaleWorktrees } from "../cleanup/stale.ts";
+import { dropObjectStore } from "../publish/copy.ts";
 import type { Config } from "../config/types.ts";
 import { Duration } from "../lib/go.ts";
 import { releaseStartupPages } from "../lib/memory.ts";
@@ -113,10 +114,14 @@ export async function runLoop(d: LoopDeps): Promise<number> {
           log.error(e, "can't update the list of links", { file: LINKS_FILE });
         }
       }
-      await removeStaleWorktrees(d.ctx, result.linked ?? [result.hash], deadline).catch((e) => log.error(e, "git cleanup failed"));
+      // A copy's first update of a process makes nothing unreachable worth a gc; later ones do.
+      const copyChanged = config.linkMode === "copy" && result.changed && syncCount > 1;
+      await removeStaleWorktrees(d.ctx, result.linked ?? [result.hash], deadline, copyChanged).catch((e) => log.error(e, "git cleanup failed"));
 
       if (config.oneTime) {
         const ok = await waitForHooks(result.sent);
+        // --copy-drop-repo: an init container wants the files and nothing else.
+        if (config.copyDropRepo) dropObjectStore(d.ctx.root, d.ctx.link, log);
         deleteErrorFile(config.errorFile);
         const code = ok ? 0 : 1;
         log.info("exiting after one sync", { status: code });

@@ -19,7 +19,9 @@ import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
 import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
+import { claimCopyDir, currentCopy } from "../publish/copy.ts";
 import { VerifyRefused, type Verifier } from "../verify/index.ts";
+import { syncCopy } from "./copy-sync.ts";
 
 export interface SyncResult {
   changed: boolean;
@@ -165,6 +167,7 @@ export class Syncer {
     try {
       if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
       if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
+      if (this.ctx.config.linkMode === "copy") return currentCopy(root, link) === p.hash ? "" : "copy changed";
       if (readCurrent(link)?.path !== p.worktree) return "link moved";
       if (isEmptyDir(p.worktree)) return "worktree is empty";
       const admin = readGitfile(join(p.worktree, ".git"));
@@ -182,22 +185,37 @@ export class Syncer {
    */
   private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
     const { ctx } = this;
+    const { config, log } = ctx;
     // With the full checks there was no poll: a local repo's ref files are read alongside them.
     // That costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
     // (Not over http: two requests to the server cost more than the rev-parse they save.)
-    const asking = full && this.remote.kind === "local files" ? this.remote.resolve(deadline) : null;
+    // A `semver:` ref must always ask: the answer is what to fetch.
+    const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer) ? this.remote.resolve(deadline) : null;
+    asking?.catch(() => {}); // awaited below, after the root checks
+
+    // Before the root checks: a root that fails them is wiped, and a foreign directory inside it with it.
+    if (config.linkMode === "copy" && this.updates === 0) claimCopyDir(ctx.root, ctx.link, log);
     // A failed `git version` (startup) ends the process even while the root checks run.
     await Promise.all([full ? initRepo(ctx, deadline) : null, this.startup]);
     const answer = polled ?? (await asking);
-    const remoteHash = await fetchRef(ctx, deadline, answer);
-    return await this.publishFetched(deadline, syncCount, answer, { oid: readFetchHead(ctx.root) || remoteHash, hash: remoteHash }, full);
+    // `semver:` fetches the tag it chose (always known here: that query throws rather than answer null).
+    const resolvedRef = this.remote.fetchByAnswer ? (answer?.name ?? "") : "";
+
+    if (config.linkMode === "copy") {
+      const r = await syncCopy(ctx, this.hooks, { deadline, syncCount, answer, fetchName: resolvedRef || config.ref, resolvedRef, updates: this.updates, verifier: this.verifier });
+      if (r.changed || this.updates === 0) this.updates++;
+      this.published = { hash: r.hash, worktree: ctx.link };
+      return r;
+    }
+    const remoteHash = await fetchRef(ctx, deadline, answer, resolvedRef || config.ref);
+    return await this.publishFetched(deadline, syncCount, answer, { oid: readFetchHead(ctx.root) || remoteHash, hash: remoteHash }, full, resolvedRef);
   }
 
   /**
    * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
    * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
    */
-  async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, fetched: FetchedRef, full: boolean): Promise<SyncResult> {
+  async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, fetched: FetchedRef, full: boolean, resolvedRef = ""): Promise<SyncResult> {
     const remoteHash = fetched.hash;
     const { ctx, hooks } = this;
     const { config, log } = ctx;
@@ -228,7 +246,8 @@ export class Syncer {
     // Before anything is published or handed to a hook, the pre-publish gate included.
     if (this.verifier) await this.verifier.check(ctx.git, ctx.root, deadline, fetched.oid, remoteHash);
 
-    log.info("update required", { ref: config.ref, local: currentHash, remote: remoteHash, syncCount });
+    const tag = resolvedRef ? { tag: resolvedRef } : {};
+    log.info("update required", { ref: config.ref, ...tag, local: currentHash, remote: remoteHash, syncCount });
     fetchCount.inc();
     // Keeps the commit reachable from a branch and makes the next fetch cheap. Root's branch
     // belongs to the main ref; an --also-link ref's commit is kept by its worktree's HEAD.
@@ -243,7 +262,7 @@ export class Syncer {
       worktree = created.path;
       await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
     }
-    const ev: HookEvent = { hash: remoteHash, previousHash: current?.hash ?? "", worktree, ref: config.ref, link: ctx.link };
+    const ev: HookEvent = { hash: remoteHash, previousHash: current?.hash ?? "", worktree, ref: config.ref, link: ctx.link, resolvedRef };
 
     if (changed) {
       if (hooks.gate) {
@@ -265,7 +284,7 @@ export class Syncer {
     }
 
     this.updates++;
-    log.info("updated successfully", { ref: config.ref, remote: remoteHash, syncCount });
+    log.info("updated successfully", { ref: config.ref, ...tag, remote: remoteHash, syncCount });
     if (currentHash !== "" && currentPath !== worktreePath(ctx, currentHash)) {
       // A v3 worktree (root/<hash> or root/rev-<hash>): the link has moved off it.
       log.v(1, "removing old-layout worktree", { path: currentPath });

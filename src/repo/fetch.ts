@@ -8,14 +8,14 @@ import type { RepoContext } from "./context.ts";
 import type { RemoteRef } from "./remote.ts";
 
 /**
- * Returns the fetched commit. `polled` is what the poll just saw: when FETCH_HEAD holds that
- * object we already know the commit it peels to; otherwise (no poll, or the ref moved between
+ * Returns the fetched commit. `ref` is what to fetch: --ref, or the tag a `semver:` poll chose.
+ * `polled` is what the poll just saw: when FETCH_HEAD holds that object we already know the commit it peels to; otherwise (no poll, or the ref moved between
  * poll and fetch) git peels FETCH_HEAD, and the newer answer wins.
  */
-export async function fetchRef(ctx: RepoContext, deadline: number, polled: RemoteRef | null = null): Promise<string> {
-  const { config, git, root, repo, log } = ctx;
-  log.v(2, "fetching", { ref: config.ref, repo: redactURL(repo) });
-  await runFetch(ctx, deadline, [config.ref]);
+export async function fetchRef(ctx: RepoContext, deadline: number, polled: RemoteRef | null = null, ref = ctx.config.ref): Promise<string> {
+  const { git, root, repo, log } = ctx;
+  log.v(2, "fetching", { ref, repo: redactURL(repo) });
+  await runFetch(ctx, deadline, [ref]);
   if (polled) {
     const fetched = readFetchHead(root);
     if (fetched === polled.oid) return polled.hash;

@@ -4,7 +4,7 @@
 // path/.git and the .git suffixes, a gitfile), loose refs over packed-refs, symbolic refs
 // followed. Anything else (reftable, a linked worktree's git dir, a relative path, a tag whose
 // object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { readGitfile } from "./context.ts";
 import type { RefListing } from "./remote.ts";
@@ -200,4 +200,27 @@ export function listLocalRefs(path: string, names: string[]): { listing: RefList
     return { why: (e as Error).message };
   }
   return { listing };
+}
+
+/**
+ * The names of the tags directly under refs/tags/ (loose files and packed-refs), for
+ * `--ref=semver:` (a version tag has no "/" in its name, so nested tag dirs are not read).
+ * What they point to is read afterwards, by listLocalRefs, for the one tag chosen.
+ */
+export function listLocalTagNames(path: string): { names: string[] } | { why: string } {
+  const gitDir = gitDirFor(path);
+  if (gitDir === "") return { why: "not a git repository we can read" };
+  const why = unsupported(gitDir);
+  if (why !== "") return { why };
+  const names = new Set<string>();
+  for (const name of readPacked(gitDir).refs.keys()) if (name.startsWith("refs/tags/")) names.add(name);
+  try {
+    for (const e of readdirSync(join(gitDir, "refs", "tags"), { withFileTypes: true })) {
+      // A ref being written is "<name>.lock" beside it; the name itself is still the old value.
+      if (e.isFile() && !e.name.endsWith(".lock")) names.add(`refs/tags/${e.name}`);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return { why: (e as Error).message };
+  }
+  return { names: [...names] };
 }

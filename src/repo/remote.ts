@@ -7,8 +7,9 @@
 // A query that cannot tell (an error, a ref it does not find, an abbreviated hash) answers null
 // and the caller fetches as before, so a failing poll costs one extra request and git's own fetch
 // error is still the one reported.
+import { pickSemverTag, semverRange } from "../lib/semver.ts";
 import type { GitConfigEntry, RepoContext } from "./context.ts";
-import { listLocalRefs, localRepoPath } from "./local-refs.ts";
+import { listLocalRefs, listLocalTagNames, localRepoPath } from "./local-refs.ts";
 import { SmartHTTP, smartHTTPSettings, type HTTPCredential, type SmartHTTPSettings } from "./smart-http.ts";
 
 export interface RemoteRef {
@@ -38,6 +39,11 @@ export interface RemoteQuery {
   /** The fetch that followed a null answer succeeded; a query that keeps failing where git works gives way. */
   fetchWorked(): void;
   readonly kind: "ls-remote" | "in-process http" | "local files";
+  /**
+   * The answer names what to fetch (`--ref=semver:`: the chosen tag), so the sync must ask even
+   * when it runs the full checks, and resolve() throws instead of answering null.
+   */
+  readonly fetchByAnswer?: boolean;
 }
 
 const FULL_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -207,6 +213,9 @@ const NEVER: RemoteQuery = {
 
 /** `refs`: every ref the process syncs (--ref and the --also-link refs). */
 export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps, refs: readonly string[] = [ctx.config.ref]): RemoteQuery {
+  // `semver:` is --ref alone (validate.ts refuses it beside --also-link).
+  const range = semverRange(ctx.config.ref);
+  if (range !== null) return new SemverTags(ctx, range, tagSource(ctx, deps));
   if (refs.every((r) => FULL_HASH.test(r))) return NEVER;
   const local = localRepoPath(ctx.repo);
   // Only when git would treat it as a local repo too: with --git-config url.*.insteadOf it may not.
@@ -215,4 +224,123 @@ export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps, refs:
   if (settings.ok) return new InProcessHTTP(ctx, settings.value, deps.credential);
   if (/^https?:/i.test(ctx.repo)) ctx.log.v(1, "polling with git ls-remote", { reason: settings.reason });
   return new LsRemote(ctx);
+}
+
+/** The tags a `semver:` poll chooses from: every name, and what the chosen one points to. */
+interface TagList {
+  names: Iterable<string>;
+  get(name: string): Promise<RemoteRef | null>;
+}
+
+interface TagSource {
+  list(deadline: number): Promise<TagList>;
+  readonly kind: RemoteQuery["kind"];
+}
+
+function fromListing(listing: RefListing): TagList {
+  return {
+    names: listing.refs.keys(),
+    get: async (name) => {
+      const r = listing.refs.get(name);
+      return r ? { name, oid: r.oid, hash: r.peeled ?? r.oid } : null;
+    },
+  };
+}
+
+/** `git ls-remote --tags`: every tag with its peeled "^{}" line. Throws git's error. */
+function lsRemoteTags(ctx: RepoContext): TagSource {
+  return {
+    kind: "ls-remote",
+    async list(deadline) {
+      const r = await ctx.git.run(["ls-remote", "--tags", ctx.repo], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
+      return fromListing(parseLsRemote(r.stdout));
+    },
+  };
+}
+
+/** The same three ways to ask as for any ref (createRemoteQuery), listing refs/tags/ instead of one ref. */
+function tagSource(ctx: RepoContext, deps: RemoteQueryDeps): TagSource {
+  const git = lsRemoteTags(ctx);
+  const local = localRepoPath(ctx.repo);
+  if (local !== "" && !deps.gitConfig.some(([k]) => k.startsWith("url."))) {
+    return {
+      kind: "local files",
+      async list(deadline) {
+        const r = listLocalTagNames(local);
+        if ("why" in r) {
+          ctx.log.v(3, "asking git ls-remote", { reason: r.why });
+          return await git.list(deadline);
+        }
+        return {
+          names: r.names,
+          // Only the chosen tag is resolved and peeled: a poll reads one loose object at most.
+          get: async (name) => {
+            const one = listLocalRefs(local, [name]);
+            if ("listing" in one) return pickRef(name, one.listing);
+            ctx.log.v(3, "asking git ls-remote", { reason: one.why });
+            return await (await git.list(deadline)).get(name);
+          },
+        };
+      },
+    };
+  }
+  const settings = smartHTTPSettings(ctx.repo, deps.gitConfig, deps.env);
+  if (!settings.ok) return git;
+  const client = new SmartHTTP(settings.value);
+  let fallback = false;
+  return {
+    get kind() {
+      return fallback ? "ls-remote" : "in-process http";
+    },
+    async list(deadline) {
+      if (fallback) return await git.list(deadline);
+      let listing: RefListing;
+      try {
+        listing = await client.listRefs(["refs/tags/"], deps.credential(), deadline);
+      } catch (e) {
+        // As InProcessHTTP: where the in-process request fails and git works, git from then on.
+        const tags = await git.list(deadline);
+        ctx.log.v(1, "in-process ref query fails where git works; polling with git ls-remote from now on", { error: (e as Error).message });
+        fallback = true;
+        return tags;
+      }
+      return fromListing(listing);
+    },
+  };
+}
+
+/** `--ref=semver:RANGE`: the highest tag in the range; no match is an error (the last good link stays). */
+class SemverTags implements RemoteQuery {
+  readonly fetchByAnswer = true;
+
+  constructor(
+    private readonly ctx: RepoContext,
+    private readonly range: string,
+    private readonly source: TagSource,
+  ) {}
+
+  get kind(): RemoteQuery["kind"] {
+    return this.source.kind;
+  }
+
+  async resolve(deadline: number): Promise<RemoteRef> {
+    const tags = await this.source.list(deadline);
+    const names = [...tags.names];
+    const best = pickSemverTag(this.range, names);
+    if (best === null) {
+      const count = names.filter((n) => n.startsWith("refs/tags/") && !n.endsWith("^{}")).length;
+      throw new Error(`no tag matches ${this.ctx.config.ref} (the remote has ${count} tag${count === 1 ? "" : "s"})`);
+    }
+    const r = await tags.get(best);
+    if (r === null) throw new Error(`tag ${best} vanished while it was being read`);
+    this.ctx.log.v(3, "semver range resolved", { ref: this.ctx.config.ref, tag: best, hash: r.hash });
+    return r;
+  }
+
+  /** Never asked: a `semver:` ref is never one of several (validate.ts). */
+  async resolveMany(): Promise<null> {
+    return null;
+  }
+
+  fetchWorked(): void {}
 }

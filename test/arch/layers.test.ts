@@ -17,7 +17,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   config: ["lib", "log"],
   git: ["lib", "log"],
   pid1: ["lib", "log"],
-  publish: ["config", "lib", "log"],
+  publish: ["config", "git", "lib", "log"],
   auth: ["config", "git", "lib", "log", "state"],
   repo: ["config", "git", "lib", "log", "state", "version.ts"],
   hooks: ["config", "git", "lib", "log", "state"],

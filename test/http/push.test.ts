@@ -147,6 +147,10 @@ describe("the pushed ref", () => {
     ["refs/heads/anything", "", "HEAD", true],
     ["refs/heads/anything", "HEAD", "HEAD", true],
     ["refs/heads/main", "", "0123456789abcdef0123456789abcdef01234567", false],
+    // semver: any tag push can change which tag is highest; branch pushes cannot.
+    ["refs/tags/v1.3.0", "refs/tags/v1.2.0", "semver:^1", true],
+    ["refs/tags/v1.3.0", "", "semver:^1", true],
+    ["refs/heads/main", "refs/tags/v1.2.0", "semver:^1", false],
   ])("push to %s, remoteRef %p, --ref %s -> %p", (pushed, remoteRef, ref, want) => {
     expect(refMatches(pushed, remoteRef, ref)).toBe(want);
   });

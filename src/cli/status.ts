@@ -7,11 +7,12 @@
 //
 // Exit codes: 0 healthy, 1 the instance reports not ready or errors, 2 nothing could be read.
 import { lstatSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { makeAbsPath } from "../config/index.ts";
 import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
+import { LINKS_FILE } from "../publish/links.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { HASH_FILE, readCopyHash } from "../publish/copy.ts";
 import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
@@ -107,6 +108,19 @@ export interface RootFacts {
   errorFile: string;
   /** The error file's content (the most recent outcome was an error), "" if absent. */
   error: string;
+  /** --also-link: the links root/.git-sync-links registers, each with the hash it points at ("" = none yet). */
+  links: Array<{ name: string; hash: string }>;
+}
+
+/** The extra links the root's registry names (publish/links.ts); none without --also-link. */
+function readLinks(root: string): RootFacts["links"] {
+  let names: string[];
+  try {
+    names = readFileSync(join(root, LINKS_FILE), "utf8").split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+  return names.map((name) => ({ name, hash: readCurrent(resolve(root, name))?.hash ?? "" }));
 }
 
 /** What the on-disk contract (compat.md 1, 4.8) tells without asking the process. */
@@ -138,11 +152,12 @@ export function readRoot(root: string, link: string, errorFile: string): RootFac
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
-  return { root, link, hash: current?.hash ?? "", published, errorFile, error };
+  return { root, link, hash: current?.hash ?? "", published, errorFile, error, links: readLinks(root) };
 }
 
 function formatRoot(f: RootFacts, now: number): string {
   let out = `root:       ${f.root}\nlink:       ${f.link}\nhash:       ${f.hash || "(no link yet)"}\npublished:  ${ago(f.published, now)}\n`;
+  for (const l of f.links) out += `link ${l.name}: ${l.hash || "(no link yet)"}\n`;
   if (f.errorFile) out += `last error: ${f.error || "(none: the last attempt succeeded)"}\n`;
   return out;
 }
@@ -201,5 +216,5 @@ export async function runStatus(args: string[], env: Env, io: IO = processIO): P
     io.stdout(formatRoot(facts, now));
     io.stdout(endpointError ? `note:       ${endpointError}\n` : `note:       read from the root only; live state (failures, hooks, readiness) needs --http-bind\n`);
   }
-  return facts.hash !== "" && facts.error === "" && endpointError === "" ? 0 : 1;
+  return facts.hash !== "" && facts.links.every((l) => l.hash !== "") && facts.error === "" && endpointError === "" ? 0 : 1;
 }

@@ -176,6 +176,11 @@ test.concurrent("per-ref status in /status and `git-sync status`; /readyz needs 
   const cli = await runBinary(["status", `--http-bind=127.0.0.1:${port}`, `--root=${t.root}`], { env: t.env });
   expect(cli.stdout).toMatch(new RegExp(`link rel: +release -> ${b.release}; ok`));
   expect(cli.stdout).toMatch(new RegExp(`link dev: +develop -> ${b.develop}; ok`));
+  // Without the endpoint, from the root alone: each registered link and its hash.
+  const fromRoot = await runBinary(["status", "--http-bind=", `--root=${t.root}`, "--link=link"], { env: t.env });
+  expect(fromRoot.code, fromRoot.stdout + fromRoot.stderr).toBe(0);
+  expect(fromRoot.stdout).toMatch(new RegExp(`^link rel: ${b.release}$`, "m"));
+  expect(fromRoot.stdout).toMatch(new RegExp(`^link dev: ${b.develop}$`, "m"));
 });
 
 test.concurrent("a restart with a shorter list removes the dropped link and its worktree; --one-time needs every ref", async () => {

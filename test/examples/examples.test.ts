@@ -147,6 +147,13 @@ function valueOf(c: Case, flags: string[], env: string[]): string | undefined {
   return found;
 }
 
+/** --also-link NAME=REF pairs, from repeated flags and the GITSYNC_ALSO_LINK comma list. */
+function alsoLinks(c: Case): Array<[string, string]> {
+  const items = c.args.filter((a) => a.startsWith("--also-link=")).map((a) => a.slice("--also-link=".length));
+  items.push(...(c.env.GITSYNC_ALSO_LINK ?? "").split(",").filter(Boolean));
+  return items.map((i) => [i.slice(0, i.indexOf("=")), i.slice(i.indexOf("=") + 1)]);
+}
+
 const CONFIG_ERRORS = [/unknown flag/i, /unknown shorthand/i, /invalid flag/i, /required flag/i, /FATAL: invalid/, /deprecated flag combo/, /can't parse/, /bad flag syntax/];
 
 describe("examples", () => {
@@ -164,7 +171,8 @@ describe("examples", () => {
     commit(repo, "dags/example_dag.py", "# a DAG\n");
     // Every branch or tag an example asks for exists: names like v1.2.0 as tags, others as branches.
     for (const c of cases) {
-      for (const ref of [valueOf(c, ["ref"], ["GITSYNC_REF"]), valueOf(c, ["branch"], ["GIT_SYNC_BRANCH"]), valueOf(c, ["rev"], ["GIT_SYNC_REV"])]) {
+      const refs = [valueOf(c, ["ref"], ["GITSYNC_REF"]), valueOf(c, ["branch"], ["GIT_SYNC_BRANCH"]), valueOf(c, ["rev"], ["GIT_SYNC_REV"])];
+      for (const ref of [...refs, ...alsoLinks(c).map(([, r]) => r)]) {
         if (!ref || ref === "HEAD" || ref === "main") continue;
         if (/^v\d/.test(ref)) git(repo, "tag", "-f", ref);
         else git(repo, "branch", "-f", ref);
@@ -205,6 +213,7 @@ describe("examples", () => {
       expect(r.code, out).toBe(0);
       const link = valueOf(c, ["link", "dest"], ["GITSYNC_LINK", "GIT_SYNC_LINK", "GIT_SYNC_DEST"]) || basename(repo);
       expect(existsSync(join(root, link)), `link ${link} in ${root}\n${out}`).toBe(true);
+      for (const [name] of alsoLinks(c)) expect(existsSync(join(root, name)), `--also-link ${name} in ${root}\n${out}`).toBe(true);
     } finally {
       cleanup(root);
     }

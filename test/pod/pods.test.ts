@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, cleanup, freePort, tmpDir, waitFor } from "../helpers/index.ts";
+import { ROOT, cleanup, commit, freePort, git, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP, type GitHTTPServer } from "../servers/index.ts";
 import { renderManifest, type RenderOptions } from "../../scripts/pod/render.ts";
 
@@ -289,6 +289,41 @@ describe.skipIf(skip !== undefined)("pods", () => {
       await pod.play();
       expect(await pod.read("app", README)).toBe(BYE);
       expect(await link()).toBe(`.worktrees/${hash2}`);
+    });
+  }, 120_000);
+
+  test("three branches from one sidecar: each link follows its own branch; a shared commit is checked out once", async () => {
+    const { pod, repo, hash } = setUp("multi-ref.yaml");
+    // release and develop start where main is.
+    const work = join(repos, `.${repo}.work`);
+    git(work, "push", "-q", join(repos, repo), "main:release", "main:develop");
+    const read = (branch: string) => pod.read("app", `/code/${branch}/README.md`);
+    const target = async (branch: string) => (await pod.exec("app", ["readlink", `/code/${branch}`])).stdout.trim();
+    const lines = async () => {
+      const r = await pod.exec("git-sync", ["/git-sync", "status"]);
+      if (r.code !== 0) throw new Error(`git-sync status: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    await withPod(pod, async () => {
+      await pod.play();
+      await waitFor("Hello on all three links", async () => (await read("main")) === HELLO && (await read("release")) === HELLO && (await read("develop")) === HELLO, 30_000, 200);
+      for (const b of ["main", "release", "develop"]) expect(await target(b)).toBe(`.worktrees/${hash}`);
+      const trees = (await pod.exec("app", ["ls", "/code/.worktrees"])).stdout.split("\n").filter(Boolean);
+      expect(trees).toEqual([hash]);
+
+      // A commit on develop only: develop moves, main and release stay.
+      git(work, "checkout", "-q", "-B", "develop");
+      const dev = commit(work, "README.md", BYE);
+      git(work, "push", "-q", join(repos, repo), "develop");
+      await waitFor("Bye on develop", async () => (await read("develop")) === BYE, 5 * PERIOD_MS, 200);
+      expect(await target("develop")).toBe(`.worktrees/${dev}`);
+      expect(await read("main")).toBe(HELLO);
+      expect(await read("release")).toBe(HELLO);
+      const status = await lines();
+      expect(status).toMatch(new RegExp(`^hash:\\s+${hash}$`, "m"));
+      // Read from the volume (the Pod has no --http-bind): each registered link and its hash.
+      expect(status).toMatch(new RegExp(`^link release: ${hash}$`, "m"));
+      expect(status).toMatch(new RegExp(`^link develop: ${dev}$`, "m"));
     });
   }, 120_000);
 

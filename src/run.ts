@@ -141,7 +141,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       const members: FleetMember[] = [];
       // Whether a link other than `self` points at the worktree of `hash` now.
       const linkedBy = (hash: string, self: string) => members.some((m) => m.syncer.target.link !== self && readCurrent(m.syncer.target.link)?.path === worktreePath(ctx, hash));
-      const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
+      const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier, alongside: true, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
       members.push({ name: "", syncer: mainSyncer, state: null });
       for (const l of config.alsoLinks) {
         // alsoLinks stays set: the hooks of every ref then name their link (webhook payload, headers).
@@ -153,7 +153,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         const linkCtx: RepoContext = { ...ctx, config: own, link: l.link, log: log.named(l.name) };
         // A verifier per ref: each remembers its own refusal and reports into its ref's state.
         const linkVerifier = await Verifier.create(config.verify, linkCtx.log, linkState);
-        const opts = { startup: gitVersion, verifier: linkVerifier, ownsRootBranch: false, linkedElsewhere: (h: string) => linkedBy(h, l.link) };
+        const opts = { startup: gitVersion, verifier: linkVerifier, ownsRootBranch: false, alongside: true, linkedElsewhere: (h: string) => linkedBy(h, l.link) };
         members.push({ name: l.name, syncer: new Syncer(linkCtx, linkHooks, refresh, remote, opts), state: linkState });
       }
       syncer = new Fleet(ctx, members, remote, refresh);

@@ -13,7 +13,7 @@ import { readCurrent } from "../publish/symlink.ts";
 import { errorText } from "../log/logger.ts";
 import { linkSyncCount } from "../state/metrics.ts";
 import type { SyncState } from "../state/sync-state.ts";
-import { GateRejected, type Published, type SyncResult, type Syncer } from "./sync.ts";
+import { GateRejected, offFromRoot, type Published, type SyncResult, type Syncer } from "./sync.ts";
 import { VerifyRefused } from "../verify/index.ts";
 
 export interface FleetMember {
@@ -51,7 +51,8 @@ export class Fleet {
 
   async attempt(deadline: number, syncCount: number): Promise<SyncResult> {
     await this.refreshCredentials(deadline);
-    const begun = this.members.map((m) => ({ m, ...m.syncer.begin() }));
+    const rootOff = offFromRoot(this.ctx.root);
+    const begun = this.members.map((m) => ({ m, ...m.syncer.begin(rootOff) }));
     const refs = this.members.map((m) => m.syncer.target.ref);
     // One question for every ref, even those that run the full checks: the answer saves the
     // fetch a `git rev-parse` and tells a vanished ref from a moved one.
@@ -82,17 +83,27 @@ export class Fleet {
       await Promise.all([moved.some((x) => x.full) ? initRepo(this.ctx, deadline) : null, this.members[0]!.syncer.startup]);
       const hashes = await this.fetch(deadline, moved, answers, failures);
       if (answers === null && hashes.size > 0) this.remote.fetchWorked();
-      // One after another: they share root's index-free object store but each writes its own
-      // worktree and link, and hooks see them in the order the flags list them.
+      // Refs that moved to different commits are checked out at the same time, each into its
+      // own worktree and link (the git steps that can't run side by side take turns,
+      // repo/worktree.ts). Refs that moved to the same commit go one after another, so the
+      // first checks it out and the rest share it.
+      const byHash = new Map<string, typeof moved>();
       for (const x of moved) {
-        const hash = hashes.get(x.m.syncer.target.ref);
+        const hash = hashes.get(x.m.syncer.target.ref)?.hash;
         if (hash === undefined) continue;
-        try {
-          results.set(x.m, await x.m.syncer.publishFetched(deadline, syncCount, x.polled, hash, x.full));
-        } catch (e) {
-          failures.set(x.m, e as Error);
-        }
+        byHash.set(hash, [...(byHash.get(hash) ?? []), x]);
       }
+      await Promise.all(
+        [...byHash.values()].map(async (group) => {
+          for (const x of group) {
+            try {
+              results.set(x.m, await x.m.syncer.publishFetched(deadline, syncCount, x.polled, hashes.get(x.m.syncer.target.ref)!, x.full));
+            } catch (e) {
+              failures.set(x.m, e as Error);
+            }
+          }
+        }),
+      );
     }
     return this.settle(results, failures);
   }

@@ -9,7 +9,7 @@
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
-import { existsSync, opendirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
@@ -34,14 +34,18 @@ export interface SyncResult {
   linked?: string[];
 }
 
-/** One directory entry read, not all of them: a poll's cost must not grow with the checkout. */
-function isEmptyDir(path: string): boolean {
-  const dir = opendirSync(path);
+/**
+ * The poll's reads of root, shared by every ref of a fleet: "" when root/.git is as a good
+ * attempt leaves it, else what is off (the full checks then run).
+ */
+export function offFromRoot(root: string): string {
   try {
-    return dir.readSync() === null;
-  } finally {
-    dir.closeSync();
+    if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
+    if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
+  } catch (e) {
+    return (e as Error).message;
   }
+  return "";
 }
 
 /** A failure that ends the process with exit 1, logged as its message: at startup (run.ts) or in the loop (loop.ts). */
@@ -62,6 +66,8 @@ export interface SyncerOptions {
   linkedElsewhere?: (hash: string) => boolean;
   /** --verify-signatures; null = publish whatever the ref names. */
   verifier?: Verifier | null;
+  /** With --also-link: other refs' worktrees may be made at the same time (worktree.ts). */
+  alongside?: boolean;
 }
 
 /** What a good attempt left published: the hash and its worktree. */
@@ -82,6 +88,7 @@ export class Syncer {
   private readonly linkedElsewhere: (hash: string) => boolean;
   /** --verify-signatures; null = publish whatever the ref names. */
   private readonly verifier: Verifier | null;
+  private readonly alongside: boolean;
 
   constructor(
     private readonly ctx: RepoContext,
@@ -94,6 +101,7 @@ export class Syncer {
     this.ownsRootBranch = opts.ownsRootBranch ?? true;
     this.linkedElsewhere = opts.linkedElsewhere ?? (() => false);
     this.verifier = opts.verifier ?? null;
+    this.alongside = opts.alongside ?? false;
   }
 
   /** The link this syncer publishes and the ref it follows. */
@@ -130,11 +138,11 @@ export class Syncer {
    * left published, and whether the full checks must run (no good attempt yet, or a direct read
    * found something off). Until this attempt succeeds, the next one runs the full checks.
    */
-  begin(): { published: Published | null; full: boolean } {
+  begin(rootOff = offFromRoot(this.ctx.root)): { published: Published | null; full: boolean } {
     const published = this.published;
     this.published = null;
     if (!published) return { published, full: true };
-    const off = this.offFromPublished(published);
+    const off = rootOff || this.offFromPublished(published);
     if (off === "") return { published, full: false };
     this.ctx.log.v(2, "running full checks", { reason: off });
     return { published, full: true };
@@ -159,17 +167,16 @@ export class Syncer {
   }
 
   /**
-   * The direct reads a poll makes: "" when root, link and worktree are as this process left them,
-   * else what is off. Each read replaces a git process upstream runs on every attempt.
+   * The direct reads a poll makes of the link and its worktree (offFromRoot reads root's): ""
+   * when they are as this process left them, else what is off. Each read replaces a git process
+   * upstream runs on every attempt. A worktree with its `.git` file is not empty (compat.md 1.4's
+   * check), so reading that file answers both.
    */
   private offFromPublished(p: Published): string {
     const { root, link } = this.ctx;
     try {
-      if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
-      if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
       if (this.ctx.config.linkMode === "copy") return currentCopy(root, link) === p.hash ? "" : "copy changed";
       if (readCurrent(link)?.path !== p.worktree) return "link moved";
-      if (isEmptyDir(p.worktree)) return "worktree is empty";
       const admin = readGitfile(join(p.worktree, ".git"));
       if (admin === null) return "worktree .git is not a gitfile";
       if (readFileSync(join(admin, "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
@@ -258,7 +265,7 @@ export class Syncer {
       worktree = worktreePath(ctx, remoteHash);
       log.v(1, "sharing the worktree another link serves", { path: worktree });
     } else {
-      const created = changed ? await createWorktree(ctx, remoteHash, deadline) : { path: currentPath, checkedOut: false };
+      const created = changed ? await createWorktree(ctx, remoteHash, deadline, this.alongside) : { path: currentPath, checkedOut: false };
       worktree = created.path;
       await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
     }

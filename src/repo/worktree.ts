@@ -7,17 +7,37 @@ import { isShuttingDown } from "../lib/exec.ts";
 import { readGitfile, worktreePath, type RepoContext } from "./context.ts";
 
 /**
+ * With --also-link, refs that moved to different commits are published at the same time
+ * (loop/fleet.ts), and git is not safe for every pair of commands on one repo:
+ * - `worktree add`, `worktree prune` and `fsck` read every worktree's admin dir, and one being
+ *   added at that moment is half-written ("failed to read .git/worktrees/<x>/commondir");
+ * - `sparse-checkout init` and `submodule--helper update --init` write root/.git/config, and git
+ *   refuses a second writer (config.lock) rather than wait.
+ * Those steps take turns per root; checking out files in a worktree of one's own (`reset --hard`)
+ * runs alongside. Alone, a turn costs nothing.
+ */
+const turns = new Map<string, Promise<unknown>>();
+function inTurn<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  const next = (turns.get(root) ?? Promise.resolve()).then(fn, fn);
+  turns.set(root, next.catch(() => {}));
+  return next;
+}
+
+/**
  * Returns whether the files are checked out already: without a sparse checkout, `worktree add`
  * checks out itself, and the `reset --hard` upstream runs next (4.3 step 3) is one process less.
- * A sparse checkout must be configured before any file is written, so it gets --no-checkout.
+ * A sparse checkout must be configured before any file is written, so it gets --no-checkout, and
+ * so does `alongside` (other worktrees are being made at the same time): the files are then
+ * written by configureWorktree outside the turn `worktree add` takes.
  */
-export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<{ path: string; checkedOut: boolean }> {
+export async function createWorktree(ctx: RepoContext, hash: string, deadline: number, alongside = false): Promise<{ path: string; checkedOut: boolean }> {
   const path = worktreePath(ctx, hash);
   if (existsSync(path)) await removeWorktree(ctx, path, deadline);
   ctx.log.v(1, "adding worktree", { path, hash });
-  const checkout = ctx.config.sparseCheckoutFile === "";
+  const checkout = ctx.config.sparseCheckoutFile === "" && !alongside;
   // --force reuses a path that is still registered although its directory was deleted by hand.
-  await ctx.git.run(["worktree", "add", "--force", "--detach", path, hash, ...(checkout ? [] : ["--no-checkout"])], { cwd: ctx.root, deadline });
+  const args = ["worktree", "add", "--force", "--detach", path, hash, ...(checkout ? [] : ["--no-checkout"])];
+  await inTurn(ctx.root, () => ctx.git.run(args, { cwd: ctx.root, deadline }));
   return { path, checkedOut: checkout };
 }
 
@@ -26,7 +46,7 @@ export async function removeWorktree(ctx: RepoContext, path: string, deadline: n
   if (isShuttingDown()) throw new Error(`not removing worktree ${path}: shutting down`);
   ctx.log.v(1, "removing worktree", { path });
   rmSync(path, { recursive: true, force: true });
-  await ctx.git.run(["worktree", "prune", "--verbose"], { cwd: ctx.root, deadline });
+  await inTurn(ctx.root, () => ctx.git.run(["worktree", "prune", "--verbose"], { cwd: ctx.root, deadline }));
 }
 
 /**
@@ -62,7 +82,7 @@ export async function configureWorktree(ctx: RepoContext, path: string, hash: st
     }
     mkdirSync(info, { recursive: true, mode: 0o775 });
     writeFileSync(sparse, patterns);
-    await git.run(["sparse-checkout", "init"], { cwd: path, deadline });
+    await inTurn(root, () => git.run(["sparse-checkout", "init"], { cwd: path, deadline }));
   }
 
   if (!checkedOut) {
@@ -73,7 +93,7 @@ export async function configureWorktree(ctx: RepoContext, path: string, hash: st
   // Nothing to update without a .gitmodules (with a sparse checkout it may exist only in the index).
   if (config.submodules !== "off" && (config.sparseCheckoutFile !== "" || existsSync(join(path, ".gitmodules")))) {
     log.v(1, "updating submodules", { mode: config.submodules });
-    await updateSubmodules(ctx, path, deadline);
+    await inTurn(root, () => updateSubmodules(ctx, path, deadline));
   }
 }
 
@@ -120,7 +140,7 @@ export async function worktreeIsValid(ctx: RepoContext, path: string, hash: stri
       log.info("worktree HEAD does not match worktree", { head, worktree: hash });
       return false;
     }
-    await git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: path, deadline });
+    await inTurn(ctx.root, () => git.run(["fsck", "--no-progress", "--connectivity-only"], { cwd: path, deadline }));
   } catch (e) {
     if (interrupted(e)) throw e;
     log.error(e, "worktree failed sanity check", { path });

@@ -17,8 +17,16 @@ interface Family {
 
 const families = new Map<string, Family>();
 
-function key(labels: Labels): string {
-  return JSON.stringify(Object.entries(labels).sort());
+/**
+ * A series' key: its label values in the family's label order. Every poll increments a series
+ * (one per ref with --also-link), so this is a join, not a sort and a JSON encoding.
+ */
+function key(f: Family, labels: Labels): string {
+  const names = f.labelNames;
+  if (names.length === 1) return labels[names[0]!] ?? "";
+  let k = "";
+  for (const n of names) k += `${labels[n] ?? ""}\u0000`;
+  return k;
 }
 
 function family(name: string, help: string, type: Family["type"], labelNames: readonly string[]): Family {
@@ -26,13 +34,13 @@ function family(name: string, help: string, type: Family["type"], labelNames: re
   if (!f) {
     f = { name, help, type, labelNames, series: new Map() };
     families.set(name, f);
-    if (labelNames.length === 0) f.series.set(key({}), { labels: {}, value: 0, sum: 0, count: 0 });
+    if (labelNames.length === 0) f.series.set(key(f, {}), { labels: {}, value: 0, sum: 0, count: 0 });
   }
   return f;
 }
 
 function series(f: Family, labels: Labels) {
-  const k = key(labels);
+  const k = key(f, labels);
   let s = f.series.get(k);
   if (!s) {
     s = { labels, value: 0, sum: 0, count: 0 };
@@ -50,7 +58,7 @@ export class Counter<L extends string = never> {
     series(this.f, labels).value += by;
   }
   get(labels: Record<L, string> = {} as Record<L, string>): number {
-    return this.f.series.get(key(labels))?.value ?? 0;
+    return this.f.series.get(key(this.f, labels))?.value ?? 0;
   }
 }
 

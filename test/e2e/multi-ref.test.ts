@@ -3,7 +3,7 @@
 // period and one fetch for every ref that moved; per-ref hooks, status and metrics; a vanished
 // ref that does not stop the others; restarts with a changed list; startup validation.
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commit, freePort, git, httpGet, linkHash, metric, readOr, runBinary, type Scenario, scenario, waitFor } from "../helpers/index.ts";
 import { Receiver, script } from "../hooks/_fixtures.ts";
@@ -237,4 +237,25 @@ test.concurrent("bad --also-link values fail at startup with a clear message", a
   const env = await runBinary(["--one-time", ...t.args()], { env: { ...t.env, GITSYNC_ALSO_LINK: "a=main,a=main" } });
   expect(env.code).toBe(1);
   expect(env.stderr).toContain('name "a" is given twice');
+});
+
+test.concurrent("refs on three commits are checked out at once; sparse checkouts and submodules take turns with root's config", async () => {
+  await using t = await scenario();
+  const sub = t.makeRepo("sub");
+  commit(sub, "file", "sub\n");
+  git(t.repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "sub");
+  git(t.repo, "commit", "-q", "-m", "add submodule");
+  const b = threeBranches(t);
+  const sparse = join(t.dir, "sparse");
+  writeFileSync(sparse, "/file\n/sub/\n");
+  // Several times: the steps that write root/.git/config would collide on config.lock by chance.
+  for (let i = 0; i < 3; i++) {
+    rmSync(t.root, { recursive: true, force: true });
+    const r = await t.sync(...ALSO, `--sparse-checkout-file=${sparse}`, "--git-config=protocol.file.allow:always");
+    expect(r.code, r.stderr).toBe(0);
+    expect([t.hash(), at(t, "rel"), at(t, "dev")]).toEqual([b.main, b.release, b.develop]);
+    for (const name of ["link", "rel", "dev"]) expect(readOr(join(t.root, name, "sub", "file")), name).toBe("sub\n");
+    expect(readOr(join(t.root, "rel", "file"))).toBe("release 1\n");
+    expect(existsSync(join(t.root, "dev", ".gitmodules"))).toBe(false); // outside the sparse patterns
+  }
 });

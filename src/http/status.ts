@@ -49,19 +49,10 @@ export interface StatusDocument {
 }
 
 /** One --also-link ref in /status: what the main ref reports about itself, per link. */
-export interface LinkStatus {
-  name: string;
-  ref: string;
-  link: string;
-  hash: string;
-  ready: boolean;
-  lastAttempt: string | null;
-  lastSuccess: string | null;
-  consecutiveFailures: number;
-  lastError: string;
-  syncCount: number;
-  hooks: Record<string, HookStatus>;
-}
+export type LinkStatus = { name: string } & Pick<
+  StatusDocument,
+  "ref" | "link" | "hash" | "ready" | "lastAttempt" | "lastSuccess" | "consecutiveFailures" | "lastError" | "syncCount" | "hooks"
+>;
 
 export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
 

@@ -11,8 +11,7 @@ import { readGitfile, worktreePath, type RepoContext } from "./context.ts";
  * checks out itself, and the `reset --hard` upstream runs next (4.3 step 3) is one process less.
  * A sparse checkout must be configured before any file is written, so it gets --no-checkout.
  */
-export async function createWorktree(ctx: RepoContext, hash: string, deadline: number): Promise<{ path: string; checkedOut: boolean }> {
-  const path = worktreePath(ctx, hash);
+export async function createWorktree(ctx: RepoContext, hash: string, deadline: number, path = worktreePath(ctx, hash)): Promise<{ path: string; checkedOut: boolean }> {
   if (existsSync(path)) await removeWorktree(ctx, path, deadline);
   ctx.log.v(1, "adding worktree", { path, hash });
   const checkout = ctx.config.sparseCheckoutFile === "";

@@ -113,7 +113,8 @@ export class RootLock {
  * directories), each worktree's `locked` (written by `worktree add` while it runs, which `worktree
  * prune` then respects forever), `gc.pid` (a pid from another container may name a live process
  * here), and in objects/pack the temporary packs of a killed fetch (`tmp_*`, which also hold the
- * space a full disk needs back) and the `.keep` a fetch holds its new pack with.
+ * space a full disk needs back), the `.keep` a fetch holds its new pack with, and loose objects
+ * a killed unpack was writing.
  */
 export function findStaleGitFiles(root: string): string[] {
   const gitDir = join(root, ".git");
@@ -148,6 +149,21 @@ export function findStaleGitFiles(root: string): string[] {
     for (const name of names) {
       if (name.endsWith(".lock") || (sub === "pack" && name.startsWith("tmp_"))) out.push(join(dir, name));
       else if (sub === "pack" && name.endsWith(".keep") && readOr(join(dir, name)).startsWith("fetch-pack")) out.push(join(dir, name));
+    }
+  }
+  // A killed unpack leaves the loose object it was writing (objects/<xx>/tmp_obj_*): one readdir
+  // per fan-out directory, and only at a full check (startup, after a failure).
+  let fanout: string[] = [];
+  try {
+    fanout = readdirSync(join(gitDir, "objects")).filter((n) => /^[0-9a-f]{2}$/.test(n));
+  } catch {
+    // no object store yet
+  }
+  for (const xx of fanout) {
+    try {
+      for (const name of readdirSync(join(gitDir, "objects", xx))) if (name.startsWith("tmp_obj_")) out.push(join(gitDir, "objects", xx, name));
+    } catch {
+      // removed meanwhile
     }
   }
   return out;

@@ -13,7 +13,11 @@
 //           to finish would clean its own lock files, which is not what a crash leaves.
 // The sweep first counts the calls of a clean run, then crashes at N = 1..count, for a first
 // sync (empty root) and an update (a root synced at h1, the remote at h2), with an exechook and
-// --git-gc=always so hooks and gc are crash points too. A crash between calls (after the symlink
+// --git-gc=always so hooks and gc are crash points too. "during" crashes each call three times,
+// at a quarter, half and three quarters of its duration in the clean run (the wrapper sleeps
+// without forking, so sub-millisecond delays hold); the figure printed at the end says how many
+// of those found git still running (the others kill git-sync after git's work, before it reads
+// the answer: a crash point too). A crash between calls (after the symlink
 // swap, during cleanup's file removal) is the "before" point of the next call.
 //
 // What is checked, per crash point:
@@ -32,14 +36,15 @@ import { basename, dirname, join } from "node:path";
 import { BIN, commit, git, head, runBinary, tmpDir, type RunResult } from "../helpers/index.ts";
 
 const GIT = Bun.which("git") ?? "/usr/bin/git";
-const CRASH_DELAY = "0.01";
 
 interface Figures {
   points: number;
+  /** "during" points where git was still running when git-sync was killed. */
+  midCommand: number;
   failedRestarts: string[];
   outages: string[];
 }
-const figures: Figures = { points: 0, failedRestarts: [], outages: [] };
+const figures: Figures = { points: 0, midCommand: 0, failedRestarts: [], outages: [] };
 const started = Date.now();
 
 /** A file tree as path -> content ("->target" for symlinks, "+x" suffix for executables). */
@@ -106,12 +111,22 @@ if [ "$n" = "$CRASH_AT" ]; then
   [ "$p" -gt 1 ] || { echo "crash wrapper: no git-sync among my ancestors" >&2; exit 99; }
   if [ "$CRASH_MODE" = before ]; then kill -9 "$p"; exit 137; fi
   ${GIT} "$@" &
-  sleep ${CRASH_DELAY}
+  gitpid=$!
+  # A sleep without a fork (read times out on a pipe nobody writes): sub-millisecond delays hold.
+  exec 8<> <(:)
+  read -r -t "$CRASH_DELAY" -u 8
+  st=$(cut -d' ' -f3 "/proc/$gitpid/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ] && echo "$n" >> "$CRASH_DIR/mid-command"
   kill -9 "$p"
   # git-sync starts each git (and each hook) as a process group of its own; never the test's.
   g=$(cut -d' ' -f5 /proc/$$/stat)
   [ "$g" != "$CRASH_TEST_PGID" ] && kill -9 -- -"$g"
   exit 137
+fi
+if [ -n "$CRASH_TIMES" ]; then
+  t0=$(date +%s%N); ${GIT} "$@"; rc=$?; t1=$(date +%s%N)
+  echo "$n $(( (t1 - t0) / 1000 ))" >> "$CRASH_DIR/times"
+  exit $rc
 fi
 exec ${GIT} "$@"
 `,
@@ -135,10 +150,14 @@ exec ${GIT} "$@"
     return ["--one-time", `--repo=${this.repo}`, `--root=${root}`, "--link=link", `--git=${this.wrapper}`, `--exechook-command=${this.hook}`, "--git-gc=always"];
   }
 
-  env(dir: string, at: number, mode: "before" | "during"): Record<string, string> {
+  /** `delay`: seconds from starting git to the kill ("during"); `times`: record each call's duration. */
+  env(dir: string, at: number, mode: "before" | "during", opts: { delay?: number; times?: boolean } = {}): Record<string, string> {
     mkdirSync(join(dir, "tmp"), { recursive: true });
     const pgid = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")[2]!;
-    return { TMPDIR: join(dir, "tmp"), CRASH_DIR: dir, CRASH_AT: String(at), CRASH_MODE: mode, CRASH_BIN: BIN, CRASH_GIT: GIT, CRASH_WRAPPER: this.wrapper, CRASH_TEST_PGID: pgid };
+    const env: Record<string, string> = { TMPDIR: join(dir, "tmp"), CRASH_DIR: dir, CRASH_AT: String(at), CRASH_MODE: mode, CRASH_BIN: BIN, CRASH_GIT: GIT, CRASH_WRAPPER: this.wrapper, CRASH_TEST_PGID: pgid };
+    env.CRASH_DELAY = (opts.delay ?? 0.005).toFixed(4);
+    if (opts.times) env.CRASH_TIMES = "1";
+    return env;
   }
 
   /** A fresh case dir: an empty root for a first sync, a copy of the h1 root for an update. */
@@ -251,7 +270,7 @@ const ready = world.setup();
 afterAll(() => {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   // The figures README's "Reliability" section quotes.
-  console.log(`crash sweep: ${figures.points} crash points, ${figures.failedRestarts.length} failed restarts, ${figures.outages.length} served-tree outages, ${secs} s`);
+  console.log(`crash sweep: ${figures.points} crash points (${figures.midCommand} with git killed mid-command), ${figures.failedRestarts.length} failed restarts, ${figures.outages.length} served-tree outages, ${secs} s`);
   rmSync(world.dir, { recursive: true, force: true });
 });
 
@@ -262,21 +281,27 @@ for (const kind of ["first sync", "update"] as const) {
       const update = kind === "update";
       // Count the git calls of a clean run of this kind.
       const clean = world.caseDir(`${kind}-${mode}-clean`.replace(" ", "-"), update);
-      const r0 = await runBinary(world.args(clean.root), { env: world.env(clean.dir, 0, mode) });
+      const r0 = await runBinary(world.args(clean.root), { env: world.env(clean.dir, 0, mode, { times: true }) });
       expect(r0.code).toBe(0);
       const count = Number(readFileSync(join(clean.dir, "count"), "utf8").trim());
+      // Each call's duration in the clean run: "during" kills at fractions of it (below).
+      const micros = new Map(readFileSync(join(clean.dir, "times"), "utf8").trim().split("\n").map((l) => l.split(" ").map(Number) as [number, number]));
       expect(count).toBeGreaterThan(3);
       rmSync(clean.dir, { recursive: true, force: true });
 
       const failed: string[] = [];
       const outages: string[] = [];
-      for (let n = 1; n <= count; n++) {
-        const c = world.caseDir(`${kind}-${mode}-${n}`.replace(" ", "-"), update);
+      // "during" kills at a quarter, half and three quarters of the call's clean duration.
+      const points = Array.from({ length: count }, (_, i) => i + 1).flatMap((n) => (mode === "before" ? [{ n, at: 0 }] : [0.25, 0.5, 0.75].map((at) => ({ n, at }))));
+      for (const { n, at } of points) {
+        const c = world.caseDir(`${kind}-${mode}-${n}-${at}`.replace(" ", "-"), update);
         const link = join(c.root, "link");
         const poller = new Poller(link, world.trees, update);
-        const crashed = await runBinary(world.args(c.root), { env: world.env(c.dir, n, mode) });
+        const delay = Math.max(0.0005, ((micros.get(n) ?? 2000) * at) / 1e6);
+        const crashed = await runBinary(world.args(c.root), { env: world.env(c.dir, n, mode, { delay }) });
+        if (existsSync(join(c.dir, "mid-command"))) figures.midCommand++;
         const call = readFileSync(join(c.dir, "calls"), "utf8").split("\n")[n - 1] ?? "";
-        const point = `${kind}, ${mode} call ${n} (${call.replace(/^\d+ /, "").replace(c.root, "<root>").slice(0, 60)})`;
+        const point = `${kind}, ${mode}${at ? ` ${at * 100}%` : ""} call ${n} (${call.replace(/^\d+ /, "").replace(c.root, "<root>").slice(0, 60)})`;
         if (crashed.signal !== "SIGKILL") failed.push(`${point}: the crashed run was not killed (${describe(crashed)})`);
         // The restart: same flags, no crash (its calls are numbered on from n, past CRASH_AT).
         const restart = await runBinary(world.args(c.root), { env: world.env(c.dir, 0, mode) });

@@ -31,6 +31,8 @@ export async function initRepo(ctx: RepoContext, deadline: number): Promise<void
   }
   log.info("repo directory was empty or failed checks", { path: root });
   wipeDir(ctx, root, ctx.served?.() ?? []);
+  // Deleted by hand while it was checked: made again, as at the top.
+  mkdirSync(root, { recursive: true, mode: 0o775 });
   await gitInitLocked(ctx, deadline);
 }
 
@@ -115,7 +117,14 @@ export function wipeDir(ctx: RepoContext, dir: string, keep: readonly string[] =
   if (isShuttingDown()) throw new Error("not wiping root: shutting down");
   const errors: string[] = [];
   const wipe = (d: string) => {
-    for (const name of readdirSync(d)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // gone already: nothing to wipe
+      throw e;
+    }
+    for (const name of names) {
       const p = join(d, name);
       if (keep.includes(p)) {
         ctx.log.v(1, "keeping what is served while root is rebuilt", { path: p });

@@ -3,7 +3,7 @@
 // HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
 // together (the loop never starts the server; the server never imports the loop). Returns the
 // exit code; SIGTERM/SIGINT stop it cleanly.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FatalAuthError, setupAuth } from "./auth/index.ts";
 import { makeAbsPath } from "./config/index.ts";
@@ -23,6 +23,9 @@ import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
 import { readCurrent } from "./publish/symlink.ts";
+import { currentCopy } from "./publish/copy.ts";
+import { LINKS_FILE } from "./publish/links.ts";
+import { RootLock } from "./repo/lock.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
 import { Verifier } from "./verify/index.ts";
 
@@ -130,7 +133,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       });
     }
 
-    const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv() };
+    const links = [link, ...config.alsoLinks.map((l) => l.link)];
+    const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv(), lock: new RootLock(root, log), served: () => servedPaths(config, root, links) };
     const refs = [config.ref, ...config.alsoLinks.map((l) => l.ref)];
     const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
     log.v(1, "polling the remote", { method: remote.kind });
@@ -191,6 +195,31 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
   process.kill(process.pid, sig);
   // If the default disposition did not end us, exit as a shell would report it.
   return await new Promise<never>(() => setTimeout(() => process.exit(128 + (sig === "SIGTERM" ? 15 : 2)), 100));
+}
+
+/**
+ * What a root that fails its checks must keep (repo/root.ts): each link that resolves to a
+ * complete tree, and that tree. A symlink only ever points at a worktree after its checkout
+ * finished (the publish is the last step), so an existing, non-empty target is complete; a copy
+ * is complete when its hash file is written and no journal names it (publish/copy.ts).
+ */
+function servedPaths(config: Config, root: string, links: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const link of links) {
+    if (config.linkMode === "copy") {
+      if (currentCopy(root, link) !== "") out.push(link);
+      continue;
+    }
+    try {
+      const cur = readCurrent(link);
+      if (!cur || cur.path.startsWith(join(root, ".git") + "/")) continue;
+      if (statSync(cur.path).isDirectory() && readdirSync(cur.path).length > 0) out.push(link, cur.path);
+    } catch {
+      // not a link, or it dangles: nothing served there
+    }
+  }
+  if (out.length > 0) out.push(join(root, LINKS_FILE));
+  return out;
 }
 
 function resolveGit(git: string): string {

@@ -1,7 +1,7 @@
 // After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not a
 // current hash (the link's; with --also-link, every link's) and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
 // then prune, expire reflogs (when there are any) and gc -- but only when something was deleted.
-import { existsSync, lstatSync, readdirSync, rmSync, statSync, type Stats } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { RepoContext } from "../repo/context.ts";
 
@@ -50,7 +50,7 @@ export async function removeStaleWorktrees(ctx: RepoContext, current: readonly s
       removed++;
     }
   }
-  if (removed === 0 && !copyChanged) return;
+  if (removed === 0 && !copyChanged && !unprunedWorktrees(root, names.length)) return;
 
   const errors: string[] = [];
   const step = async (args: string[]) => {
@@ -69,4 +69,28 @@ export async function removeStaleWorktrees(ctx: RepoContext, current: readonly s
   const gc = GC_ARGS[config.gitGC];
   if (gc) await step(gc);
   if (errors.length > 0) log.error(new Error(errors.join("; ")), "git cleanup failed");
+}
+
+/**
+ * Not upstream (issue 13): a process killed after removing a worktree but before `git worktree
+ * prune` leaves git a registration whose directory is gone; the next cleanup finds nothing to
+ * delete and, by compat.md 1.6, would not prune it ever. More admin dirs than worktree dirs is the
+ * sign (one readdir per attempt); then one of them must point at a worktree that is gone.
+ */
+function unprunedWorktrees(root: string, worktreeDirs: number): boolean {
+  const admin = join(root, ".git", "worktrees");
+  let names: string[];
+  try {
+    names = readdirSync(admin);
+  } catch {
+    return false;
+  }
+  if (names.length <= worktreeDirs) return false;
+  return names.some((n) => {
+    try {
+      return !existsSync(readFileSync(join(admin, n, "gitdir"), "utf8").trim());
+    } catch {
+      return true;
+    }
+  });
 }

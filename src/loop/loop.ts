@@ -10,6 +10,7 @@ import { releaseStartupPages } from "../lib/memory.ts";
 import { syncCount as syncCountMetric, syncDuration } from "../state/metrics.ts";
 import { deleteErrorFile, errorText, type Logger } from "../log/logger.ts";
 import type { RepoContext } from "../repo/context.ts";
+import { RootBusy } from "../repo/lock.ts";
 import { touch } from "./touch.ts";
 import { LINKS_FILE, reconcileLinks } from "../publish/links.ts";
 import type { SyncState } from "../state/sync-state.ts";
@@ -139,8 +140,8 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       deleteErrorFile(config.errorFile);
     } catch (err) {
       if (d.stopping()) break;
-      if (err instanceof FatalAuthError || err instanceof FatalError) {
-        // e.g. an unreadable GitHub App key file: exit 1 at once (compat.md 6.4).
+      if (err instanceof FatalAuthError || err instanceof FatalError || err instanceof RootBusy) {
+        // e.g. an unreadable GitHub App key file (compat.md 6.4), another git-sync on this root: exit 1 at once.
         log.error(err.cause ?? null, err.message);
         return 1;
       }

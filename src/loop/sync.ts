@@ -9,7 +9,7 @@
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
@@ -68,6 +68,27 @@ export interface SyncerOptions {
   verifier?: Verifier | null;
   /** With --also-link: other refs' worktrees may be made at the same time (worktree.ts). */
   alongside?: boolean;
+}
+
+/**
+ * In root: where a served worktree that failed its checks is checked out again while the link
+ * still serves the old one (Syncer.serveFromRepair). Outside root/.worktrees, so cleanup never
+ * takes it, and named so that the link's basename is still the hash.
+ */
+export const REPAIR_DIR = ".git-sync-repair";
+
+/** Reads the whole directory (Bun's Dir.readSync does too): for repairs, never on a poll's path. */
+function isEmptyDir(path: string): boolean {
+  return readdirSync(path).length === 0;
+}
+
+/** The link's target is there to read: a non-empty directory (the publish comes after the checkout). */
+function isServing(path: string): boolean {
+  try {
+    return !isEmptyDir(path);
+  } catch {
+    return false;
+  }
 }
 
 /** What a good attempt left published: the hash and its worktree. */
@@ -219,6 +240,26 @@ export class Syncer {
   }
 
   /**
+   * The link serves `served`, a worktree of `hash` that failed its checks (a broken or rebuilt
+   * `.git`, a moved HEAD). Check the commit out at root/.git-sync-repair/<hash> and point the link
+   * there, so the worktree's own path is free to be made again: readers see the same commit
+   * throughout. The caller then builds root/.worktrees/<hash>, publishes it and removes this one.
+   */
+  private async serveFromRepair(deadline: number, hash: string, served: string): Promise<void> {
+    const { ctx } = this;
+    const repair = join(ctx.root, REPAIR_DIR, hash);
+    // Served from anywhere else (this repair dir after a crash, a v3 path), the worktree's own
+    // path is free already: the caller builds it and removes `served` after the publish.
+    if (served !== worktreePath(ctx, hash)) return;
+    ctx.log.info("rebuilding the served worktree beside it", { path: served, repair });
+    await removeWorktree(ctx, repair, deadline);
+    const created = await createWorktree(ctx, hash, deadline, { path: repair, alongside: this.alongside });
+    await configureWorktree(ctx, repair, hash, deadline, created.checkedOut);
+    publishSymlink(ctx.log, ctx.link, repair);
+    await removeWorktree(ctx, served, deadline);
+  }
+
+  /**
    * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
    * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
    */
@@ -231,11 +272,16 @@ export class Syncer {
     const currentPath = current?.path ?? "";
     log.v(3, "current state", { ref: config.ref, hash: currentHash, worktree: currentPath });
 
+    /** A served worktree of remoteHash that failed its checks: rebuilt beside it (below). */
+    let beside = "";
     if (currentHash === remoteHash) {
       log.v(3, "current hash is same as remote", { hash: currentHash });
       if (full && !(await worktreeIsValid(ctx, currentPath, currentHash, deadline))) {
         log.info("worktree failed checks or was empty", { path: currentPath });
-        await removeWorktree(ctx, currentPath, deadline);
+        // Not upstream (issue 13), which removes it first: while the link serves it, the new
+        // checkout is made elsewhere and the link moved over before the old one goes.
+        if (isServing(currentPath) && !this.linkedElsewhere(remoteHash)) beside = currentPath;
+        else await removeWorktree(ctx, currentPath, deadline);
         currentHash = "";
       }
     }
@@ -265,7 +311,8 @@ export class Syncer {
       worktree = worktreePath(ctx, remoteHash);
       log.v(1, "sharing the worktree another link serves", { path: worktree });
     } else {
-      const created = changed ? await createWorktree(ctx, remoteHash, deadline, this.alongside) : { path: currentPath, checkedOut: false };
+      if (beside !== "") await this.serveFromRepair(deadline, remoteHash, beside);
+      const created = changed ? await createWorktree(ctx, remoteHash, deadline, { alongside: this.alongside }) : { path: currentPath, checkedOut: false };
       worktree = created.path;
       await configureWorktree(ctx, worktree, remoteHash, deadline, created.checkedOut);
     }
@@ -292,7 +339,13 @@ export class Syncer {
 
     this.updates++;
     log.info("updated successfully", { ref: config.ref, ...tag, remote: remoteHash, syncCount });
-    if (currentHash !== "" && currentPath !== worktreePath(ctx, currentHash)) {
+    const repairDir = join(ctx.root, REPAIR_DIR);
+    if (beside !== "" || currentPath.startsWith(repairDir + "/")) {
+      // The repair checkout served while the worktree was rebuilt (serveFromRepair), or one a
+      // crash left serving, or a served tree outside .worktrees: the link has moved off them.
+      for (const p of new Set([join(repairDir, remoteHash), currentPath])) if (p !== worktree) await removeWorktree(ctx, p, deadline);
+      rmSync(repairDir, { recursive: true, force: true });
+    } else if (currentHash !== "" && currentPath !== worktreePath(ctx, currentHash)) {
       // A v3 worktree (root/<hash> or root/rev-<hash>): the link has moved off it.
       log.v(1, "removing old-layout worktree", { path: currentPath });
       rmSync(currentPath, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
 import type { Logger } from "../log/logger.ts";
+import type { RootLock } from "./lock.ts";
 
 export interface RepoContext {
   config: Config;
@@ -18,6 +19,13 @@ export interface RepoContext {
   link: string;
   /** Extra environment for git commands that reach the remote (credentials, ssh). */
   remoteEnv: () => Record<string, string>;
+  /** The root lock (lock.ts); absent in tests that drive a module directly. */
+  lock?: RootLock;
+  /**
+   * What is being served: every link and the complete tree it resolves to (absolute paths).
+   * A root that fails its checks is rebuilt around these instead of wiped (root.ts).
+   */
+  served?: () => string[];
 }
 
 /**

@@ -7,6 +7,7 @@ import { GitConfigFile } from "../git/config-file.ts";
 import { GitError, interrupted } from "../git/runner.ts";
 import { isShuttingDown } from "../lib/exec.ts";
 import type { RepoContext } from "./context.ts";
+import { removeStaleGitFiles } from "./lock.ts";
 
 export async function initRepo(ctx: RepoContext, deadline: number): Promise<void> {
   const { root, log } = ctx;
@@ -14,15 +15,41 @@ export async function initRepo(ctx: RepoContext, deadline: number): Promise<void
     // It may have been deleted at runtime.
     mkdirSync(root, { recursive: true, mode: 0o775 });
     log.v(1, "repo directory does not exist, creating it", { path: root });
-    await gitInit(ctx, deadline);
-  } else if (!(await sanityCheck(ctx, deadline))) {
-    log.info("repo directory was empty or failed checks", { path: root });
-    wipeDir(ctx, root);
-    await gitInit(ctx, deadline);
-  } else {
-    log.v(4, "repo directory is valid", { path: root });
-    await ensureOrigin(ctx, deadline);
+    await gitInitLocked(ctx, deadline);
+    return;
   }
+  if (readdirSync(root).length === 0) {
+    log.v(3, "repo directory is empty", { path: root });
+  } else {
+    // Before any check: a lock file a killed git left would fail them, and wipe root.
+    if (ctx.lock?.hold()) await removeStaleGitFiles(ctx.lock, root, log, Math.min(5000, deadline - Date.now()));
+    if (await sanityCheck(ctx, deadline)) {
+      log.v(4, "repo directory is valid", { path: root });
+      await ensureOrigin(ctx, deadline);
+      return;
+    }
+  }
+  log.info("repo directory was empty or failed checks", { path: root });
+  wipeDir(ctx, root, ctx.served?.() ?? []);
+  // Deleted by hand while it was checked: made again, as at the top.
+  mkdirSync(root, { recursive: true, mode: 0o775 });
+  await gitInitLocked(ctx, deadline);
+}
+
+/**
+ * `git init`, with the root lock taken while it runs: on a cold start loading the lock's
+ * bun:ffi then costs no time. (Two git-syncs starting on one empty root both run `git init`,
+ * which is harmless, and the second stops at the lock.)
+ */
+async function gitInitLocked(ctx: RepoContext, deadline: number): Promise<void> {
+  const init = gitInit(ctx, deadline);
+  try {
+    ctx.lock?.hold();
+  } catch (e) {
+    await init.catch(() => {});
+    throw e;
+  }
+  await init;
 }
 
 /**
@@ -47,10 +74,6 @@ async function gitInit(ctx: RepoContext, deadline: number): Promise<void> {
 async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean> {
   const { root, log, git } = ctx;
   log.v(3, "sanity-checking git repo", { repo: root });
-  if (readdirSync(root).length === 0) {
-    log.v(3, "repo directory is empty", { path: root });
-    return false;
-  }
   let top: string;
   try {
     top = (await git.run(["rev-parse", "--show-toplevel"], { cwd: root, deadline })).stdout.trim();
@@ -70,7 +93,9 @@ async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean>
     log.error(e, "repo fsck failed", { path: root });
     return false;
   }
-  // A git killed mid-fetch (e.g. by --sync-timeout) leaves this behind and every later fetch fails.
+  // A git killed mid-fetch (e.g. by --sync-timeout) leaves this behind and every later fetch
+  // fails. Holding the root lock, initRepo has removed it already; without the lock we can't tell
+  // a dead git's lock from a live one's, and upstream's rule applies.
   if (existsSync(join(root, ".git", "shallow.lock"))) {
     log.error(null, "repo contains lock file", { path: join(root, ".git", "shallow.lock") });
     return false;
@@ -81,20 +106,43 @@ async function sanityCheck(ctx: RepoContext, deadline: number): Promise<boolean>
 /**
  * Remove every entry inside dir but not dir itself. Unlike upstream we also remove entries that
  * cannot be stat'ed (dangling symlinks): leaving them had no purpose.
+ *
+ * Not upstream (issue 13): `keep` lists what is being served (each link and the complete tree it
+ * points at); those paths and the directories leading to them stay, everything else goes. The
+ * object store is rebuilt beside the served trees, which keep serving until the next publish
+ * replaces them. Root is wiped whole only when nothing valid is served.
  */
-export function wipeDir(ctx: RepoContext, dir: string): void {
+export function wipeDir(ctx: RepoContext, dir: string, keep: readonly string[] = []): void {
   // Whatever led here, a process on its way out must not destroy what it is serving.
   if (isShuttingDown()) throw new Error("not wiping root: shutting down");
   const errors: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
+  const wipe = (d: string) => {
+    let names: string[];
     try {
-      ctx.log.v(4, "removing path recursively", { path: p });
-      rmSync(p, { recursive: true, force: true });
+      names = readdirSync(d);
     } catch (e) {
-      errors.push((e as Error).message);
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // gone already: nothing to wipe
+      throw e;
     }
-  }
+    for (const name of names) {
+      const p = join(d, name);
+      if (keep.includes(p)) {
+        ctx.log.v(1, "keeping what is served while root is rebuilt", { path: p });
+        continue;
+      }
+      if (keep.some((k) => k.startsWith(p + "/"))) {
+        wipe(p);
+        continue;
+      }
+      try {
+        ctx.log.v(4, "removing path recursively", { path: p });
+        rmSync(p, { recursive: true, force: true });
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+  };
+  wipe(dir);
   if (errors.length > 0) {
     throw new Error(`can't wipe unusable root directory: ${errors.join("; ")}`);
   }

@@ -30,8 +30,13 @@ function inTurn<T>(root: string, fn: () => Promise<T>): Promise<T> {
  * so does `alongside` (other worktrees are being made at the same time): the files are then
  * written by configureWorktree outside the turn `worktree add` takes.
  */
-export async function createWorktree(ctx: RepoContext, hash: string, deadline: number, alongside = false): Promise<{ path: string; checkedOut: boolean }> {
-  const path = worktreePath(ctx, hash);
+export async function createWorktree(
+  ctx: RepoContext,
+  hash: string,
+  deadline: number,
+  opts: { alongside?: boolean; path?: string } = {},
+): Promise<{ path: string; checkedOut: boolean }> {
+  const { alongside = false, path = worktreePath(ctx, hash) } = opts;
   if (existsSync(path)) await removeWorktree(ctx, path, deadline);
   ctx.log.v(1, "adding worktree", { path, hash });
   const checkout = ctx.config.sparseCheckoutFile === "" && !alongside;

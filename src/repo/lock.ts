@@ -24,7 +24,8 @@ type FFI = typeof import("bun:ffi");
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
+// Linux's EWOULDBLOCK; macOS (the laptop release binaries) numbers it 35.
+const EWOULDBLOCK = process.platform === "darwin" ? 35 : 11;
 
 /** Another process holds root: a second git-sync on the same --root. Ends the process (exit 1). */
 export class RootBusy extends Error {}
@@ -40,14 +41,22 @@ let flockLib: Flock | null = null;
 function loadFlock(): Flock {
   if (flockLib) return flockLib;
   const { dlopen, FFIType, read } = require("bun:ffi") as FFI;
-  let lib;
-  try {
-    lib = dlopen("libc.so.6", { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 }, __errno_location: { args: [], returns: FFIType.ptr } }).symbols;
-  } catch {
-    lib = dlopen("libc.so", { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 }, __errno_location: { args: [], returns: FFIType.ptr } }).symbols;
+  const flock = { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
+  const errnoPtr = { args: [], returns: FFIType.ptr } as const;
+  if (process.platform === "darwin") {
+    // Untested here (no macOS machine): libSystem has flock and names errno's address __error.
+    const sym = dlopen("libSystem.B.dylib", { flock, __error: errnoPtr }).symbols;
+    flockLib = { flock: (fd, op) => sym.flock(fd, op), errno: () => read.i32(sym.__error()!, 0) };
+    return flockLib;
   }
-  const sym = lib;
-  flockLib = { flock: (fd, op) => sym.flock(fd, op), errno: () => read.i32(sym.__errno_location()!, 0) };
+  let sym;
+  try {
+    sym = dlopen("libc.so.6", { flock, __errno_location: errnoPtr }).symbols;
+  } catch {
+    sym = dlopen("libc.so", { flock, __errno_location: errnoPtr }).symbols;
+  }
+  const lib = sym;
+  flockLib = { flock: (fd, op) => lib.flock(fd, op), errno: () => read.i32(lib.__errno_location()!, 0) };
   return flockLib;
 }
 

@@ -4,9 +4,9 @@
 //   GIT_SYNC_IMAGE        default localhost/git-sync:latest (the distroless target)
 //   GIT_SYNC_DEBUG_IMAGE  default localhost/git-sync:debug
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, git, tmpDir } from "../helpers/index.ts";
+import { cleanup, git, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, makeTestCA, pushCommit, SSHD, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
 import { startReceiver, startSecretSshd } from "./_servers.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
@@ -376,6 +376,57 @@ describe.skipIf(skip !== undefined)("image", () => {
     expect(r.stderr).toContain(`not publishing ${signed.hashes.unsigned}`);
     expect(existsSync(join(root, "current"))).toBe(false);
     expect(readFileSync(join(root, "error.json"), "utf8")).toContain("is not signed");
+  });
+
+  // Issue 13 in the image: the root lock is flock(2) through bun:ffi on the distroless glibc.
+  test("root lock: a second git-sync on the same volume exits 1; after a SIGKILL the next one syncs", async () => {
+    const root = volumeDir(work, "sync-lock");
+    const name = `gs-lock-${process.pid}`;
+    const argv = ["podman", "run", "--rm", "--name", name, "--network=host", "-v", `${root}:/git`, IMAGE];
+    const first = Bun.spawn([...argv, `--repo=${publicHttp.url}/main.git`, "--ref=main", "--link=current", "--period=1s"], { stdout: "ignore", stderr: "ignore", env: process.env });
+    try {
+      await waitFor("the first container's link", () => existsSync(join(root, "current")), 30_000, 100);
+      const second = await sync([`--repo=${publicHttp.url}/main.git`, "--submodules=off"], { root });
+      expect(second.code, show(second)).toBe(1);
+      expect(second.stderr).toContain("another git-sync is using it");
+    } finally {
+      Bun.spawnSync(["podman", "kill", "-s", "KILL", name], { env: process.env });
+      await first.exited;
+    }
+    const third = await sync([`--repo=${publicHttp.url}/main.git`, "--submodules=off"], { root });
+    expectOk(third);
+    expect(third.stderr).toContain('"msg":"locked root"');
+    expect(synced(root, "file")).toBe("main\n");
+  }, 90_000);
+
+  test("--ref=semver: the highest release tag in range, over smart HTTP", async () => {
+    const bare = makeBareRepo(repos, "releases.git", "version", "0\n").path;
+    const wt = join(repos, ".releases.git.work");
+    const release = (v: string) => {
+      const h = pushCommit(repos, "releases.git", "version", `${v}\n`);
+      git(wt, "-c", "user.name=t", "-c", "user.email=t@example.com", "tag", "-a", "-m", v, `v${v}`);
+      return h;
+    };
+    release("1.2.0");
+    const h13 = release("1.3.0");
+    release("2.0.0-rc.1");
+    release("2.0.0");
+    git(wt, "push", "-q", bare, "--tags");
+    const root = volumeDir(work, "sync-semver");
+    const r = await sync([`--repo=${publicHttp.url}/releases.git`, "--ref=semver:>=1.0.0 <2.0.0"], { root });
+    expectOk(r);
+    expect(synced(root, "version")).toBe("1.3.0\n");
+    expect(realpathSync(join(root, "current"))).toEndWith(h13);
+  });
+
+  test("--link-mode=copy --copy-drop-repo: a plain directory and no .git", async () => {
+    const root = volumeDir(work, "sync-copy");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`, "--submodules=off", "--link-mode=copy", "--copy-drop-repo"], { root });
+    expectOk(r);
+    expect(lstatSync(join(root, "current")).isDirectory()).toBe(true);
+    expect(readFileSync(join(root, "current", "a", "x.txt"), "utf8")).toBe("in a\n");
+    expect(readFileSync(join(root, "current", ".git-sync-hash"), "utf8").trim()).toBe(mainHash);
+    expect(existsSync(join(root, ".git"))).toBe(false);
   });
 
   test("sync as a random UID (--user 12345:0)", async () => {

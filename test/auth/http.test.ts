@@ -320,13 +320,15 @@ describe("secrets", () => {
         // git's own record of every child it starts, with its argv (run_command).
         { privateDir: d, env: { GIT_TRACE: join(d, "trace") } },
       );
-      const seen = new Map<number, string>();
+      // Every command line sampled, not the last one per pid: a process that has exited reads as
+      // "" until its parent reaps it, and a sample in that moment erased what it ran.
+      const seen = new Set<string>();
       let scanning = true;
       const scan = (async () => {
         while (scanning) {
           for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
             try {
-              seen.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "));
+              seen.add(readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "));
             } catch {
               // gone already
             }
@@ -338,7 +340,7 @@ describe("secrets", () => {
       await h.attempt(["ls-remote", `${slow.url}/sub.git`]);
       scanning = false;
       await scan;
-      const cmdlines = [...seen.values()];
+      const cmdlines = [...seen];
       // git-remote-http lives through the server's delays, so the sampler always sees it. The
       // askpass lives ~10 ms and a sample of /proc takes 5-30 ms under load: whether the sampler
       // caught one was luck, so GIT_TRACE (every run_command, deterministic) proves that git ran

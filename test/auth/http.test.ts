@@ -317,15 +317,18 @@ describe("secrets", () => {
           repo: `http://alice:${secrets[0]}@127.0.0.1:${slow.port}/repo.git`,
           credentials: [{ url: `${slow.url}/sub.git`, username: "carol", password: "", passwordFile: pwFile }],
         }),
-        { privateDir: d },
+        // git's own record of every child it starts, with its argv (run_command).
+        { privateDir: d, env: { GIT_TRACE: join(d, "trace") } },
       );
-      const seen = new Map<number, string>();
+      // Every command line sampled, not the last one per pid: a process that has exited reads as
+      // "" until its parent reaps it, and a sample in that moment erased what it ran.
+      const seen = new Set<string>();
       let scanning = true;
       const scan = (async () => {
         while (scanning) {
           for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
             try {
-              seen.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "));
+              seen.add(readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "));
             } catch {
               // gone already
             }
@@ -337,11 +340,18 @@ describe("secrets", () => {
       await h.attempt(["ls-remote", `${slow.url}/sub.git`]);
       scanning = false;
       await scan;
-      const cmdlines = [...seen.values()];
+      const cmdlines = [...seen];
+      // git-remote-http lives through the server's delays, so the sampler always sees it. The
+      // askpass lives ~10 ms and a sample of /proc takes 5-30 ms under load: whether the sampler
+      // caught one was luck, so GIT_TRACE (every run_command, deterministic) proves that git ran
+      // the askpass with its prompt in argv, and that no argv git built held a secret.
       expect(cmdlines.some((c) => c.includes("git-remote-http"))).toBe(true);
-      expect(cmdlines.some((c) => c.includes("Password for"))).toBe(true);
+      const trace = readFileSync(join(d, "trace"), "utf8").split("\n");
+      const self = await selfBinary();
+      expect(trace.filter((l) => l.includes(`run_command: ${self} 'Password for `))).toHaveLength(2); // one per git command
       for (const s of secrets) {
         expect(cmdlines.filter((c) => c.includes(s))).toEqual([]);
+        expect(trace.filter((l) => l.includes(s))).toEqual([]);
         expect(h.lines.filter((l) => l.includes(s))).toEqual([]);
       }
       expect(h.lines.some((l) => l.includes('"md5 of credential"'))).toBe(true);

@@ -97,14 +97,18 @@ exec ${GIT} "$@"
     expect(procs.find((p) => p.pid === 1)?.ppid).toBe(0);
     expect(procs.some((p) => p.pid !== 1 && p.ppid === 1 && p.name.startsWith("git-sync"))).toBe(true);
 
-    // ~10s of syncing every 100ms with a commit every 250ms, so attempts keep running git (an
-    // idle poll of a local repo runs none); meanwhile an outside sampler counts zombies inside
-    // the namespace.
+    // Syncing every 100ms with a commit every 250ms, so attempts keep running git (an idle poll
+    // of a local repo runs none); meanwhile an outside sampler counts zombies inside the
+    // namespace. Until a number of git calls, not for a fixed time: each synced commit is four
+    // git calls, and under load this loop makes fewer commits (22 instead of 30 in 9s on a
+    // busy 2-core machine, 92 calls), which says nothing about reaping.
     const samples: number[] = [];
     const orphans: number[] = [];
-    const end = Date.now() + 9000;
+    const gitCalls = () => readOr(calls)?.trim().split("\n").length ?? 0;
+    const enough = 120; // ~10s unloaded
+    const end = Date.now() + 25_000;
     let n = 0;
-    while (Date.now() < end) {
+    while (gitCalls() < enough && Date.now() < end) {
       const ps = nsProcesses(pid1);
       samples.push(ps.filter((p) => p.state === "Z").length);
       orphans.push(ps.filter((p) => p.ppid === 1 && p.name === "sleep").length);
@@ -112,12 +116,12 @@ exec ${GIT} "$@"
       await Bun.sleep(250);
     }
     expect(ns.done).toBe(false);
-    const gitCalls = readFileSync(calls, "utf8").trim().split("\n").length;
+    const called = gitCalls();
     const recorded = readFileSync(zombies, "utf8").trim().split("\n").map(Number);
     // Hundreds of git calls, each one leaving an orphan behind (and each recording a sample,
     // except the few still between the two lines of the wrapper).
-    expect(gitCalls).toBeGreaterThanOrEqual(100);
-    expect(recorded.length).toBeGreaterThanOrEqual(gitCalls - 3);
+    expect(called).toBeGreaterThanOrEqual(enough);
+    expect(recorded.length).toBeGreaterThanOrEqual(called - 3);
     expect(Math.max(...orphans)).toBeGreaterThan(0); // the orphans really were PID 1's
     expect(Math.max(...recorded)).toBeLessThan(5);
     expect(Math.max(...samples)).toBeLessThan(5);
@@ -133,7 +137,7 @@ exec ${GIT} "$@"
   } finally {
     await ns.dispose();
   }
-}, 45_000);
+}, 60_000);
 
 test.concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits promptly", async () => {
   await using t = await scenario();

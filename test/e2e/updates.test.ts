@@ -107,6 +107,8 @@ test.concurrent("root's branch follows the synced commit, and root stays a valid
   const r = t.start("--period=100ms");
   await t.waitHash(h2, 15_000, r);
   expect(git(t.root, "rev-parse", "git-sync")).toBe(h2);
+  // Not while the old worktree's cleanup (rm, prune, gc) may still be running beside fsck.
+  await r.stop();
   // A replaced commit may be left dangling until gc; nothing may be missing.
   expect(gitOk(t.root, "fsck", "--no-progress", "--connectivity-only")).toBe(true);
 });

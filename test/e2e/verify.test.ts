@@ -65,7 +65,8 @@ test.concurrent("a branch moved to an unsigned commit: the link stays on the sig
   const errorFile = join(t.root, "error.json");
   await waitFor("the error file naming the unsigned commit", () => readOr(errorFile)?.includes(h2));
   expect(readOr(errorFile)).toContain("is not signed");
-  expect(gs.logs().some((l) => l.msg === "signature check failed, not publishing" && l.verdict === "unsigned" && l.hash === h2)).toBe(true);
+  // The error file is written as the line is logged; the line reaches this test through a pipe, later.
+  await waitFor("the log line naming the unsigned commit", () => gs.logs().some((l) => l.msg === "signature check failed, not publishing" && l.verdict === "unsigned" && l.hash === h2));
   // Many polls later: still on h1, verified once, and --max-failures=2 did not end the process.
   await waitFor("several polls that re-report the refusal", () => gs.count("signature check failed before, not publishing; retried when the ref moves or a key file changes") >= 5);
   expect(gs.done).toBe(false);

@@ -20,7 +20,9 @@ export async function version(): Promise<string> {
 
 async function compile(target: string | undefined, outfile: string, ver: string): Promise<void> {
   const result = await Bun.build({
-    entrypoints: [join(root, "src/main.ts")],
+    // The second entry point is embedded as a module of its own, loaded only by a dynamic
+    // import (src/verify/openpgp.ts): OpenPGP.js stays out of what every start loads.
+    entrypoints: [join(root, "src/main.ts"), join(root, "src/verify/openpgp-lib.ts")],
     compile: {
       outfile,
       ...(target ? { target: target as Bun.Build.CompileTarget } : {}),

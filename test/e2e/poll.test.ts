@@ -132,10 +132,11 @@ for (const v2 of [true, false]) {
       await waitPolls(port, 5);
       const calls = callsAfter(w.log, before);
       expect(calls).toEqual([]);
-      const polls = srv.requests.slice(requestsBefore);
+      // The next poll may be in flight (status 0 until the server has answered it).
+      const polls = srv.requests.slice(requestsBefore).filter((r) => r.status !== 0);
       // A poll in flight when the window opened is counted among the 5 but made its request before.
       expect(polls.length).toBeGreaterThanOrEqual(4);
-      expect(polls.every((r) => r.user === "alice" && r.status === 200)).toBe(true);
+      expect(polls.filter((r) => !(r.user === "alice" && r.status === 200))).toEqual([]);
       // v2: one POST ls-refs per poll; v0: the advertisement (GET info/refs) each time.
       expect(polls.every((r) => (v2 ? r.method === "POST" && r.path.endsWith("/git-upload-pack") : r.method === "GET" && r.path.endsWith("/info/refs")))).toBe(true);
 

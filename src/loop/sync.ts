@@ -9,11 +9,12 @@
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
-import { readGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
+import { readSmallFile } from "../lib/small-files.ts";
+import { parseGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef, readFetchHead, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
@@ -40,7 +41,7 @@ export interface SyncResult {
  */
 export function offFromRoot(root: string): string {
   try {
-    if (!readFileSync(join(root, ".git", "HEAD"), "utf8").startsWith("ref: ")) return "root HEAD is not a branch";
+    if (!(readSmallFile(join(root, ".git", "HEAD")) ?? "").startsWith("ref: ")) return "root HEAD is not a branch";
     if (existsSync(join(root, ".git", "shallow.lock"))) return "root has a lock file";
   } catch (e) {
     return (e as Error).message;
@@ -198,9 +199,10 @@ export class Syncer {
     try {
       if (this.ctx.config.linkMode === "copy") return currentCopy(root, link) === p.hash ? "" : "copy changed";
       if (readCurrent(link)?.path !== p.worktree) return "link moved";
-      const admin = readGitfile(join(p.worktree, ".git"));
+      const gitfile = join(p.worktree, ".git");
+      const admin = parseGitfile(gitfile, readSmallFile(gitfile) ?? "");
       if (admin === null) return "worktree .git is not a gitfile";
-      if (readFileSync(join(admin, "HEAD"), "utf8").trim() !== p.hash) return "worktree HEAD moved";
+      if (readSmallFile(join(admin, "HEAD"))?.trim() !== p.hash) return "worktree HEAD moved";
     } catch (e) {
       return (e as Error).message;
     }

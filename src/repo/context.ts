@@ -34,7 +34,12 @@ export interface RepoContext {
  * can't be read.
  */
 export function readGitfile(file: string): string | null {
-  const m = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(file, "utf8"));
+  return parseGitfile(file, readFileSync(file, "utf8"));
+}
+
+/** readGitfile for text already read (a poll reads it through lib/small-files.ts). */
+export function parseGitfile(file: string, text: string): string | null {
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(text);
   return m ? resolve(dirname(file), m[1]!) : null;
 }
 

@@ -6,6 +6,7 @@
 // object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { readSmallFile } from "../lib/small-files.ts";
 import { readGitfile } from "./context.ts";
 import type { RefListing } from "./remote.ts";
 
@@ -56,12 +57,8 @@ export function gitDirFor(path: string): string {
 /** Why we can't read this git dir's refs ourselves, or "" when we can. */
 function unsupported(gitDir: string): string {
   if (existsSync(join(gitDir, "commondir"))) return "a linked worktree's git dir";
-  let config = "";
-  try {
-    config = readFileSync(join(gitDir, "config"), "utf8");
-  } catch {
-    // No config: defaults, files backend.
-  }
+  // No config: defaults, files backend.
+  const config = readSmallFile(join(gitDir, "config")) ?? "";
   if (/^\s*refstorage\s*=/im.test(config)) return "a ref storage other than files";
   return "";
 }
@@ -134,9 +131,11 @@ class NotHere extends Error {}
 
 /**
  * The refs among `names` that exist in the repo at `path`, resolved and peeled as ls-remote
- * shows them (HEAD's symref target included); null when git should be asked instead.
+ * shows them (HEAD's symref target included); null when git should be asked instead. An array
+ * among `names` is one ref's candidates, best first: only the first that exists is listed (the
+ * one git would pick), and the rest are not read.
  */
-export function listLocalRefs(path: string, names: string[]): { listing: RefListing } | { why: string } {
+export function listLocalRefs(path: string, names: ReadonlyArray<string | readonly string[]>): { listing: RefListing } | { why: string } {
   const gitDir = gitDirFor(path);
   if (gitDir === "") return { why: "not a git repository we can read" };
   const why = unsupported(gitDir);
@@ -148,18 +147,9 @@ export function listLocalRefs(path: string, names: string[]): { listing: RefList
     if (depth > 5) throw new NotHere("symbolic refs nested too deep");
     // Ref names never contain "..": a name that does would read outside the git dir.
     if (name.includes("..") || name.startsWith("/")) return null;
-    let text: string | undefined;
-    // Most candidates of a short name do not exist: existsSync, which never throws, costs a
-    // third of the failed read it saves (several per ref and poll with --also-link).
-    const file = join(gitDir, name);
-    if (existsSync(file)) {
-      try {
-        text = readFileSync(file, "utf8").trim();
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "EISDIR") throw e;
-      }
-    }
+    // Most candidates of a short name do not exist, and the one that does rarely changes: a
+    // stat each, and a read only when the file changed (several per ref and poll with --also-link).
+    const text = readSmallFile(join(gitDir, name))?.trim();
     if (text !== undefined) {
       if (text.startsWith("ref: ")) return resolveRef(text.slice(5).trim(), depth + 1);
       if (!OID.test(text)) throw new NotHere(`unreadable ref ${name}`);
@@ -189,12 +179,15 @@ export function listLocalRefs(path: string, names: string[]): { listing: RefList
 
   const listing: RefListing = { refs: new Map(), symrefs: new Map() };
   try {
-    for (const name of names) {
-      const r = resolveRef(name);
-      if (!r) continue;
-      if (r.target !== name) listing.symrefs.set(name, r.target);
-      const peeled = peel(r.target, r.oid, r.loose);
-      listing.refs.set(name, peeled === undefined ? { oid: r.oid } : { oid: r.oid, peeled });
+    for (const item of names) {
+      for (const name of typeof item === "string" ? [item] : item) {
+        const r = resolveRef(name);
+        if (!r) continue;
+        if (r.target !== name) listing.symrefs.set(name, r.target);
+        const peeled = peel(r.target, r.oid, r.loose);
+        listing.refs.set(name, peeled === undefined ? { oid: r.oid } : { oid: r.oid, peeled });
+        break;
+      }
     }
   } catch (e) {
     return { why: (e as Error).message };

@@ -95,18 +95,21 @@ abstract class ListingQuery implements RemoteQuery {
   abstract readonly kind: RemoteQuery["kind"];
   constructor(protected readonly ctx: RepoContext) {}
 
-  /** The remote's refs among `candidates`, or null when this way of asking can't tell. */
-  abstract listing(candidates: string[], deadline: number): Promise<RefListing | null>;
+  /**
+   * The remote's refs among `candidates` (of `refs`; pickRef takes the first of each that is
+   * listed), or null when this way of asking can't tell.
+   */
+  abstract listing(candidates: string[], deadline: number, refs: readonly string[]): Promise<RefListing | null>;
 
   async resolve(deadline: number): Promise<RemoteRef | null> {
     const ref = this.ctx.config.ref;
-    const listing = await this.listing(refCandidates(ref), deadline);
+    const listing = await this.listing(refCandidates(ref), deadline, [ref]);
     return listing && pickRef(ref, listing);
   }
 
   async resolveMany(refs: readonly string[], deadline: number): Promise<Map<string, RemoteRef | null> | null> {
     const candidates = candidatesOf(refs);
-    const listing = candidates.length > 0 ? await this.listing(candidates, deadline) : { refs: new Map(), symrefs: new Map() };
+    const listing = candidates.length > 0 ? await this.listing(candidates, deadline, refs) : { refs: new Map(), symrefs: new Map() };
     if (!listing) return null;
     return new Map(refs.map((r) => [r, FULL_HASH.test(r) ? { name: r, oid: r, hash: r } : pickRef(r, listing)]));
   }
@@ -148,8 +151,10 @@ class LocalFiles extends ListingQuery {
     this.git = new LsRemote(ctx);
   }
 
-  async listing(candidates: string[], deadline: number): Promise<RefListing | null> {
-    const r = listLocalRefs(this.path, candidates);
+  async listing(candidates: string[], deadline: number, refs: readonly string[]): Promise<RefListing | null> {
+    // Each ref's candidates in git's order, stopping at the first that exists: pickRef wants no
+    // more, and a poll reads fewer files.
+    const r = listLocalRefs(this.path, refs.filter((ref) => !FULL_HASH.test(ref)).map(refCandidates));
     if ("listing" in r) return r.listing;
     this.ctx.log.v(3, "asking git ls-remote", { reason: r.why });
     return await this.git.listing(candidates, deadline);

@@ -50,7 +50,7 @@ export async function removeStaleWorktrees(ctx: RepoContext, current: readonly s
       removed++;
     }
   }
-  if (removed === 0 && !copyChanged && !unprunedWorktrees(root, names.length)) return;
+  if (removed === 0 && !copyChanged && !unprunedAfterCrash(root, names.length)) return;
 
   const errors: string[] = [];
   const step = async (args: string[]) => {
@@ -71,13 +71,19 @@ export async function removeStaleWorktrees(ctx: RepoContext, current: readonly s
   if (errors.length > 0) log.error(new Error(errors.join("; ")), "git cleanup failed");
 }
 
+/** Roots whose registrations this process has looked at (unprunedAfterCrash). */
+const lookedAt = new Set<string>();
+
 /**
  * Not upstream (issue 13): a process killed after removing a worktree but before `git worktree
  * prune` leaves git a registration whose directory is gone; the next cleanup finds nothing to
- * delete and, by compat.md 1.6, would not prune it ever. More admin dirs than worktree dirs is the
- * sign (one readdir per attempt); then one of them must point at a worktree that is gone.
+ * delete and, by compat.md 1.6, would not prune it ever. Only a process that died leaves that, so
+ * the first cleanup of a process looks (not every poll's): more admin dirs than worktree dirs is
+ * the sign, and then one of them must point at a worktree that is gone.
  */
-function unprunedWorktrees(root: string, worktreeDirs: number): boolean {
+function unprunedAfterCrash(root: string, worktreeDirs: number): boolean {
+  if (lookedAt.has(root)) return false;
+  lookedAt.add(root);
   const admin = join(root, ".git", "worktrees");
   let names: string[];
   try {

@@ -3,7 +3,7 @@
 // HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
 // together (the loop never starts the server; the server never imports the loop). Returns the
 // exit code; SIGTERM/SIGINT stop it cleanly.
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FatalAuthError, setupAuth } from "./auth/index.ts";
 import { makeAbsPath } from "./config/index.ts";
@@ -22,7 +22,7 @@ import { runLoop, Wake } from "./loop/loop.ts";
 import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
-import { readCurrent } from "./publish/symlink.ts";
+import { isServedTree, readCurrent } from "./publish/symlink.ts";
 import { currentCopy } from "./publish/copy.ts";
 import { LINKS_FILE } from "./publish/links.ts";
 import { RootLock } from "./repo/lock.ts";
@@ -199,9 +199,8 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
 
 /**
  * What a root that fails its checks must keep (repo/root.ts): each link that resolves to a
- * complete tree, and that tree. A symlink only ever points at a worktree after its checkout
- * finished (the publish is the last step), so an existing, non-empty target is complete; a copy
- * is complete when its hash file is written and no journal names it (publish/copy.ts).
+ * complete tree (isServedTree), and that tree; a copy is complete when its hash file is written
+ * and no journal names it (publish/copy.ts).
  */
 function servedPaths(config: Config, root: string, links: readonly string[]): string[] {
   const out: string[] = [];
@@ -210,13 +209,13 @@ function servedPaths(config: Config, root: string, links: readonly string[]): st
       if (currentCopy(root, link) !== "") out.push(link);
       continue;
     }
+    let cur;
     try {
-      const cur = readCurrent(link);
-      if (!cur || cur.path.startsWith(join(root, ".git") + "/")) continue;
-      if (statSync(cur.path).isDirectory() && readdirSync(cur.path).length > 0) out.push(link, cur.path);
+      cur = readCurrent(link);
     } catch {
-      // not a link, or it dangles: nothing served there
+      continue; // not a link: nothing served there
     }
+    if (cur && !cur.path.startsWith(join(root, ".git") + "/") && isServedTree(cur.path)) out.push(link, cur.path);
   }
   if (out.length > 0) out.push(join(root, LINKS_FILE));
   return out;

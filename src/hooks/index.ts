@@ -24,6 +24,20 @@ export interface Hooks {
   stop(): void;
 }
 
+/**
+ * Hands ev to the hooks that run after a publish (exechook, then webhook); returns those that got
+ * it, which --one-time waits for. The symlink and copy modes publish differently, then both call this.
+ */
+export function sendPublished(hooks: Hooks, ev: HookEvent): HookRunner[] {
+  const sent: HookRunner[] = [];
+  for (const runner of [hooks.exechook, hooks.webhook]) {
+    if (!runner) continue;
+    runner.send(ev);
+    sent.push(runner);
+  }
+  return sent;
+}
+
 export interface HookDeps {
   state: SyncState;
   /** git-sync's process environment, private git config variables included; read at each run. */

@@ -2,7 +2,7 @@
 // mode's up to the fetch (sync.ts), then the link directory is brought to the fetched commit
 // instead of a worktree being made and a symlink swapped. Hooks run with the link directory as
 // their worktree (GITSYNC_HASH names the commit it now equals).
-import type { HookEvent, Hooks } from "../hooks/index.ts";
+import { sendPublished, type HookEvent, type Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import type { RepoContext } from "../repo/context.ts";
 import { fetchRef, readFetchHead } from "../repo/fetch.ts";
@@ -54,14 +54,7 @@ export async function syncCopy(ctx: RepoContext, hooks: Hooks, a: CopyAttempt): 
   log.v(1, "copied tree", { link, mode: r.mode, written: r.written, removed: r.removed, ms: Math.round(performance.now() - started) });
 
   const ev: HookEvent = { hash: remoteHash, previousHash: currentHash, worktree: link, ref: config.ref, link, resolvedRef: a.resolvedRef };
-  const sent: SyncResult["sent"] = [];
-  for (const name of ["exechook", "webhook"] as const) {
-    const runner = hooks[name];
-    if (runner) {
-      runner.send(ev);
-      sent.push(runner);
-    }
-  }
+  const sent = sendPublished(hooks, ev);
   log.info("updated successfully", { ref: config.ref, ...tag, remote: remoteHash, syncCount: a.syncCount });
   return { changed, hash: remoteHash, remoteRef, sent };
 }

@@ -9,9 +9,9 @@
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
 // the following one runs the full checks, while the published files stay served.
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { HookEvent, HookRunner, Hooks } from "../hooks/index.ts";
+import { sendPublished, type HookEvent, type HookRunner, type Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import { readSmallFile } from "../lib/small-files.ts";
 import { parseGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
@@ -19,7 +19,7 @@ import { fetchRef, readFetchHead, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
-import { publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
+import { isServedTree, publishSymlink, readCurrent, touchOldWorktree } from "../publish/symlink.ts";
 import { claimCopyDir, currentCopy } from "../publish/copy.ts";
 import { VerifyRefused, type Verifier } from "../verify/index.ts";
 import { syncCopy } from "./copy-sync.ts";
@@ -78,19 +78,6 @@ export interface SyncerOptions {
  */
 export const REPAIR_DIR = ".git-sync-repair";
 
-/** Reads the whole directory (Bun's Dir.readSync does too): for repairs, never on a poll's path. */
-function isEmptyDir(path: string): boolean {
-  return readdirSync(path).length === 0;
-}
-
-/** The link's target is there to read: a non-empty directory (the publish comes after the checkout). */
-function isServing(path: string): boolean {
-  try {
-    return !isEmptyDir(path);
-  } catch {
-    return false;
-  }
-}
 
 /** What a good attempt left published: the hash and its worktree. */
 export interface Published {
@@ -282,7 +269,7 @@ export class Syncer {
         log.info("worktree failed checks or was empty", { path: currentPath });
         // Not upstream (issue 13), which removes it first: while the link serves it, the new
         // checkout is made elsewhere and the link moved over before the old one goes.
-        if (isServing(currentPath) && !this.linkedElsewhere(remoteHash)) beside = currentPath;
+        if (isServedTree(currentPath) && !this.linkedElsewhere(remoteHash)) beside = currentPath;
         else await removeWorktree(ctx, currentPath, deadline);
         currentHash = "";
       }
@@ -331,13 +318,7 @@ export class Syncer {
       publishSymlink(log, ctx.link, worktree);
       if (currentPath !== "") touchOldWorktree(log, currentPath);
     }
-    for (const name of ["exechook", "webhook"] as const) {
-      const runner = hooks[name];
-      if (runner) {
-        runner.send(ev);
-        sent.push(runner);
-      }
-    }
+    sent.push(...sendPublished(hooks, ev));
 
     this.updates++;
     log.info("updated successfully", { ref: config.ref, ...tag, remote: remoteHash, syncCount });

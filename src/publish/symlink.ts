@@ -1,7 +1,7 @@
 // The atomic publish (compat.md 1.5): a relative symlink created as tmp-link beside the link
 // and renamed over it. rename(2) replaces the old link in one step, so a reader sees either
 // the old tree or the new one, never a missing or half-written link.
-import { existsSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Logger } from "../log/logger.ts";
 
@@ -24,6 +24,19 @@ export function readCurrent(link: string): CurrentLink | null {
   }
   const path = isAbsolute(target) ? target : resolve(dirname(link), target);
   return { path, hash: basename(path) };
+}
+
+/**
+ * Whether a link's target is a tree to serve: a non-empty directory. A symlink is only ever
+ * pointed at a worktree whose checkout has finished (publishing is the last step), so that is a
+ * complete one. Reads the whole directory: for repairs, never on a poll's path.
+ */
+export function isServedTree(path: string): boolean {
+  try {
+    return statSync(path).isDirectory() && readdirSync(path).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 export function publishSymlink(log: Logger, link: string, worktree: string): void {

@@ -101,6 +101,9 @@ abstract class ListingQuery implements RemoteQuery {
    */
   abstract listing(candidates: string[], deadline: number, refs: readonly string[]): Promise<RefListing | null>;
 
+  /** Every tag, for `--ref=semver:` (SemverTags); throws what the remote or git said. */
+  abstract tags(deadline: number): Promise<TagList>;
+
   async resolve(deadline: number): Promise<RemoteRef | null> {
     const ref = this.ctx.config.ref;
     const listing = await this.listing(refCandidates(ref), deadline, [ref]);
@@ -133,6 +136,13 @@ class LsRemote extends ListingQuery {
       return null;
     }
   }
+
+  /** `git ls-remote --tags`: every tag with its peeled "^{}" line. */
+  async tags(deadline: number): Promise<TagList> {
+    const { ctx } = this;
+    const r = await ctx.git.run(["ls-remote", "--tags", ctx.repo], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
+    return fromListing(parseLsRemote(r.stdout));
+  }
 }
 
 /**
@@ -158,6 +168,24 @@ class LocalFiles extends ListingQuery {
     if ("listing" in r) return r.listing;
     this.ctx.log.v(3, "asking git ls-remote", { reason: r.why });
     return await this.git.listing(candidates, deadline);
+  }
+
+  async tags(deadline: number): Promise<TagList> {
+    const r = listLocalTagNames(this.path);
+    if ("why" in r) {
+      this.ctx.log.v(3, "asking git ls-remote", { reason: r.why });
+      return await this.git.tags(deadline);
+    }
+    return {
+      names: r.names,
+      // Only the chosen tag is resolved and peeled: a poll reads one loose object at most.
+      get: async (name) => {
+        const one = listLocalRefs(this.path, [name]);
+        if ("listing" in one) return pickRef(name, one.listing);
+        this.ctx.log.v(3, "asking git ls-remote", { reason: one.why });
+        return await (await this.git.tags(deadline)).get(name);
+      },
+    };
   }
 }
 
@@ -193,6 +221,21 @@ class InProcessHTTP extends ListingQuery {
     }
   }
 
+  async tags(deadline: number): Promise<TagList> {
+    if (this.fallback) return await this.fallback.tags(deadline);
+    try {
+      const listing = await this.client.listRefs(["refs/tags/"], this.credential(), deadline);
+      this.failed = "";
+      return fromListing(listing);
+    } catch (e) {
+      // A semver poll has no fetch to try instead: git answers now, and if it can, from now on.
+      this.failed = (e as Error).message;
+      const tags = await new LsRemote(this.ctx).tags(deadline);
+      this.fetchWorked();
+      return tags;
+    }
+  }
+
   override fetchWorked(): void {
     if (this.failed === "" || this.fallback) return;
     this.ctx.log.v(1, "in-process ref query fails where git works; polling with git ls-remote from now on", { error: this.failed });
@@ -220,8 +263,13 @@ const NEVER: RemoteQuery = {
 export function createRemoteQuery(ctx: RepoContext, deps: RemoteQueryDeps, refs: readonly string[] = [ctx.config.ref]): RemoteQuery {
   // `semver:` is --ref alone (validate.ts refuses it beside --also-link).
   const range = semverRange(ctx.config.ref);
-  if (range !== null) return new SemverTags(ctx, range, tagSource(ctx, deps));
+  if (range !== null) return new SemverTags(ctx, range, listingQuery(ctx, deps));
   if (refs.every((r) => FULL_HASH.test(r))) return NEVER;
+  return listingQuery(ctx, deps);
+}
+
+/** The cheapest way to ask this remote: its ref files, an in-process request, or `git ls-remote`. */
+function listingQuery(ctx: RepoContext, deps: RemoteQueryDeps): ListingQuery {
   const local = localRepoPath(ctx.repo);
   // Only when git would treat it as a local repo too: with --git-config url.*.insteadOf it may not.
   if (local !== "" && !deps.gitConfig.some(([k]) => k.startsWith("url."))) return new LocalFiles(ctx, local);
@@ -237,79 +285,12 @@ interface TagList {
   get(name: string): Promise<RemoteRef | null>;
 }
 
-interface TagSource {
-  list(deadline: number): Promise<TagList>;
-  readonly kind: RemoteQuery["kind"];
-}
-
 function fromListing(listing: RefListing): TagList {
   return {
     names: listing.refs.keys(),
     get: async (name) => {
       const r = listing.refs.get(name);
       return r ? { name, oid: r.oid, hash: r.peeled ?? r.oid } : null;
-    },
-  };
-}
-
-/** `git ls-remote --tags`: every tag with its peeled "^{}" line. Throws git's error. */
-function lsRemoteTags(ctx: RepoContext): TagSource {
-  return {
-    kind: "ls-remote",
-    async list(deadline) {
-      const r = await ctx.git.run(["ls-remote", "--tags", ctx.repo], { cwd: ctx.root, deadline, env: ctx.remoteEnv() });
-      return fromListing(parseLsRemote(r.stdout));
-    },
-  };
-}
-
-/** The same three ways to ask as for any ref (createRemoteQuery), listing refs/tags/ instead of one ref. */
-function tagSource(ctx: RepoContext, deps: RemoteQueryDeps): TagSource {
-  const git = lsRemoteTags(ctx);
-  const local = localRepoPath(ctx.repo);
-  if (local !== "" && !deps.gitConfig.some(([k]) => k.startsWith("url."))) {
-    return {
-      kind: "local files",
-      async list(deadline) {
-        const r = listLocalTagNames(local);
-        if ("why" in r) {
-          ctx.log.v(3, "asking git ls-remote", { reason: r.why });
-          return await git.list(deadline);
-        }
-        return {
-          names: r.names,
-          // Only the chosen tag is resolved and peeled: a poll reads one loose object at most.
-          get: async (name) => {
-            const one = listLocalRefs(local, [name]);
-            if ("listing" in one) return pickRef(name, one.listing);
-            ctx.log.v(3, "asking git ls-remote", { reason: one.why });
-            return await (await git.list(deadline)).get(name);
-          },
-        };
-      },
-    };
-  }
-  const settings = smartHTTPSettings(ctx.repo, deps.gitConfig, deps.env);
-  if (!settings.ok) return git;
-  const client = new SmartHTTP(settings.value);
-  let fallback = false;
-  return {
-    get kind() {
-      return fallback ? "ls-remote" : "in-process http";
-    },
-    async list(deadline) {
-      if (fallback) return await git.list(deadline);
-      let listing: RefListing;
-      try {
-        listing = await client.listRefs(["refs/tags/"], deps.credential(), deadline);
-      } catch (e) {
-        // As InProcessHTTP: where the in-process request fails and git works, git from then on.
-        const tags = await git.list(deadline);
-        ctx.log.v(1, "in-process ref query fails where git works; polling with git ls-remote from now on", { error: (e as Error).message });
-        fallback = true;
-        return tags;
-      }
-      return fromListing(listing);
     },
   };
 }
@@ -321,7 +302,7 @@ class SemverTags implements RemoteQuery {
   constructor(
     private readonly ctx: RepoContext,
     private readonly range: string,
-    private readonly source: TagSource,
+    private readonly source: ListingQuery,
   ) {}
 
   get kind(): RemoteQuery["kind"] {
@@ -329,7 +310,7 @@ class SemverTags implements RemoteQuery {
   }
 
   async resolve(deadline: number): Promise<RemoteRef> {
-    const tags = await this.source.list(deadline);
+    const tags = await this.source.tags(deadline);
     const names = [...tags.names];
     const best = pickSemverTag(this.range, names);
     if (best === null) {

@@ -22,9 +22,8 @@ import { runLoop, Wake } from "./loop/loop.ts";
 import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
-import { isServedTree, readCurrent } from "./publish/symlink.ts";
-import { currentCopy } from "./publish/copy.ts";
-import { LINKS_FILE } from "./publish/links.ts";
+import { readCurrent } from "./publish/symlink.ts";
+import { servedPaths } from "./publish/links.ts";
 import { RootLock } from "./repo/lock.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
 import { Verifier } from "./verify/index.ts";
@@ -134,7 +133,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     }
 
     const links = [link, ...config.alsoLinks.map((l) => l.link)];
-    const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv(), lock: new RootLock(root, log), served: () => servedPaths(config, root, links) };
+    const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv(), lock: new RootLock(root, log), served: () => servedPaths(config.linkMode, root, links) };
     const refs = [config.ref, ...config.alsoLinks.map((l) => l.ref)];
     const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
     log.v(1, "polling the remote", { method: remote.kind });
@@ -195,30 +194,6 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
   process.kill(process.pid, sig);
   // If the default disposition did not end us, exit as a shell would report it.
   return await new Promise<never>(() => setTimeout(() => process.exit(128 + (sig === "SIGTERM" ? 15 : 2)), 100));
-}
-
-/**
- * What a root that fails its checks must keep (repo/root.ts): each link that resolves to a
- * complete tree (isServedTree), and that tree; a copy is complete when its hash file is written
- * and no journal names it (publish/copy.ts).
- */
-function servedPaths(config: Config, root: string, links: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const link of links) {
-    if (config.linkMode === "copy") {
-      if (currentCopy(root, link) !== "") out.push(link);
-      continue;
-    }
-    let cur;
-    try {
-      cur = readCurrent(link);
-    } catch {
-      continue; // not a link: nothing served there
-    }
-    if (cur && !cur.path.startsWith(join(root, ".git") + "/") && isServedTree(cur.path)) out.push(link, cur.path);
-  }
-  if (out.length > 0) out.push(join(root, LINKS_FILE));
-  return out;
 }
 
 function resolveGit(git: string): string {

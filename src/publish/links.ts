@@ -4,7 +4,9 @@
 // --also-link and without the file, nothing is read or written: upstream's layout is unchanged.
 import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve, dirname, sep } from "node:path";
-import type { AlsoLink } from "../config/types.ts";
+import type { AlsoLink, LinkMode } from "../config/types.ts";
+import { currentCopy } from "./copy.ts";
+import { isServedTree, readCurrent } from "./symlink.ts";
 import type { Logger } from "../log/logger.ts";
 
 export const LINKS_FILE = ".git-sync-links";
@@ -46,4 +48,28 @@ function isOurLink(root: string, link: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * What a root that fails its checks must keep (repo/root.ts, wired in run.ts): each link that resolves to a
+ * complete tree (isServedTree), and that tree; a copy is complete when its hash file is written
+ * and no journal names it (publish/copy.ts).
+ */
+export function servedPaths(linkMode: LinkMode, root: string, links: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const link of links) {
+    if (linkMode === "copy") {
+      if (currentCopy(root, link) !== "") out.push(link);
+      continue;
+    }
+    let cur;
+    try {
+      cur = readCurrent(link);
+    } catch {
+      continue; // not a link: nothing served there
+    }
+    if (cur && !cur.path.startsWith(join(root, ".git") + "/") && isServedTree(cur.path)) out.push(link, cur.path);
+  }
+  if (out.length > 0) out.push(join(root, LINKS_FILE));
+  return out;
 }

@@ -1,15 +1,19 @@
-// Small files a poll reads every period (ref files, root's and a worktree's HEAD, a gitfile, a
-// repo's config): read again only when a stat says they changed. git replaces such files by
-// renaming a lock file over them, which gives them a new inode; an edit in place changes their
-// size or times. A stat is one system call where a read is four (open, two reads, close).
+// Files a poll reads every period (ref files, packed-refs, root's and a worktree's HEAD, a
+// gitfile, a repo's config): read and parsed again only when a stat says they changed. git
+// replaces such files by renaming a lock file over them, which gives them a new inode; an edit in
+// place changes their size or times. A stat is one system call where a read is four (open, two
+// reads, close), and a packed-refs with thousands of tags is parsed once per version.
 import { readFileSync, statSync } from "node:fs";
 
-const cache = new Map<string, { stamp: string; text: string }>();
+const cache = new Map<string, { stamp: string; value: unknown }>();
 /** Plenty for the candidates of a few refs; past it the cache starts over. */
 const MAX_FILES = 256;
 
-/** The file's text; undefined when there is no regular file at `path`. Other read errors throw. */
-export function readSmallFile(path: string): string | undefined {
+/**
+ * `parse` of the file's text, from the cache while the file is unchanged; undefined when there
+ * is no regular file at `path`. Each path must always be parsed the same way. Other errors throw.
+ */
+export function readParsed<T>(path: string, parse: (text: string) => T): T | undefined {
   let st;
   try {
     st = statSync(path, { throwIfNoEntry: false });
@@ -23,9 +27,14 @@ export function readSmallFile(path: string): string | undefined {
   }
   const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   const hit = cache.get(path);
-  if (hit?.stamp === stamp) return hit.text;
-  const text = readFileSync(path, "utf8");
+  if (hit?.stamp === stamp) return hit.value as T;
+  const value = parse(readFileSync(path, "utf8"));
   if (cache.size >= MAX_FILES) cache.clear();
-  cache.set(path, { stamp, text });
-  return text;
+  cache.set(path, { stamp, value });
+  return value;
+}
+
+/** The file's text (readParsed without a parse). */
+export function readSmallFile(path: string): string | undefined {
+  return readParsed(path, (text) => text);
 }

@@ -6,7 +6,7 @@
 // object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { readSmallFile } from "../lib/small-files.ts";
+import { readParsed, readSmallFile } from "../lib/small-files.ts";
 import { readGitfile } from "./context.ts";
 import type { RefListing } from "./remote.ts";
 
@@ -69,28 +69,9 @@ interface Packed {
   fullyPeeled: boolean;
 }
 
-/** The last packed-refs read per git dir, with the stat it was read at. */
-const packedCache = new Map<string, { stamp: string; packed: Packed }>();
-
-/**
- * packed-refs, parsed once per version of the file: git replaces it by rename, so inode, size
- * and mtime tell a new one. A repo with thousands of packed tags costs a stat per poll, not a parse.
- */
+/** packed-refs, parsed once per version of the file (a stat per poll, not a parse). */
 function readPacked(gitDir: string): Packed {
-  const path = join(gitDir, "packed-refs");
-  let stamp: string;
-  try {
-    const st = statSync(path);
-    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    packedCache.delete(gitDir);
-    return { refs: new Map(), fullyPeeled: false };
-  }
-  const cached = packedCache.get(gitDir);
-  if (cached?.stamp === stamp) return cached.packed;
-  const packed = parsePacked(readFileSync(path, "utf8"));
-  packedCache.set(gitDir, { stamp, packed });
-  return packed;
+  return readParsed(join(gitDir, "packed-refs"), parsePacked) ?? { refs: new Map(), fullyPeeled: false };
 }
 
 function parsePacked(text: string): Packed {

@@ -12,7 +12,8 @@ import { makeAbsPath } from "../config/index.ts";
 import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
-import { LINKS_FILE } from "../publish/links.ts";
+import { semverRange } from "../lib/semver.ts";
+import { registeredLinks } from "../publish/links.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { HASH_FILE, readCopyHash } from "../publish/copy.ts";
 import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
@@ -49,7 +50,7 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
     ["repo", doc.repo],
     ["ref", doc.ref],
     // Which release a `semver:` range follows is the first thing to ask; older instances send no resolvedRef.
-    ...(doc.ref.startsWith("semver:") ? [["tag", doc.resolvedRef || "(none yet)"] as [string, string]] : []),
+    ...(semverRange(doc.ref) !== null ? [["tag", doc.resolvedRef || "(none yet)"] as [string, string]] : []),
     ["hash", doc.hash || "(none yet)"],
     ["link", doc.link],
     ["ready", doc.healthy ? "yes" : `no (${doc.reason || "repo is not ready"})`],
@@ -114,13 +115,7 @@ export interface RootFacts {
 
 /** The extra links the root's registry names (publish/links.ts); none without --also-link. */
 function readLinks(root: string): RootFacts["links"] {
-  let names: string[];
-  try {
-    names = readFileSync(join(root, LINKS_FILE), "utf8").split("\n").filter((l) => l !== "");
-  } catch {
-    return [];
-  }
-  return names.map((name) => ({ name, hash: readCurrent(resolve(root, name))?.hash ?? "" }));
+  return (registeredLinks(root) ?? []).map((name) => ({ name, hash: readCurrent(resolve(root, name))?.hash ?? "" }));
 }
 
 /** What the on-disk contract (compat.md 1, 4.8) tells without asking the process. */

@@ -213,7 +213,7 @@ export function validate(st: ParseState, cwd: string): Validated {
   // Ours: the refs of --also-link share one poll and one fetch by name; a `semver:` range picks
   // its tag with a poll of its own, so it follows releases as the only ref of a process.
   if (alsoLinks.length > 0 && range !== null) fail("invalid flag: --ref=semver:RANGE can't be combined with --also-link (run it as a process of its own)");
-  const rangeLink = alsoLinks.find((l) => l.ref.startsWith("semver:"));
+  const rangeLink = alsoLinks.find((l) => semverRange(l.ref) !== null);
   if (rangeLink) fail(`invalid flag: --also-link ${goQuote(rangeLink.name)}: a semver: range can only be --ref, without --also-link`);
 
   // Step 10.

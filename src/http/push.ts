@@ -16,6 +16,7 @@ import type { Config } from "../config/types.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
 import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
+import { semverRange } from "../lib/semver.ts";
 import { refCandidates } from "../repo/remote.ts";
 import { pushRequestCount } from "../state/metrics.ts";
 
@@ -139,7 +140,7 @@ export function syncedRef(remoteRef: string, configRef: string): string {
  */
 export function refMatches(pushed: string, remoteRef: string, configRef: string): boolean {
   // `semver:` follows whichever tag is highest: any tag push (or deletion) can change the choice.
-  if (configRef.startsWith("semver:")) return pushed.startsWith("refs/tags/");
+  if (semverRange(configRef) !== null) return pushed.startsWith("refs/tags/");
   const polled = polledRef(remoteRef);
   if (polled !== "") return pushed === polled;
   if (configRef === "HEAD") return true;

@@ -11,17 +11,22 @@ import type { Logger } from "../log/logger.ts";
 
 export const LINKS_FILE = ".git-sync-links";
 
+/** The link names root's registry lists; null when there is none (no --also-link ever ran there). */
+export function registeredLinks(root: string): string[] | null {
+  try {
+    return readFileSync(join(root, LINKS_FILE), "utf8").split("\n").filter((l) => l !== "");
+  } catch {
+    return null;
+  }
+}
+
 /** Remove the links an earlier run registered and this one no longer configures; record the current list. */
 export function reconcileLinks(log: Logger, root: string, links: readonly AlsoLink[]): void {
   const file = join(root, LINKS_FILE);
-  let before: string[] = [];
-  try {
-    before = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
-  } catch {
-    if (links.length === 0) return;
-  }
+  const before = registeredLinks(root);
+  if (before === null && links.length === 0) return;
   const now = new Set(links.map((l) => l.name));
-  for (const name of before) {
+  for (const name of before ?? []) {
     if (now.has(name) || name.split("/").some((p) => p === "" || p.startsWith("."))) continue;
     const link = resolve(root, name);
     if (isOurLink(root, link)) {

@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commit, freePort, git, head, metric, NOOP, readOr, type Scenario, scenario, waitFor } from "../helpers/index.ts";
-import { makeBareRepo, pushCommit, startGitHTTP } from "../servers/index.ts";
+import { makeBareRepo, pushCommit, startGitHTTP, startRedirectProxy } from "../servers/index.ts";
 
 /** The git subcommands logged by the wrapper after the first `n` lines. */
 function callsAfter(log: string, n: number): string[] {
@@ -154,20 +154,11 @@ test.concurrent("http: a server the in-process poll can't use (a redirect) hands
   const repos = reposDir(t);
   const bare = makeBareRepo(repos, "repo.git");
   const srv = startGitHTTP({ projectRoot: repos });
-  // In front of it, a proxy that redirects info/refs once per request, as some hosts do.
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      if (url.pathname.startsWith("/old/")) return Response.redirect(`${srv.url}${url.pathname.slice(4)}${url.search}`, 302);
-      return new Response("not found\n", { status: 404 });
-    },
-  });
+  const proxy = startRedirectProxy(srv.url);
   try {
     const w = t.gitWrapper();
     const port = freePort();
-    const r = t.spawn([`--repo=http://127.0.0.1:${proxy.port}/old/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, "--period=100ms", "-v=2", `--http-bind=127.0.0.1:${port}`, "--http-metrics"]);
+    const r = t.spawn([`--repo=${proxy.url}/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, "--period=100ms", "-v=2", `--http-bind=127.0.0.1:${port}`, "--http-metrics"]);
     await t.waitHash(bare.head);
     await r.waitLog("in-process ref query fails where git works; polling with git ls-remote from now on");
     await waitPolls(port, 2);
@@ -179,7 +170,7 @@ test.concurrent("http: a server the in-process poll can't use (a redirect) hands
     const h2 = pushCommit(repos, "repo.git", "file", "pushed\n");
     await t.waitHash(h2);
   } finally {
-    void proxy.stop(true);
+    proxy.stop();
     srv.stop();
   }
 });

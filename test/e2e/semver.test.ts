@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { commit, freePort, git, httpGet, metric, ERROR, NOOP, readOr, type Scenario, scenario, waitFor } from "../helpers/index.ts";
 import { Receiver, script } from "../hooks/_fixtures.ts";
-import { startGitHTTP } from "../servers/index.ts";
+import { startGitHTTP, startRedirectProxy } from "../servers/index.ts";
 
 const RANGE = "--ref=semver:>=1.0.0 <2.0.0";
 
@@ -157,20 +157,10 @@ test.concurrent("semver over a server the in-process request can't use (a redire
   await using t = await scenario();
   git(t.repo, "tag", "v1.0.0");
   const up = httpUpstream(t);
-  // In front of the server, a proxy that redirects every request, as some hosts do: git follows, the in-process request does not.
-  const target = up.url.slice(0, -"/repo.git".length);
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req) {
-      const url = new URL(req.url);
-      if (url.pathname.startsWith("/old/")) return Response.redirect(`${target}${url.pathname.slice(4)}${url.search}`, 302);
-      return new Response("not found\n", { status: 404 });
-    },
-  });
+  const proxy = startRedirectProxy(up.url.slice(0, -"/repo.git".length));
   try {
     const w = t.gitWrapper();
-    const r = t.spawn([`--repo=http://127.0.0.1:${proxy.port}/old/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, RANGE, "--period=100ms", "-v=2"]);
+    const r = t.spawn([`--repo=${proxy.url}/repo.git`, `--root=${t.root}`, "--link=link", `--git=${w.path}`, RANGE, "--period=100ms", "-v=2"]);
     await t.waitHash(git(t.repo, "rev-parse", "v1.0.0"));
     await r.waitLog("in-process ref query fails where git works; polling with git ls-remote from now on");
     expect(r.count("in-process ref query fails where git works; polling with git ls-remote from now on")).toBe(1);
@@ -180,7 +170,7 @@ test.concurrent("semver over a server the in-process request can't use (a redire
     await t.waitHash(v11);
     expect(readOr(w.log)?.split("\n").filter((l) => l.startsWith("ls-remote --tags ")).length).toBeGreaterThan(1);
   } finally {
-    void proxy.stop(true);
+    proxy.stop();
     up.stop();
   }
 });

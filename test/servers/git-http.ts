@@ -121,3 +121,20 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
     stop: () => void server.stop(true),
   };
 }
+
+/**
+ * In front of a smart-HTTP server at `target`: every request under /old/ is redirected there
+ * (302), as some hosts do. git follows it; git-sync's in-process poll does not.
+ */
+export function startRedirectProxy(target: string): { url: string; stop(): void } {
+  const proxy = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname.startsWith("/old/")) return Response.redirect(`${target}${url.pathname.slice(4)}${url.search}`, 302);
+      return new Response("not found\n", { status: 404 });
+    },
+  });
+  return { url: `http://127.0.0.1:${proxy.port}/old`, stop: () => void proxy.stop(true) };
+}

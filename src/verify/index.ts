@@ -173,6 +173,7 @@ export class Verifier {
    * it moved (the fetch is newer), and one that claimed no peel said nothing to hold it to.
    */
   checkAnswer(polled: Answer | null, fetched: { oid: string; hash: string }): void {
+    if (polled && polled.oid !== fetched.oid) this.log.v(2, "ref moved between poll and fetch", { polled: polled.oid, fetched: fetched.oid });
     if (!polled || polled.oid !== fetched.oid || polled.hash === polled.oid || polled.hash === fetched.hash) return;
     const known = this.remembered(polled.oid, polled.hash);
     if (known) throw known;

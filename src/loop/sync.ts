@@ -211,8 +211,8 @@ export class Syncer {
     const { ctx } = this;
     const { config, log } = ctx;
     // With the full checks there was no poll: a local repo's ref files are read alongside them.
-    // That costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
-    // (Not over http: two requests to the server cost more than the rev-parse they save.)
+    // That costs no process, and an edited packed-refs is caught on the first attempt too
+    // (publishFetched holds the answer to what was fetched). Not over http: a request for that alone.
     // A `semver:` ref must always ask: the answer is what to fetch.
     const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer) ? this.remote.resolve(deadline) : null;
     asking?.catch(() => {}); // awaited below, after the root checks

@@ -5,7 +5,7 @@
 import { sendPublished, type HookEvent, type Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
 import type { RepoContext } from "../repo/context.ts";
-import { fetchRef, readFetchHead } from "../repo/fetch.ts";
+import type { FetchedRef } from "../repo/fetch.ts";
 import type { RemoteRef } from "../repo/remote.ts";
 import { keepReachable } from "../repo/root.ts";
 import { currentCopy, publishCopy } from "../publish/copy.ts";
@@ -15,32 +15,37 @@ import type { SyncResult } from "./sync.ts";
 export interface CopyAttempt {
   deadline: number;
   syncCount: number;
-  /** The poll's answer, if there was one (fetch.ts checks it). */
+  /** The poll's answer, if there was one: held to what was fetched (Verifier.checkAnswer). */
   answer: RemoteRef | null;
-  /** What to fetch: --ref, or the tag a `semver:` poll chose. */
-  fetchName: string;
+  /** What the fetch got, read from our own objects (repo/fetch.ts). */
+  fetched: FetchedRef;
   /** `semver:` only: the tag chosen, for hooks. */
   resolvedRef: string;
   /** Updates this process has made: the first one compares the whole tree. */
   updates: number;
-  /** --verify-signatures; null = copy whatever the ref names. */
-  verifier: Verifier | null;
+  /** --verify-signatures and the check of the host's answers. */
+  verifier: Verifier;
+  /** The object the ref named when this process last published or checked it. */
+  publishedOid: string;
 }
 
 export async function syncCopy(ctx: RepoContext, hooks: Hooks, a: CopyAttempt): Promise<SyncResult> {
   const { config, log, root, link } = ctx;
   const currentHash = currentCopy(root, link);
   log.v(3, "current state", { ref: config.ref, hash: currentHash, link });
-  const remoteHash = await fetchRef(ctx, a.deadline, a.answer, a.fetchName);
+  a.verifier.checkAnswer(a.answer, a.fetched);
+  const { oid, hash: remoteHash } = a.fetched;
   const remoteRef = a.answer?.name ?? "";
   const changed = currentHash !== remoteHash;
   if (!changed && a.updates > 0) {
+    // As in the symlink mode (sync.ts): a new object naming the published commit is checked.
+    if (oid !== a.publishedOid) await a.verifier.check(ctx.git, root, a.deadline, oid, remoteHash);
     log.v(2, "update not required", { ref: config.ref, remote: remoteHash, syncCount: a.syncCount });
     return { changed, hash: remoteHash, remoteRef, sent: [] };
   }
 
   // Before a single file of the directory changes (as the symlink mode checks before its worktree).
-  if (a.verifier) await a.verifier.check(ctx.git, root, a.deadline, readFetchHead(root) || remoteHash, remoteHash);
+  await a.verifier.check(ctx.git, root, a.deadline, oid, remoteHash);
 
   const tag = a.resolvedRef ? { tag: a.resolvedRef } : {};
   log.info("update required", { ref: config.ref, ...tag, local: currentHash, remote: remoteHash, syncCount: a.syncCount });

@@ -54,8 +54,8 @@ export class Fleet {
     const rootOff = offFromRoot(this.ctx.root);
     const begun = this.members.map((m) => ({ m, ...m.syncer.begin(rootOff) }));
     const refs = this.members.map((m) => m.syncer.target.ref);
-    // One question for every ref, even those that run the full checks: the answer saves the
-    // fetch a `git rev-parse` and tells a vanished ref from a moved one.
+    // One question for every ref, even those that run the full checks: the answer tells a
+    // vanished ref from a moved one, and what was fetched is held to it.
     const answers = await this.remote.resolveMany(refs, deadline);
     const results = new Map<FleetMember, SyncResult>();
     const failures = new Map<FleetMember, Error>();
@@ -69,8 +69,12 @@ export class Fleet {
       if (answers && polled === null) {
         // git's own words for a ref the remote does not have; the last good link stays.
         failures.set(b.m, new Error(`couldn't find remote ref ${ref}`));
-      } else if (b.published && !b.full && polled?.hash === b.published.hash) {
-        results.set(b.m, b.m.syncer.unchanged(b.published as Published, polled, syncCount));
+      } else if (b.published && !b.full && polled?.oid === b.published.oid) {
+        try {
+          results.set(b.m, b.m.syncer.unchanged(b.published as Published, polled, syncCount));
+        } catch (e) {
+          failures.set(b.m, e as Error);
+        }
       } else if (refused) {
         failures.set(b.m, refused);
       } else {
@@ -81,7 +85,7 @@ export class Fleet {
     if (moved.length > 0) {
       // A failed `git version` (startup) ends the process even while the root checks run.
       await Promise.all([moved.some((x) => x.full) ? initRepo(this.ctx, deadline) : null, this.members[0]!.syncer.startup]);
-      const hashes = await this.fetch(deadline, moved, answers, failures);
+      const hashes = await this.fetch(deadline, moved, failures);
       if (answers === null && hashes.size > 0) this.remote.fetchWorked();
       // Refs that moved to different commits are checked out at the same time, each into its
       // own worktree and link (the git steps that can't run side by side take turns,
@@ -108,17 +112,14 @@ export class Fleet {
     return this.settle(results, failures);
   }
 
-  /** One fetch for every moved ref; if it fails, one per ref, so one bad ref cannot block the rest. */
-  private async fetch(
-    deadline: number,
-    moved: Array<{ m: FleetMember; polled: RemoteRef | null }>,
-    answers: ReadonlyMap<string, RemoteRef | null> | null,
-    failures: Map<FleetMember, Error>,
-  ): Promise<Map<string, FetchedRef>> {
-    const known = answers ?? new Map<string, RemoteRef | null>();
+  /**
+   * One fetch for every moved ref; if it fails, one per ref, so one bad ref cannot block the rest.
+   * Each ref's commit is read from the fetched objects; publishFetched holds the poll's answer to it.
+   */
+  private async fetch(deadline: number, moved: Array<{ m: FleetMember; polled: RemoteRef | null }>, failures: Map<FleetMember, Error>): Promise<Map<string, FetchedRef>> {
     const refs = moved.map((x) => x.m.syncer.target.ref);
     try {
-      return await fetchRefs(this.ctx, deadline, refs, known);
+      return await fetchRefs(this.ctx, deadline, refs);
     } catch (e) {
       if (new Set(refs).size === 1) {
         for (const x of moved) failures.set(x.m, e as Error);
@@ -131,7 +132,7 @@ export class Fleet {
       const ref = x.m.syncer.target.ref;
       if (out.has(ref)) continue;
       try {
-        const one = await fetchRefs(this.ctx, deadline, [ref], known);
+        const one = await fetchRefs(this.ctx, deadline, [ref]);
         out.set(ref, one.get(ref)!);
       } catch (e) {
         for (const y of moved) if (y.m.syncer.target.ref === ref) failures.set(y.m, e as Error);

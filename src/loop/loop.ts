@@ -173,8 +173,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
       if (err instanceof VerifyRefused) {
         refusals++;
         state.consecutiveFailures = failCount + refusals;
-        const why = err.remembered ? "signature check failed before, not publishing; retried when the ref moves or a key file changes" : "signature check failed, not publishing";
-        log.error(err, why, { verdict: err.verdict.result, object: err.verdict.object, hash: err.verdict.oid, fingerprint: err.verdict.fingerprint });
+        log.error(err, err.why, { verdict: err.verdict.result, object: err.verdict.object, hash: err.verdict.oid, fingerprint: err.verdict.fingerprint });
         if (config.oneTime) return 1;
         await d.wake.sleep(wait);
         continue;

@@ -15,7 +15,7 @@ import { sendPublished, type HookEvent, type HookRunner, type Hooks } from "../h
 import { fetchCount } from "../state/metrics.ts";
 import { readSmallFile } from "../lib/small-files.ts";
 import { parseGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
-import { fetchRef, readFetchHead, type FetchedRef } from "../repo/fetch.ts";
+import { fetchRef, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { initRepo, keepReachable } from "../repo/root.ts";
 import { configureWorktree, createWorktree, removeWorktree, worktreeIsValid } from "../repo/worktree.ts";
@@ -65,8 +65,8 @@ export interface SyncerOptions {
    * as it is, never checked out again (that would take it away from the link serving it).
    */
   linkedElsewhere?: (hash: string) => boolean;
-  /** --verify-signatures; null = publish whatever the ref names. */
-  verifier?: Verifier | null;
+  /** --verify-signatures, and the check of the host's answers (verify/index.ts); every Syncer has one. */
+  verifier: Verifier;
   /** With --also-link: other refs' worktrees may be made at the same time (worktree.ts). */
   alongside?: boolean;
 }
@@ -79,10 +79,11 @@ export interface SyncerOptions {
 export const REPAIR_DIR = ".git-sync-repair";
 
 
-/** What a good attempt left published: the hash and its worktree. */
+/** What a good attempt left published: the hash, its worktree, and the object the ref named (a tag, or the commit). */
 export interface Published {
   hash: string;
   worktree: string;
+  oid: string;
 }
 
 export class Syncer {
@@ -90,13 +91,14 @@ export class Syncer {
   private updates = 0;
   /** What the last good attempt left published; null = run the full checks next time. */
   private published: Published | null = null;
+  /** The object the ref named when this process last published or checked it; survives failed attempts. */
+  private publishedOid = "";
 
   /** Startup work still running when the loop starts (`git version`); rejects with a FatalError. */
   readonly startup: Promise<void>;
   private readonly ownsRootBranch: boolean;
   private readonly linkedElsewhere: (hash: string) => boolean;
-  /** --verify-signatures; null = publish whatever the ref names. */
-  private readonly verifier: Verifier | null;
+  private readonly verifier: Verifier;
   private readonly alongside: boolean;
 
   constructor(
@@ -104,12 +106,12 @@ export class Syncer {
     private readonly hooks: Hooks,
     private readonly refreshCredentials: (deadline: number) => Promise<void>,
     private readonly remote: RemoteQuery,
-    opts: SyncerOptions = {},
+    opts: SyncerOptions,
   ) {
     this.startup = opts.startup ?? Promise.resolve();
     this.ownsRootBranch = opts.ownsRootBranch ?? true;
     this.linkedElsewhere = opts.linkedElsewhere ?? (() => false);
-    this.verifier = opts.verifier ?? null;
+    this.verifier = opts.verifier;
     this.alongside = opts.alongside ?? false;
   }
 
@@ -125,7 +127,7 @@ export class Syncer {
     let polled: RemoteRef | null = null;
     if (published && !full) {
       polled = await this.remote.resolve(deadline);
-      if (polled?.hash === published.hash) return this.unchanged(published, polled, syncCount);
+      if (polled?.oid === published.oid) return this.unchanged(published, polled, syncCount);
       // A refused ref that has not moved: refused again, without a fetch (verify/index.ts).
       const refused = polled ? this.refusedBefore(published, polled) : null;
       if (refused) throw refused;
@@ -162,16 +164,21 @@ export class Syncer {
    * fetch, and what is published stays as it was (so the next poll stays cheap).
    */
   refusedBefore(published: Published, polled: RemoteRef): VerifyRefused | null {
-    const refused = this.verifier?.remembered(polled.oid, polled.hash) ?? null;
+    const refused = this.verifier.remembered(polled.oid, polled.hash);
     if (refused) this.published = published;
     return refused;
   }
 
-  /** The poll saw the published hash: nothing to do. */
+  /**
+   * The poll names the object that is published (`polled.oid === published.oid`): nothing to
+   * fetch, for what it peels to is known from our own objects. A poll that says it peels to
+   * another commit is refused as a lie (VerifyRefused), and the published state stays.
+   */
   unchanged(published: Published, polled: RemoteRef, syncCount: number): SyncResult {
+    this.published = published;
+    this.verifier.checkAnswer(polled, published);
     this.ctx.log.v(3, "current hash is same as remote", { hash: published.hash });
     this.ctx.log.v(2, "update not required", { ref: this.ctx.config.ref, remote: published.hash, syncCount });
-    this.published = published;
     return { changed: false, hash: published.hash, remoteRef: polled.name, sent: [] };
   }
 
@@ -204,8 +211,8 @@ export class Syncer {
     const { ctx } = this;
     const { config, log } = ctx;
     // With the full checks there was no poll: a local repo's ref files are read alongside them.
-    // That costs no process, and with it the fetched object needs no `git rev-parse` (fetch.ts).
-    // (Not over http: two requests to the server cost more than the rev-parse they save.)
+    // That costs no process, and an edited packed-refs is caught on the first attempt too
+    // (publishFetched holds the answer to what was fetched). Not over http: a request for that alone.
     // A `semver:` ref must always ask: the answer is what to fetch.
     const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer) ? this.remote.resolve(deadline) : null;
     asking?.catch(() => {}); // awaited below, after the root checks
@@ -218,14 +225,19 @@ export class Syncer {
     // `semver:` fetches the tag it chose (always known here: that query throws rather than answer null).
     const resolvedRef = this.remote.fetchByAnswer ? (answer?.name ?? "") : "";
 
+    const fetched = await fetchRef(ctx, deadline, resolvedRef || config.ref);
     if (config.linkMode === "copy") {
-      const r = await syncCopy(ctx, this.hooks, { deadline, syncCount, answer, fetchName: resolvedRef || config.ref, resolvedRef, updates: this.updates, verifier: this.verifier });
+      const r = await syncCopy(ctx, this.hooks, { deadline, syncCount, answer, fetched, resolvedRef, updates: this.updates, verifier: this.verifier, publishedOid: this.publishedOid });
       if (r.changed || this.updates === 0) this.updates++;
-      this.published = { hash: r.hash, worktree: ctx.link };
+      this.keep({ hash: r.hash, worktree: ctx.link, oid: fetched.oid });
       return r;
     }
-    const remoteHash = await fetchRef(ctx, deadline, answer, resolvedRef || config.ref);
-    return await this.publishFetched(deadline, syncCount, answer, { oid: readFetchHead(ctx.root) || remoteHash, hash: remoteHash }, full, resolvedRef);
+    return await this.publishFetched(deadline, syncCount, answer, fetched, full, resolvedRef);
+  }
+
+  private keep(p: Published): void {
+    this.published = p;
+    this.publishedOid = p.oid;
   }
 
   /**
@@ -251,8 +263,10 @@ export class Syncer {
   /**
    * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
    * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
+   * `fetched` was read from our own objects (fetch.ts); `answer` is only held to it.
    */
   async publishFetched(deadline: number, syncCount: number, answer: RemoteRef | null, fetched: FetchedRef, full: boolean, resolvedRef = ""): Promise<SyncResult> {
+    this.verifier.checkAnswer(answer, fetched);
     const remoteHash = fetched.hash;
     const { ctx, hooks } = this;
     const { config, log } = ctx;
@@ -280,13 +294,16 @@ export class Syncer {
     const sent: SyncResult["sent"] = [];
     const remoteRef = answer?.name ?? "";
     if (!changed && this.updates > 0) {
+      // A new object naming the published commit (a tag made again) is held to the policy as a
+      // fresh one would be; the link stays either way.
+      if (fetched.oid !== this.publishedOid) await this.verifier.check(ctx.git, ctx.root, deadline, fetched.oid, remoteHash);
       log.v(2, "update not required", { ref: config.ref, remote: remoteHash, syncCount });
-      this.published = { hash: remoteHash, worktree: currentPath };
+      this.keep({ hash: remoteHash, worktree: currentPath, oid: fetched.oid });
       return { changed, hash: remoteHash, remoteRef, sent };
     }
 
     // Before anything is published or handed to a hook, the pre-publish gate included.
-    if (this.verifier) await this.verifier.check(ctx.git, ctx.root, deadline, fetched.oid, remoteHash);
+    await this.verifier.check(ctx.git, ctx.root, deadline, fetched.oid, remoteHash);
 
     const tag = resolvedRef ? { tag: resolvedRef } : {};
     log.info("update required", { ref: config.ref, ...tag, local: currentHash, remote: remoteHash, syncCount });
@@ -333,7 +350,7 @@ export class Syncer {
       log.v(1, "removing old-layout worktree", { path: currentPath });
       rmSync(currentPath, { recursive: true, force: true });
     }
-    this.published = { hash: remoteHash, worktree };
+    this.keep({ hash: remoteHash, worktree, oid: fetched.oid });
     return { changed, hash: remoteHash, remoteRef, sent };
   }
 }

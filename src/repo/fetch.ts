@@ -1,60 +1,78 @@
 // Fetch exactly the ref we sync (compat.md 4.2 steps 4-5): by URL, not by `origin`, shallow by
-// default, unshallowing when --depth goes to 0, and peeling annotated tags to their commit.
+// default, unshallowing when --depth goes to 0. What was fetched is read off FETCH_HEAD and peeled
+// here, from the objects the fetch wrote: the poll's answer decides whether to fetch, never which
+// commit is published (a host can advertise anything; loop/sync.ts compares the two).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { GitError, interrupted } from "../git/runner.ts";
 import { stderrIsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { RepoContext } from "./context.ts";
-import type { RemoteRef } from "./remote.ts";
+import { looseObject } from "./local-refs.ts";
 
-/**
- * Returns the fetched commit. `ref` is what to fetch: --ref, or the tag a `semver:` poll chose.
- * `polled` is what the poll just saw: when FETCH_HEAD holds that object we already know the commit it peels to; otherwise (no poll, or the ref moved between
- * poll and fetch) git peels FETCH_HEAD, and the newer answer wins.
- */
-export async function fetchRef(ctx: RepoContext, deadline: number, polled: RemoteRef | null = null, ref = ctx.config.ref): Promise<string> {
-  const { git, root, repo, log } = ctx;
-  log.v(2, "fetching", { ref, repo: redactURL(repo) });
-  await runFetch(ctx, deadline, [ref]);
-  if (polled) {
-    const fetched = readFetchHead(root);
-    if (fetched === polled.oid) return polled.hash;
-    log.v(2, "ref moved between poll and fetch", { polled: polled.oid, fetched });
-  }
-  return (await git.run(["rev-parse", "FETCH_HEAD^{}"], { cwd: root, deadline })).stdout.trim();
-}
-
-/** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to. */
+/** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to, both read from root's objects. */
 export interface FetchedRef {
   oid: string;
   hash: string;
 }
 
+/** Fetches `ref` (--ref, or the tag a `semver:` poll chose) and returns what FETCH_HEAD names. */
+export async function fetchRef(ctx: RepoContext, deadline: number, ref = ctx.config.ref): Promise<FetchedRef> {
+  const { root, repo, log } = ctx;
+  log.v(2, "fetching", { ref, repo: redactURL(repo) });
+  await runFetch(ctx, deadline, [ref]);
+  const oid = readFetchHead(root);
+  if (oid === "") throw new Error(`git fetch of ${ref} wrote no FETCH_HEAD`);
+  const [hash] = await peelFetched(ctx, deadline, [oid]);
+  return { oid, hash: hash! };
+}
+
 /**
  * Several refs in one `git fetch` (--also-link, issue 15): git writes one FETCH_HEAD line per
- * ref, in the order asked, so each ref's object is read off its line. Returns each ref's commit;
- * objects the poll saw are peeled by its answer, the rest by one `git rev-parse`.
+ * ref, in the order asked, so each ref's object is read off its line.
  */
-export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readonly string[], polled: ReadonlyMap<string, RemoteRef | null>): Promise<Map<string, FetchedRef>> {
-  const { git, root, repo, log } = ctx;
+export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<Map<string, FetchedRef>> {
+  const { root, repo, log } = ctx;
   const asked = [...new Set(refs)];
   log.v(2, "fetching", { refs: asked, repo: redactURL(repo) });
   await runFetch(ctx, deadline, asked);
   const oids = readFetchHeadLines(root);
   if (oids.length !== asked.length) throw new Error(`git fetch wrote ${oids.length} FETCH_HEAD lines for ${asked.length} refs`);
-  const out = new Map<string, FetchedRef>();
-  const unpeeled: number[] = [];
-  asked.forEach((ref, i) => {
-    const p = polled.get(ref);
-    if (p && p.oid === oids[i]) out.set(ref, { oid: p.oid, hash: p.hash });
-    else unpeeled.push(i);
-  });
-  if (unpeeled.length > 0) {
-    const r = await git.run(["rev-parse", ...unpeeled.map((i) => `${oids[i]}^{}`)], { cwd: root, deadline });
-    const peeled = r.stdout.trim().split("\n");
-    unpeeled.forEach((i, k) => out.set(asked[i]!, { oid: oids[i]!, hash: peeled[k]!.trim() }));
+  const hashes = await peelFetched(ctx, deadline, oids);
+  return new Map(asked.map((ref, i) => [ref, { oid: oids[i]!, hash: hashes[i]! }]));
+}
+
+/**
+ * The commit each fetched object peels to, through any chain of tags. A fetch of a few objects
+ * leaves them loose (transfer.unpackLimit), and those are read here without a process; the rest
+ * are peeled by one `git rev-parse`.
+ */
+async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly string[]): Promise<string[]> {
+  const gitDir = join(ctx.root, ".git");
+  const out = oids.map((oid) => peelLoose(gitDir, oid));
+  const rest = [...new Set(oids.filter((_, i) => out[i] === ""))];
+  if (rest.length === 0) return out;
+  let peeled: string[];
+  try {
+    peeled = (await ctx.git.run(["rev-parse", ...rest.map((oid) => `${oid}^{commit}`)], { cwd: ctx.root, deadline })).stdout.trim().split("\n");
+  } catch (e) {
+    if (!(e instanceof GitError) || interrupted(e)) throw e;
+    throw new Error(`the fetched object ${rest.join(", ")} is not a commit or a tag of one`, { cause: e });
   }
-  return out;
+  return oids.map((oid, i) => out[i] || peeled[rest.indexOf(oid)]!.trim());
+}
+
+/** The commit a loose object peels to; "" when a step is not loose (git is asked) or is no commit. */
+function peelLoose(gitDir: string, oid: string): string {
+  let at = oid;
+  // A longer chain of tags is left to git.
+  for (let depth = 0; depth < 8; depth++) {
+    const o = looseObject(gitDir, at);
+    if (o?.type === "commit") return at;
+    if (o?.type !== "tag" || !o.target) return "";
+    at = o.target;
+  }
+  return "";
 }
 
 /** compat.md 4.2 steps 4-5 for `refs`: by URL, shallow unless --depth 0 (then unshallowing once). */

@@ -93,7 +93,7 @@ function parsePacked(text: string): Packed {
 }
 
 /** A loose object's type and, for a tag, the object it points to; null if not loose. */
-function looseObject(gitDir: string, oid: string): { type: string; target?: string } | null {
+export function looseObject(gitDir: string, oid: string): { type: string; target?: string } | null {
   let data: Buffer;
   try {
     // Loose objects are zlib streams (windowBits 15: with the zlib header).
@@ -104,7 +104,8 @@ function looseObject(gitDir: string, oid: string): { type: string; target?: stri
   const nul = data.indexOf(0);
   const type = data.subarray(0, nul).toString("latin1").split(" ")[0]!;
   if (type !== "tag") return { type };
-  const target = /^object ([0-9a-f]+)$/m.exec(data.subarray(nul + 1, nul + 200).toString("latin1"))?.[1];
+  // The first header line, as git's parse_tag reads it (git fetch does not fsck what it stores).
+  const target = /^object ([0-9a-f]{40}(?:[0-9a-f]{24})?)\n/.exec(data.subarray(nul + 1, nul + 200).toString("latin1"))?.[1];
   return { type, target };
 }
 

@@ -1,8 +1,10 @@
 // The poll: where does --ref point on the remote now? Asked with the cheapest correct request:
 // no process at all for a repo on this machine (its ref files are read, local-refs.ts) or over
 // http(s) (an in-process smart-HTTP request, smart-http.ts), one `git ls-remote` otherwise (ssh,
-// or http with settings we don't reproduce). The sync still fetches by
-// ref and checks the fetched hash (fetch.ts), so a ref that moves between poll and fetch is right.
+// or http with settings we don't reproduce). The answer only says whether to fetch: the sync
+// fetches by ref and publishes what its own objects peel the fetched ref to (fetch.ts), holding
+// the answer to it (verify/index.ts), so a ref that moves between poll and fetch is right and a
+// host that lies about a peel is caught.
 //
 // A query that cannot tell (an error, a ref it does not find, an abbreviated hash) answers null
 // and the caller fetches as before, so a failing poll costs one extra request and git's own fetch

@@ -14,9 +14,9 @@ export interface HookState {
   running: boolean;
 }
 
-/** The last signature verdict (--verify-signatures, src/verify/). */
+/** The last signature verdict (--verify-signatures, src/verify/), or a host's refused answer. */
 export interface VerifyState {
-  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported. */
+  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied. */
   result: string;
   /** The object whose signature decided: "commit" or "tag". */
   object: string;
@@ -50,7 +50,7 @@ export interface SyncState {
   hooks: Record<string, HookState>;
   /** --also-link (issue 15): each extra ref's own state; empty with one ref. */
   links: LinkState[];
-  /** Null until a signature is checked (or without --verify-signatures). */
+  /** Null until a signature is checked or a host's answer refused. */
   verify: VerifyState | null;
 }
 

@@ -4,12 +4,16 @@
 // as a failure for readiness. A refused ref state is remembered: polls that find the ref where it
 // was re-report the refusal without fetching or verifying again, until the ref moves or a key
 // file changes (rotation from a Secret).
+//
+// With or without signatures, `checkAnswer` holds the host to its poll answer: when the poll named
+// the very object the fetch got, the commit it said that object peels to must be the one it does
+// peel to in our own objects, or the host lied ("host-lied", refused and remembered the same way).
 import { statSync, readFileSync } from "node:fs";
 import type { Git } from "../git/runner.ts";
 import type { Logger } from "../log/logger.ts";
 import { verifyCount } from "../state/metrics.ts";
 import type { SyncState, VerifyState } from "../state/sync-state.ts";
-import { parseBatch, signatureFormat, splitCommit, splitTag, type SignedObject } from "./objects.ts";
+import { readBatch, signatureFormat, splitCommit, splitTag, type SignedObject } from "./objects.ts";
 import { parseAllowedSigners, verifySSH, type AllowedSigner } from "./ssh.ts";
 import type { Key } from "openpgp";
 
@@ -22,7 +26,7 @@ export interface VerifyConfig {
   trustedKeysFile: string;
 }
 
-export type VerdictResult = "good" | "unsigned" | "unknown-key" | "bad-signature" | "key-expired" | "wrong-namespace" | "outside-validity" | "not-a-tag" | "unsupported";
+export type VerdictResult = "good" | "unsigned" | "unknown-key" | "bad-signature" | "key-expired" | "wrong-namespace" | "outside-validity" | "not-a-tag" | "unsupported" | "host-lied";
 
 export interface Verdict {
   result: VerdictResult;
@@ -33,7 +37,7 @@ export interface Verdict {
   reason: string;
 }
 
-/** The signature check refused the hash: the content was refused, git worked. */
+/** The signature check (or the host's answer) refused the hash: the content was refused, git worked. */
 export class VerifyRefused extends Error {
   constructor(
     message: string,
@@ -43,6 +47,23 @@ export class VerifyRefused extends Error {
   ) {
     super(message);
   }
+
+  /** The log line's message. */
+  get why(): string {
+    if (this.verdict.result === "host-lied") {
+      return this.remembered
+        ? "the host's ref listing did not match what it sent before, not publishing; retried when the ref moves"
+        : "the host's ref listing does not match what it sent, not publishing";
+    }
+    return this.remembered ? "signature check failed before, not publishing; retried when the ref moves or a key file changes" : "signature check failed, not publishing";
+  }
+}
+
+/** What a poll said a ref names (repo/remote.ts RemoteRef): `hash` differs from `oid` only when it claims a peel. */
+export interface Answer {
+  name: string;
+  oid: string;
+  hash: string;
 }
 
 /** A key file we cannot use, named with its line: exit 1 at startup. */
@@ -88,7 +109,7 @@ class KeyFile<T> {
   }
 }
 
-const DESCRIBE: Record<Exclude<VerdictResult, "good">, string> = {
+const DESCRIBE: Record<Exclude<VerdictResult, "good" | "host-lied">, string> = {
   unsigned: "is not signed",
   "unknown-key": "is signed by a key that is not trusted",
   "bad-signature": "has a bad signature",
@@ -102,10 +123,11 @@ const DESCRIBE: Record<Exclude<VerdictResult, "good">, string> = {
 export class Verifier {
   private readonly ssh: KeyFile<AllowedSigner[]> | null;
   private readonly pgp: KeyFile<Key[]> | null;
+  /** The last refusal, by the ref state a poll would report: the object and the commit it peels to (for a lie, the one claimed). */
   private refused: { oid: string; hash: string; stamp: string; error: VerifyRefused } | null = null;
 
   private constructor(
-    private readonly config: VerifyConfig & { mode: VerifyMode },
+    private readonly config: VerifyConfig,
     private readonly log: Logger,
     private readonly state: SyncState,
   ) {
@@ -115,10 +137,13 @@ export class Verifier {
       : null;
   }
 
-  /** Reads both key files now, so bad input fails startup (VerifyInputError). */
-  static async create(config: VerifyConfig, log: Logger, state: SyncState): Promise<Verifier | null> {
-    if (config.mode === "") return null;
-    const v = new Verifier(config as VerifyConfig & { mode: VerifyMode }, log, state);
+  /**
+   * Reads both key files now, so bad input fails startup (VerifyInputError). Without
+   * --verify-signatures the verifier checks no signature, only the host's answers (checkAnswer).
+   */
+  static async create(config: VerifyConfig, log: Logger, state: SyncState): Promise<Verifier> {
+    const v = new Verifier(config, log, state);
+    if (config.mode === "") return v;
     const ssh = await v.ssh?.get();
     const pgp = await v.pgp?.get();
     log.v(1, "verifying signatures", { mode: config.mode, allowedSigners: ssh?.length ?? 0, trustedKeys: pgp?.length ?? 0 });
@@ -136,24 +161,61 @@ export class Verifier {
     return new VerifyRefused(r.error.message, r.error.verdict, true);
   }
 
+  /** Whether --verify-signatures asks for any signature. */
+  get signatures(): boolean {
+    return this.config.mode !== "";
+  }
+
+  /**
+   * The poll's answer against what the fetch got (`fetched`: the object and the commit it peels
+   * to in root's objects). When the poll named that object and said it peels to another commit,
+   * the host lied: refused as "host-lied". A poll that named another object saw the ref before
+   * it moved (the fetch is newer), and one that claimed no peel said nothing to hold it to.
+   */
+  checkAnswer(polled: Answer | null, fetched: { oid: string; hash: string }): void {
+    if (polled && polled.oid !== fetched.oid) this.log.v(2, "ref moved between poll and fetch", { polled: polled.oid, fetched: fetched.oid });
+    if (!polled || polled.oid !== fetched.oid || polled.hash === polled.oid || polled.hash === fetched.hash) return;
+    const known = this.remembered(polled.oid, polled.hash);
+    if (known) throw known;
+    const v: Verdict = {
+      result: "host-lied",
+      object: fetched.oid === fetched.hash ? "commit" : "tag",
+      oid: fetched.oid,
+      signer: "",
+      fingerprint: "",
+      reason: `the host listed ${polled.name} as ${polled.oid} peeling to ${polled.hash}, but ${polled.oid} peels to ${fetched.hash}`,
+    };
+    this.record(v, polled.hash);
+    const error = new VerifyRefused(`not publishing ${polled.hash}: ${v.reason} (host-lied)`, v);
+    this.refused = { oid: polled.oid, hash: polled.hash, stamp: this.stamp(), error };
+    throw error;
+  }
+
   /**
    * Check what the ref names: `oid` is the fetched ref's own object (an annotated tag, or the
    * commit), `hash` the commit it peels to. Throws VerifyRefused unless every signature the
-   * mode asks for is good. One `git cat-file --batch` reads the objects.
+   * mode asks for is good. One `git cat-file --batch` reads the objects, and peels `oid` itself:
+   * the signed tag (or commit) must lead to exactly the commit that is published. Null without
+   * --verify-signatures.
    */
-  async check(git: Git, root: string, deadline: number, oid: string, hash: string): Promise<Verdict> {
+  async check(git: Git, root: string, deadline: number, oid: string, hash: string): Promise<Verdict | null> {
+    const { mode } = this.config;
+    if (mode === "") return null;
     const known = this.remembered(oid, hash);
     if (known) throw known;
     const stamp = this.stamp();
     const [signers, keys] = [await this.ssh?.get(), await this.pgp?.get()];
-    const { mode } = this.config;
-    const wanted = mode === "commit" ? [hash] : mode === "tag" ? [oid] : [...new Set([oid, hash])];
+    const wanted = mode === "commit" ? [`${oid}^{commit}`] : [oid, `${oid}^{commit}`];
     const out = await git.run(["cat-file", "--batch"], { cwd: root, deadline, stdin: wanted.join("\n") + "\n", latin1: true });
-    const objects = parseBatch(out.stdout);
+    const objects = readBatch(out.stdout);
+    const peeled = objects[wanted.length - 1];
+    if (!peeled || peeled.type !== "commit") throw new Error(`can't peel ${oid} to a commit to check its signature`);
+    // fetch.ts peeled the same object; a difference means our own object store changed under us.
+    if (peeled.oid !== hash) throw new Error(`${oid} peels to ${peeled.oid}, not to ${hash}: not publishing`);
 
     let verdict: Verdict | null = null;
     if (mode !== "commit") {
-      const tag = objects.get(oid);
+      const tag = objects[0];
       if (!tag) throw new Error(`can't read object ${oid} to check its signature`);
       verdict =
         tag.type === "tag"
@@ -161,18 +223,16 @@ export class Verifier {
           : { result: "not-a-tag", object: "tag", oid, signer: "", fingerprint: "", reason: `--verify-signatures=${mode} needs --ref to name an annotated tag; it names a ${tag.type}` };
     }
     if (mode !== "tag" && (verdict === null || verdict.result === "good")) {
-      const c = objects.get(hash);
-      if (!c || c.type !== "commit") throw new Error(`can't read commit ${hash} to check its signature`);
-      verdict = await this.verifyObject("commit", hash, splitCommit(c.content, hash.length === 64), signers ?? [], keys ?? []);
+      verdict = await this.verifyObject("commit", hash, splitCommit(peeled.content, hash.length === 64), signers ?? [], keys ?? []);
     }
     const v = verdict!;
     this.record(v, hash);
     if (v.result === "good") {
       this.refused = null;
-      this.log.info("signature verified", { object: v.object, hash: v.oid, signer: v.signer, fingerprint: v.fingerprint });
+      this.log.info("signature verified", { object: v.object, hash: v.oid, signer: v.signer, fingerprint: v.fingerprint, commit: hash });
       return v;
     }
-    const error = new VerifyRefused(`not publishing ${hash}: ${v.object} ${v.oid} ${DESCRIBE[v.result]} (${v.result}): ${v.reason}`, v);
+    const error = new VerifyRefused(`not publishing ${hash}: ${v.object} ${v.oid} ${DESCRIBE[v.result as keyof typeof DESCRIBE]} (${v.result}): ${v.reason}`, v);
     this.refused = { oid, hash, stamp, error };
     throw error;
   }

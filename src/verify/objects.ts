@@ -101,20 +101,31 @@ export interface BatchObject {
   content: string;
 }
 
-/** `git cat-file --batch` output: "<oid> <type> <size>\n<content>\n" per object, "<name> missing\n" for absent ones. */
-export function parseBatch(out: string): Map<string, BatchObject> {
-  const objects = new Map<string, BatchObject>();
+/**
+ * `git cat-file --batch` output, one entry per line asked, in order: "<oid> <type> <size>\n<content>\n"
+ * for an object, null for "<name> missing" (and for a name that does not peel as asked).
+ */
+export function readBatch(out: string): Array<BatchObject | null> {
+  const objects: Array<BatchObject | null> = [];
   let pos = 0;
   while (pos < out.length) {
     const eol = out.indexOf("\n", pos);
     if (eol < 0) break;
     const head = out.slice(pos, eol).split(" ");
     pos = eol + 1;
-    if (head.length !== 3) continue;
+    if (head.length !== 3) {
+      objects.push(null);
+      continue;
+    }
     const [oid, type, size] = head as [string, string, string];
     const n = Number(size);
-    objects.set(oid, { oid, type, content: out.slice(pos, pos + n) });
+    objects.push({ oid, type, content: out.slice(pos, pos + n) });
     pos += n + 1;
   }
   return objects;
+}
+
+/** The objects of a `git cat-file --batch` output by oid; missing ones are absent. */
+export function parseBatch(out: string): Map<string, BatchObject> {
+  return new Map(readBatch(out).flatMap((o) => (o ? [[o.oid, o] as const] : [])));
 }

@@ -198,7 +198,7 @@ async function oursSays(row: Row, mode: VerifyMode): Promise<string> {
   const v = await Verifier.create({ mode, allowedSignersFile: signers, trustedKeysFile: keysFile }, quiet, newSyncState());
   const git = new Git("git", quiet, () => gitEnv());
   try {
-    return (await v!.check(git, repo, Date.now() + 30_000, row.object, row.hash)).result;
+    return (await v.check(git, repo, Date.now() + 30_000, row.object, row.hash))!.result;
   } catch (e) {
     if (e instanceof VerifyRefused) return e.verdict.result;
     throw e;

@@ -1,7 +1,7 @@
 // The one redaction path as tables: URLs (log/redact.ts), URLs inside text, a command line as
 // /debug/pprof/cmdline shows it, and the environment a hook gets (config/shown.ts).
 import { describe, expect, it } from "bun:test";
-import { hookEnv, redactArgv } from "../../src/config/index.ts";
+import { hookEnv, redactArgv, resolveConfig } from "../../src/config/index.ts";
 import { redactURL, redactURLsInText } from "../../src/log/redact.ts";
 
 describe("redactURL", () => {
@@ -91,5 +91,16 @@ describe("hookEnv", () => {
       PATH: "/usr/bin",
       MY_TOKEN: "the user's own",
     });
+  });
+});
+
+describe("--help", () => {
+  it("shows a default taken from the environment without its URL user info or query", () => {
+    const r = resolveConfig(["--help"], { GITSYNC_REPO: "https://tok:pw@h/r.git", GITSYNC_ASKPASS_URL: "http://h/c?access_token=t0k" }, { cwd: "/", version: "test" });
+    expect(r.kind).toBe("exit");
+    const out = r.kind === "exit" ? r.stdout : "";
+    expect(out).toContain('(default "https://REDACTED@h/r.git")');
+    expect(out).toContain('(default "http://h/c?REDACTED")');
+    expect(out).not.toContain("t0k");
   });
 });

@@ -263,3 +263,36 @@ test("an unreachable repo whose URL holds a token as the user name: git's error,
     w.stop();
   }
 });
+
+test("a GitHub App key in $GITSYNC_GITHUB_APP_PRIVATE_KEY and a webhook URL with a token query: the sync works through the minted token, and no key line, token or query reaches any surface", async () => {
+  const w = await world();
+  await using t = w.t;
+  const key = makeAppKey();
+  key.pkcs8
+    .split("\n")
+    .filter((l) => l.length >= 32 && !l.startsWith("-----"))
+    .forEach((l, i) => (w.canaries[`appKeyLine${i}`] = l));
+  const gh = await startGitHubServer({ publicKey: key.publicKey, issuer: "123", installationID: 456 });
+  // This server takes only a token the app minted (GitHub's user name for it is ignored).
+  const srv = startGitHTTP({ projectRoot: join(t.dir, "srv"), check: (_user, pass) => gh.tokens.includes(pass) });
+  w.canaries.webhookQuery = canary("chookq");
+  try {
+    const repo = `http://127.0.0.1:${srv.port}/repo.git`;
+    const args = [`--repo=${repo}`, ...commonArgs(w), `--webhook-url=${w.receiver.url}?token=${w.canaries.webhookQuery}`];
+    args.push(`--github-base-url=${gh.url}`, "--github-app-application-id=123", "--github-app-installation-id=456");
+    const gs = t.spawn(args, { env: { GITSYNC_GITHUB_APP_PRIVATE_KEY: key.pkcs8 } });
+    await waitFor("the webhook and the exechook", () => (w.receiver.hits.length >= 1 && existsSync(w.hookEnvFile)) || gs.done, 20_000);
+    expect(gs.done).toBe(false);
+    expect(srv.requests.some((r) => r.status === 200)).toBe(true);
+    gh.tokens.forEach((tok, i) => (w.canaries[`appToken${i}`] = tok));
+    const s = await surfaces(w, gs);
+    expect(leaks(s, w.canaries)).toEqual([]);
+    expect(s["exechook env"]).not.toContain("GITSYNC_GITHUB_APP_PRIVATE_KEY=");
+    expect(s["exechook env"]).toContain(`GITSYNC_HASH=`);
+    expect(s["/debug/pprof/cmdline"]).toContain(`--webhook-url=${w.receiver.url}?REDACTED`);
+  } finally {
+    srv.stop();
+    gh.stop();
+    w.stop();
+  }
+});

@@ -15,7 +15,7 @@ import { createHooks } from "./hooks/index.ts";
 import { startHttpServer } from "./http/server.ts";
 import { killAllRunning, lookPath } from "./lib/exec.ts";
 import { log, stderrSink } from "./log/logger.ts";
-import { isSecretKey, redactURL } from "./log/redact.ts";
+import { isSecretKey, redactURL, redactURLsInText } from "./log/redact.ts";
 import { createRemoteQuery } from "./repo/remote.ts";
 import { VERSION } from "./version.ts";
 import { runLoop, Wake } from "./loop/loop.ts";
@@ -43,9 +43,10 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     flags: config.flagLog.filter((f) => f.changed || (config.verbose >= 4 && (!f.empty || config.verbose >= 6))).map((f) => f.text),
   });
 
-  // Secrets reach git through per-call environments only (src/auth); hooks and other children
-  // inherit process.env, and have no business with git-sync's own password or key.
-  for (const name of ["GITSYNC_PASSWORD", "GIT_SYNC_PASSWORD", "GITSYNC_GITHUB_APP_PRIVATE_KEY"]) delete process.env[name];
+  // Secrets reach git through per-call environments only (src/auth); git and ssh inherit
+  // process.env and have no business with git-sync's own secrets. Hooks get a filtered copy
+  // (config/shown.ts hookEnv) on top of this.
+  for (const name of ["GITSYNC_PASSWORD", "GIT_SYNC_PASSWORD", "GITSYNC_GITHUB_APP_PRIVATE_KEY", "GITSYNC_CREDENTIAL"]) delete process.env[name];
 
   let stopSignal: NodeJS.Signals | null = null;
   let sleptForever = false;
@@ -240,6 +241,7 @@ async function setupGitConfig(git: Git, gitConfig: GitConfigFile, path: string, 
   // A key git would refuse: let git refuse it, in its own words (startup fails, exit 1).
   for (const [k, v] of rejected) await git.run(["config", "--global", k, v], { cwd, deadline });
   const shown: Record<string, string> = {};
-  for (const [k, v] of gitConfig.list()) shown[k] = isSecretKey(k) ? "REDACTED" : redactURL(v);
+  // A key can hold a URL too (url.<base>.insteadOf).
+  for (const [k, v] of gitConfig.list()) shown[redactURLsInText(k)] = isSecretKey(k) ? "REDACTED" : redactURL(v);
   log.info("git config", { config: shown });
 }

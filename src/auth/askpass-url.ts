@@ -4,6 +4,7 @@ import { createHttpClient } from "../lib/http-client.ts";
 import { goQuote } from "../lib/go.ts";
 import { askpassCount } from "../state/metrics.ts";
 import type { Logger } from "../log/logger.ts";
+import { redactURLsInText } from "../log/redact.ts";
 
 export interface AskpassAnswer {
   username: string;
@@ -58,7 +59,8 @@ async function callOnce(url: string): Promise<AskpassAnswer> {
   try {
     res = await client.raw<string, "text">(url, { method: "GET", responseType: "text" });
   } catch (e) {
-    throw new Error(`can't access auth URL: ${(e as Error).message}`, { cause: e });
+    // ofetch quotes the URL, query (?access_token=...) and all: the text shows it redacted.
+    throw new Error(`can't access auth URL: ${redactURLsInText((e as Error).message)}`, { cause: e });
   }
   const body = typeof res._data === "string" ? res._data : "";
   if (res.status !== 200) throw new Error(`auth URL returned status ${res.status}, body: ${goQuote(body)}`);

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createHttpClient } from "../lib/http-client.ts";
 import { goQuote } from "../lib/go.ts";
+import { redactURLsInText } from "../log/redact.ts";
 
 /** A failure that upstream turns into exit 1 on the spot, not a failed attempt. */
 export class FatalAuthError extends Error {}
@@ -98,10 +99,13 @@ export function tokenURL(baseURL: string, installationID: number): string {
   return `${baseURL.replace(/\/+$/, "")}/app/installations/${installationID}/access_tokens`;
 }
 
-export async function fetchInstallationToken(c: GitHubAppConfig, deadline: number, onJWT: (jwt: string) => void): Promise<InstallationToken> {
-  const key = await importRSAPrivateKey(readPrivateKey(c));
+/** `onSecret` gets each secret handled here (the key as read, each line of its body, the JWT) for the log's scrubber. */
+export async function fetchInstallationToken(c: GitHubAppConfig, deadline: number, onSecret: (secret: string) => void): Promise<InstallationToken> {
+  const pem = readPrivateKey(c);
+  for (const s of [pem, ...pem.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"))]) onSecret(s.trim());
+  const key = await importRSAPrivateKey(pem);
   const jwt = await signAppJWT(key, c.clientID !== "" ? c.clientID : String(c.applicationID));
-  onJWT(jwt);
+  onSecret(jwt);
   // The sync deadline bounds the call, as upstream's request context does.
   const client = createHttpClient({ timeoutMs: Math.max(1, deadline - Date.now()) });
   let res;
@@ -112,7 +116,7 @@ export async function fetchInstallationToken(c: GitHubAppConfig, deadline: numbe
       responseType: "text",
     });
   } catch (e) {
-    throw new Error(`can't request GitHub app installation token: ${(e as Error).message}`, { cause: e });
+    throw new Error(`can't request GitHub app installation token: ${redactURLsInText((e as Error).message)}`, { cause: e });
   }
   const body = typeof res._data === "string" ? res._data : "";
   if (res.status !== 201) throw new Error(`GitHub app installation endpoint returned status ${res.status}, body: ${goQuote(body)}`);

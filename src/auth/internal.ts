@@ -4,6 +4,7 @@
 import { answerPrompt, type ResolvedCredential } from "./credentials.ts";
 import { looksLikeSSHInvocation, runSSH } from "./ssh.ts";
 import { writeStderr } from "../lib/stdio.ts";
+import { redactURLsInText } from "../log/redact.ts";
 
 /** JSON list of ResolvedCredential; only in the env of git children, never in argv or on disk. */
 export const ENV_ASKPASS = "GITSYNC_INTERNAL_ASKPASS";
@@ -34,8 +35,8 @@ async function askpass(prompt: string, payload: string): Promise<number> {
   }
   const answer = answerPrompt(prompt, Array.isArray(creds) ? creds : []);
   if (answer === null) {
-    // The prompt holds no secret (git puts at most protocol, user, host and path in it).
-    writeStderr(`git-sync askpass: no credential matches ${JSON.stringify(prompt.trim())}\n`);
+    // The prompt holds no password, but its user may be a token (https://ghp_xxx@host).
+    writeStderr(`git-sync askpass: no credential matches ${JSON.stringify(redactURLsInText(prompt.trim()))}\n`);
     return 1;
   }
   // Bun.write resolves once the bytes are out, so the caller may exit right after.

@@ -13,6 +13,7 @@ import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { semverRange } from "../lib/semver.ts";
+import { redactURLsInText } from "../log/redact.ts";
 import { registeredLinks } from "../publish/links.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { HASH_FILE, readCopyHash } from "../publish/copy.ts";
@@ -157,7 +158,9 @@ function formatRoot(f: RootFacts, now: number): string {
   return out;
 }
 
-export async function runStatus(args: string[], env: Env, io: IO = processIO): Promise<number> {
+export async function runStatus(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
+  // An older instance's /status or error file may hold a URL with user info: show none.
+  const io: IO = { ...rawIO, stdout: (s) => rawIO.stdout(redactURLsInText(s)), stderr: (s) => rawIO.stderr(redactURLsInText(s)) };
   let opts: Record<string, string>;
   try {
     opts = parseArgs(args, ["http-bind", "root", "link", "error-file", "pid"], ["json", "help", "h"]);

@@ -3,6 +3,7 @@
 // people diff it against upstream's; the words are our own.
 import { formatGoDuration, goQuote } from "../lib/go.ts";
 import { OPTIONS, isHidden, type OptionSpec, type OptionValue } from "./options.ts";
+import { shownListItem, shownString } from "./shown.ts";
 
 type Defaults = Partial<Record<string, OptionValue>>;
 
@@ -18,9 +19,10 @@ function defaultText(o: OptionSpec, d: OptionValue | undefined): string {
     case "duration":
       return v === 0 ? "" : ` (default ${formatGoDuration(v as number)})`;
     case "string":
-      return v === "" ? "" : ` (default ${goQuote(v as string)})`;
+      // A default from the environment is shown as the flag log shows it (no URL user info).
+      return v === "" ? "" : ` (default ${goQuote(shownString(o, v as string))})`;
     case "string-array":
-      return (v as string[]).length === 0 ? "" : ` (default [${(v as string[]).join(",")}])`;
+      return (v as string[]).length === 0 ? "" : ` (default [${(v as string[]).map((item) => shownListItem(o.name, item)).join(",")}])`;
     case "credential-array":
       return "";
   }

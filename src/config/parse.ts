@@ -121,7 +121,9 @@ function setFlag(st: ParseState, o: OptionSpec, raw: string): void {
     }
   } catch (e) {
     const label = o.short ? `-${o.short}, --${o.name}` : `--${o.name}`;
-    throw new ParseFailure(2, `invalid argument ${goQuote(raw)} for ${goQuote(label)} flag: ${(e as Error).message}`);
+    // pflag quotes the value; a malformed credential still keeps its password to itself.
+    const shown = o.type === "credential-array" ? raw.replace(/("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"REDACTED"') : raw;
+    throw new ParseFailure(2, `invalid argument ${goQuote(shown)} for ${goQuote(label)} flag: ${(e as Error).message}`);
   }
   st.changed.add(o.name);
   if (o.deprecated) st.warnings.push(`Flag --${o.name} has been deprecated, ${o.deprecated}`);

@@ -3,8 +3,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
 import { rangeError, semverRange } from "../lib/semver.ts";
-import { isSecretKey, redactURL } from "../log/redact.ts";
-import { parseGitConfigList } from "./gitconfig.ts";
+import { shownCredentials, shownListItem, shownString } from "./shown.ts";
 import { OPTIONS, isHidden, type OptionValue, type OptionValues } from "./options.ts";
 import type { ParseState } from "./parse.ts";
 import type { AlsoLink, Config, Credential, GitGCMode, LinkMode, SubmoduleMode } from "./types.ts";
@@ -103,44 +102,12 @@ function hasUserinfo(repo: string): boolean {
   }
 }
 
-/** The flag's Go String() form, used in the `starting up` flag list. */
+/** The flag's Go String() form, used in the `starting up` flag list (shown.ts redacts). */
 function flagText(name: string, v: OptionValue, type: string): string {
   if (type === "duration") return formatGoDuration(v as number);
-  if (type === "string-array") return `[${(v as string[]).map((item) => redactListItem(name, item)).join(",")}]`;
-  if (type === "credential-array") {
-    const list = (v as Credential[]).map((c) => ({
-      url: c.url,
-      username: c.username,
-      ...(c.password !== "" ? { password: "REDACTED" } : {}),
-      ...(c.passwordFile !== "" ? { "password-file": c.passwordFile } : {}),
-    }));
-    return JSON.stringify(list);
-  }
-  if (name === "repo" || name.endsWith("-url")) return redactURL(String(v));
-  if (name === "git-config") return redactGitConfig(String(v));
-  return String(v);
-}
-
-/** `k:v,...` with the values of secret-looking keys (http.extraHeader, ...) replaced. */
-function redactGitConfig(text: string): string {
-  try {
-    return parseGitConfigList(text)
-      .map(([k, val]) => `${k}:${isSecretKey(k) ? "REDACTED" : val}`)
-      .join(",");
-  } catch {
-    // Unparsable: startup will refuse it; until then show nothing that might be a secret.
-    return isSecretKey(text) ? "REDACTED" : text;
-  }
-}
-
-/** Secrets can hide in the string lists too: git-config entries and webhook headers. */
-function redactListItem(name: string, item: string): string {
-  if (name === "git-config-add") return redactGitConfig(item);
-  if (name === "webhook-header") {
-    const colon = item.indexOf(":");
-    return colon > 0 && isSecretKey(item.slice(0, colon)) ? `${item.slice(0, colon)}: REDACTED` : item;
-  }
-  return item;
+  if (type === "string-array") return `[${(v as string[]).map((item) => shownListItem(name, item)).join(",")}]`;
+  if (type === "credential-array") return shownCredentials(v as Credential[]);
+  return shownString({ name }, String(v));
 }
 
 function buildFlagLog(values: OptionValues, changed: Set<string>): Config["flagLog"] {

@@ -3,6 +3,7 @@
 // program path with no shell and no word splitting; `--*-exechook-argv` (ours) takes a JSON
 // array instead, still without a shell.
 import { existsSync } from "node:fs";
+import { hookEnv } from "../config/index.ts";
 import type { ExecHookConfig } from "../config/types.ts";
 import { formatCmd } from "../git/runner.ts";
 import { execute, failureText, lookPath, SpawnError } from "../lib/exec.ts";
@@ -41,9 +42,8 @@ export function createExecHookAction(name: "exechook" | "pre-publish-exechook", 
     name,
     backoff: cfg.backoff,
     async run(ev: HookEvent): Promise<void> {
-      const base = deps.env();
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+      // git-sync's own variables as the startup log shows them, its secrets left out (config/shown.ts).
+      const env = hookEnv(deps.env());
       env.GITSYNC_HASH = ev.hash;
       // Ours (issue 15): which ref and link this hash is for, so one hook can serve several refs.
       if (ev.ref !== undefined) env.GITSYNC_REF = ev.ref;

@@ -7,7 +7,7 @@ import { createHttpClient } from "../lib/http-client.ts";
 import { Duration, goQuote } from "../lib/go.ts";
 import { readSigningKey, signBody } from "../lib/secrets.ts";
 import { errorText, type Logger } from "../log/logger.ts";
-import { redactURL } from "../log/redact.ts";
+import { redactURL, redactURLsInText } from "../log/redact.ts";
 import type { HookAction, HookEvent } from "./runner.ts";
 
 export const HASH_HEADER = "Gitsync-Hash";
@@ -42,7 +42,7 @@ function transportError(e: unknown): string {
   const err = cause as { name?: string; code?: string; message?: string };
   if (err.name === "TimeoutError") return "context deadline exceeded (timeout)";
   const code = err.code && err.message && !err.message.includes(err.code) ? `${err.code}: ` : "";
-  return code + errorText(cause);
+  return redactURLsInText(code + errorText(cause));
 }
 
 export function createWebhookAction(config: Config, log: Logger): HookAction {

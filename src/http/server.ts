@@ -16,6 +16,8 @@
 //                     does not prove it knows that secret.
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
+import { redactArgv } from "../config/index.ts";
+import { scrub } from "../log/logger.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
 import { childArgv } from "../pid1/index.ts";
@@ -107,7 +109,8 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
       if (path === "/debug/pprof") return new Response(null, { status: 301, headers: { Location: PPROF } });
       const name = path.slice(PPROF.length);
       if (name === "") return text(200, PPROF_INDEX);
-      if (name === "cmdline") return text(200, childArgv().join("\0"));
+      // Shown as the startup log shows the flags: no password, credential or URL user info.
+      if (name === "cmdline") return text(200, redactArgv(childArgv()).map(scrub).join("\0"));
       if (name === "heap") return await heapReport();
       return text(404, "404 page not found\n");
     }

@@ -4,7 +4,7 @@ import type { Config } from "../config/types.ts";
 import { makeAbsPath } from "../config/index.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import { scrub } from "../log/logger.ts";
-import { redactURL, redactURLsInText } from "../log/redact.ts";
+import { redactURL } from "../log/redact.ts";
 import { VERSION } from "../version.ts";
 import { readiness, type ReadinessConfig } from "./readiness.ts";
 
@@ -58,10 +58,8 @@ export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & Read
 
 const rfc3339 = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Errors are shown the way log lines are: URL passwords and every registered secret redacted. */
-function redactText(s: string): string {
-  return scrub(redactURLsInText(s));
-}
+/** Errors are shown the way log lines are: URL user info and queries, and every registered secret, redacted. */
+const redactText = scrub;
 
 export function statusDocument(config: StatusConfig, state: SyncState, now = Date.now()): StatusDocument {
   const r = readiness(config, state, now);
@@ -81,7 +79,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     }),
   );
   return {
-    repo: redactURL(config.repo),
+    repo: scrub(redactURL(config.repo)),
     ref: config.ref,
     resolvedRef: state.remoteRef,
     root: config.root,

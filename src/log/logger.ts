@@ -7,7 +7,7 @@ import { createConsola, type ConsolaInstance, type LogObject } from "consola/cor
 import { chmodSync, mkdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeStderr } from "../lib/stdio.ts";
-import { scrubSecrets } from "./redact.ts";
+import { redactURLsInText, scrubSecrets } from "./redact.ts";
 
 export type KV = Record<string, unknown>;
 
@@ -37,9 +37,23 @@ export function registerSecret(s: string): void {
   if (s.length >= 4) secrets.add(s);
 }
 
-/** Every registered secret replaced: what log lines get, for other places that show text. */
+/**
+ * What every text git-sync shows goes through (log lines, the error file, /status): URLs lose
+ * their user info and query (redact.ts), and every registered secret is replaced.
+ */
 export function scrub(s: string): string {
-  return secrets.size === 0 ? s : scrubSecrets(s, secrets);
+  const out = redactURLsInText(s);
+  return secrets.size === 0 ? out : scrubSecrets(out, secrets);
+}
+
+/** scrub applied to every string in a log value (keys too: a git config key can hold a URL). */
+function scrubValue(v: unknown): unknown {
+  if (typeof v === "string") return scrub(v);
+  if (Array.isArray(v)) return v.map(scrubValue);
+  if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrub(k), scrubValue(x)]));
+  }
+  return v;
 }
 
 export function errorText(err: unknown): string {
@@ -92,10 +106,10 @@ function caller(): { file: string; line: number } {
 }
 
 function jsonValue(v: unknown): unknown {
-  if (v instanceof Error) return v.message;
+  if (v instanceof Error) return scrub(v.message);
   if (v === undefined) return null;
   if (typeof v === "bigint") return Number(v);
-  return v;
+  return scrubValue(v);
 }
 
 function appendKV(obj: Record<string, unknown>, kv: KV | undefined): void {
@@ -114,6 +128,7 @@ export function writeErrorFile(path: string, content: string): void {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
   const tmp = join(dir, `tmp-err-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  // Values are scrubbed before they are encoded; this pass catches what a caller wrote raw.
   writeFileSync(tmp, scrub(content));
   renameSync(tmp, path);
   chmodSync(path, 0o644);
@@ -126,7 +141,7 @@ export function deleteErrorFile(path: string): void {
 function errorFileContent(msg: string, err: unknown, kv: KV | undefined): string {
   const args: Record<string, unknown> = {};
   for (const k of Object.keys(kv ?? {}).sort()) args[k] = jsonValue(kv![k]);
-  return JSON.stringify({ Msg: msg, Err: errorText(err), Args: args });
+  return JSON.stringify({ Msg: scrub(msg), Err: scrub(errorText(err)), Args: args });
 }
 
 interface Entry {
@@ -141,8 +156,8 @@ interface Entry {
 function render(e: Entry): string {
   const obj: Record<string, unknown> = { logger: e.name, ts: timestamp(), caller: caller() };
   if (e.level !== null) obj.level = e.level;
-  obj.msg = e.msg;
-  if (e.level === null) obj.error = e.err === undefined || e.err === null ? null : errorText(e.err);
+  obj.msg = scrub(e.msg);
+  if (e.level === null) obj.error = e.err === undefined || e.err === null ? null : scrub(errorText(e.err));
   appendKV(obj, e.kv);
   return scrub(JSON.stringify(obj));
 }

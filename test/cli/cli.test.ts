@@ -48,7 +48,7 @@ describe("git-sync status with an endpoint", () => {
     syncedState(t);
     const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^repo: +https:\/\/user:REDACTED@git\.example\.com\/org\/repo\.git$/m);
+    expect(r.stdout).toMatch(/^repo: +https:\/\/REDACTED@git\.example\.com\/org\/repo\.git$/m);
     expect(r.stdout).toMatch(/^ref: +main$/m);
     expect(r.stdout).toMatch(new RegExp(`^hash: +${HASH}$`, "m"));
     expect(r.stdout).toMatch(/^link: +\/tmp\/git\/repo$/m);

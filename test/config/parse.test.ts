@@ -86,6 +86,7 @@ describe("pflag errors exit 2 with the error, the usage and the error again", ()
     [["--credential={\"url\":\"u\",\"bogus\":1}"], 'for "--credential" flag: json: unknown field "bogus"'],
     [["--credential={\"url\":1}"], "json: cannot unmarshal number into Go struct field credential.url of type string"],
     [["--credential={"], 'invalid argument "{" for "--credential" flag: invalid JSON'],
+    [["--credential={\"url\":\"u\",\"password\":\"s3cr\\\"et\",\"bogus\":1}"], 'invalid argument "{\\"url\\":\\"u\\",\\"password\\":\\"REDACTED\\",\\"bogus\\":1}" for "--credential" flag: json: unknown field "bogus"'],
     [["--help", "--foo"], "unknown flag: --foo"],
   ])("%p", (argv, msg) => {
     const r = exit([...BASE, ...argv]);

@@ -115,7 +115,7 @@ describe("flag log", () => {
   const find = (argv: string[], name: string, env: Record<string, string> = {}) => log(argv, env).find((f) => f.name === name);
 
   it.each<[string[], string, Record<string, string>, { text: string; changed: boolean; empty: boolean } | undefined]>([
-    [[], "repo", {}, { text: "--repo=https://user:REDACTED@example.com/r.git", changed: true, empty: false }],
+    [[], "repo", {}, { text: "--repo=https://REDACTED@example.com/r.git", changed: true, empty: false }],
     [[], "ref", {}, { text: "--ref=HEAD", changed: false, empty: false }],
     [["--branch=dev"], "ref", {}, { text: "--ref=dev", changed: false, empty: false }],
     [[], "link", {}, { text: "--link=r.git", changed: false, empty: false }],
@@ -142,8 +142,16 @@ describe("flag log", () => {
     [["--git-config=http.extraHeader:Authorization: Bearer t0k,core.abbrev:12"], "git-config", {}, { text: "--git-config=http.extraHeader:REDACTED,core.abbrev:12", changed: true, empty: false }],
     [["--git-config-add=http.extraHeader:Bearer t0k", "--git-config-add=c:d"], "git-config-add", {}, { text: "--git-config-add=[http.extraHeader:REDACTED,c:d]", changed: true, empty: false }],
     [["--git-config=password-but-no-colon"], "git-config", {}, { text: "--git-config=REDACTED", changed: true, empty: false }],
-    [["--webhook-url=https://hook:pw@example.com/x"], "webhook-url", {}, { text: "--webhook-url=https://hook:REDACTED@example.com/x", changed: true, empty: false }],
-    [["--askpass-url=http://a:pw@127.0.0.1/"], "askpass-url", {}, { text: "--askpass-url=http://a:REDACTED@127.0.0.1/", changed: true, empty: false }],
+    [["--webhook-url=https://hook:pw@example.com/x"], "webhook-url", {}, { text: "--webhook-url=https://REDACTED@example.com/x", changed: true, empty: false }],
+    [["--askpass-url=http://a:pw@127.0.0.1/"], "askpass-url", {}, { text: "--askpass-url=http://REDACTED@127.0.0.1/", changed: true, empty: false }],
+    [["--askpass-url=http://127.0.0.1/creds?access_token=t0k"], "askpass-url", {}, { text: "--askpass-url=http://127.0.0.1/creds?REDACTED", changed: true, empty: false }],
+    [
+      ['--credential={"url":"https://tok@x/r","username":"u","password":"p"}'],
+      "credential",
+      {},
+      { text: '--credential=[{"url":"https://REDACTED@x/r","username":"u","password":"REDACTED"}]', changed: true, empty: false },
+    ],
+    [["--git-config=url.https://tok@github.com/.insteadOf:https://github.com/"], "git-config", {}, { text: "--git-config=url.https://REDACTED@github.com/.insteadOf:https://github.com/", changed: true, empty: false }],
     [["--webhook-header=Authorization: Bearer t0k", "--webhook-header=X-Env: prod"], "webhook-header", {}, { text: "--webhook-header=[Authorization: REDACTED,X-Env: prod]", changed: true, empty: false }],
     [["--wait=1"], "wait", {}, undefined],
     [["--password=p", "--username=u"], "password", {}, undefined],

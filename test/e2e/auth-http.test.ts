@@ -149,8 +149,8 @@ test.concurrent("credentials in the --repo URL are stripped from the remote and 
   expect(srv.requests.some((q) => q.user === "alice" && q.status === 200)).toBe(true);
   expect(r.stderr.length).toBeGreaterThan(0);
   for (const line of r.stderr.split("\n")) expect(line).not.toContain(pw);
-  // The startup flags log shows the URL with the password redacted.
-  expect(r.stderr).toContain(`alice:REDACTED@127.0.0.1:${srv.port}`);
+  // The startup flags log shows the URL with its user info redacted.
+  expect(r.stderr).toContain(`http://REDACTED@127.0.0.1:${srv.port}`);
 }, TIMEOUT);
 
 test.concurrent("a wrong password fails a one-time sync with a clear error", async () => {

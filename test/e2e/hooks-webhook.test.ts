@@ -181,7 +181,7 @@ test.concurrent("webhook: --webhook-payload with --webhook-signature-secret-file
       expect(hit.hash).toBe(expected[i]!.hash);
       const body = JSON.parse(hit.body) as Record<string, unknown>;
       expect(Object.keys(body).sort()).toEqual(["hash", "previousHash", "ref", "repo", "time"]);
-      expect(body.repo).toBe(`${git.url.replace("http://", "http://user:REDACTED@")}/repo`);
+      expect(body.repo).toBe(`${git.url.replace("http://", "http://REDACTED@")}/repo`);
       expect(body.ref).toBe("main");
       expect(body.hash).toBe(expected[i]!.hash);
       expect(body.previousHash).toBe(expected[i]!.previousHash);

@@ -251,7 +251,7 @@ test.concurrent("/status JSON: repo redacted, ref, hash of the link, last succes
 
     const s = await status(port);
     expect(JSON.stringify(s)).not.toContain(SECRET);
-    expect(s.repo).toBe(`${srv.url.replace("http://", "http://alice:REDACTED@")}/repo.git`);
+    expect(s.repo).toBe(`${srv.url.replace("http://", "http://REDACTED@")}/repo.git`);
     expect(s.ref).toBe("main");
     expect(s.hash).toBe(bare.head);
     expect(s.hash).toBe(t.hash());

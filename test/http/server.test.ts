@@ -187,7 +187,7 @@ describe("/status", () => {
     expect(r.headers.get("content-type")).toStartWith("application/json");
     const doc = (await r.json()) as Record<string, unknown>;
     expect(doc).toMatchObject({
-      repo: "https://user:REDACTED@git.example.com/org/repo.git",
+      repo: "https://REDACTED@git.example.com/org/repo.git",
       ref: "main",
       root: "/tmp/git",
       link: "/tmp/git/repo",
@@ -198,7 +198,7 @@ describe("/status", () => {
       lastAttempt: "2024-05-01T10:00:05.000Z",
       lastSuccess: "2024-05-01T10:00:00.000Z",
       consecutiveFailures: 2,
-      lastError: "can't fetch https://user:REDACTED@git.example.com/org/repo.git: exit 128",
+      lastError: "can't fetch https://REDACTED@git.example.com/org/repo.git: exit 128",
       syncCount: 7,
       hooks: { exechook: { name: "exechook", lastRun: "2024-05-01T10:00:01.000Z", consecutiveFailures: 0, running: false } },
       pid: process.pid,

@@ -120,6 +120,9 @@ test.concurrent("a host that lies about a signed tag's peeled commit cannot get 
     expect(s.verify?.result).toBe("host-lied");
     expect(s.verify?.hash).toBe(evil);
     expect(await metric(port, VERIFY("host-lied"))).toBe(1);
+    // An operator's view names it as what it is: not a signature verdict.
+    const cli = await runBinary(["status", `--http-bind=127.0.0.1:${port}`]);
+    expect(cli.stdout).toMatch(/ref check: +host-lied: /);
     expect(t.hash()).toBe(c1);
     expectTreeOf(t, t.link, c1);
 

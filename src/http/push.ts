@@ -233,8 +233,8 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
     log.v(1, "refused a sync request", { remote, reason: `body over ${formatBytes(MAX_BODY)}` });
     return text(413, `request body over ${formatBytes(MAX_BODY)}\n`);
   };
-  // Bodies whose signature is being checked; a caller without the secret can fill these slots
-  // for at most READ_DEADLINE_MS each, and then only push requests get 503 (the poll goes on).
+  // Signed bodies being read. A caller without the secret can hold every slot, each for at most
+  // READ_DEADLINE_MS; signed pushes meanwhile get 503 and the next poll catches what they carried.
   let unchecked = 0;
   const busy = (remote: string): Response => {
     pushRequestCount.inc({ result: "busy" });

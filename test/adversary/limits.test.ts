@@ -155,7 +155,7 @@ test("slow bodies with a made-up signature hold at most 8 read slots, others get
 
 /**
  * A server that answers `good()` until `hostile` is set, then `status` with a body that goes on
- * until the test's own bound (128 MiB), or ("stalled") stops after its first line; `perRequest()`
+ * until the test's own bound (128 MiB), or ("stalled") trickles a byte every 200ms; `perRequest()`
  * is the most any one client took.
  */
 function turncoat(good: () => Response, status: number): { url: string; hostile: boolean | "stalled"; requests: number; perRequest: () => number; stop(): void } {
@@ -173,8 +173,16 @@ function turncoat(good: () => Response, status: number): { url: string; hostile:
     fetch() {
       if (!s.hostile) return good();
       s.requests++;
-      // The headers and a first line, then nothing: the answer never completes.
-      if (s.hostile === "stalled") return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("username=alice\n")), pull: () => new Promise(() => {}) }), { status });
+      // The headers, then a byte now and then: never idle for long, never complete.
+      if (s.hostile === "stalled") {
+        const drip = new ReadableStream<Uint8Array>({
+          async pull(c) {
+            await Bun.sleep(200);
+            c.enqueue(new Uint8Array([0x0a]));
+          },
+        });
+        return new Response(drip, { status });
+      }
       const body = metered(128 * MIB, new TextEncoder().encode("username=alice\n".repeat(4096)));
       taken.push(body.sent);
       return new Response(body.stream, { status, headers: { "Content-Type": "application/json" } });
@@ -300,7 +308,7 @@ test("a GitHub token endpoint answering without end: the read stops at 1 MiB wit
   }
 }, 90_000);
 
-test("an askpass URL whose answer stalls after the headers: the call ends at its 1s timeout with a clear error, the last good sync stays", async () => {
+test("an askpass URL that trickles its answer: the call ends at its 1s timeout with a clear error, the last good sync stays", async () => {
   await using t = await scenario();
   const repos = join(t.dir, "repos");
   const first = makeBareRepo(repos, "repo.git").head;
@@ -310,7 +318,7 @@ test("an askpass URL whose answer stalls after the headers: the call ends at its
     const r = t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", `--askpass-url=${askpass.url}/`, "--period=100ms", "--max-failures=-1"]);
     await t.waitHash(first, 30_000, r);
     askpass.hostile = "stalled";
-    // The old code waited for the rest of the answer until the sync timeout (120s by default).
+    // The old code's timeout ended with the headers: it waited for the rest until the sync timeout (120s).
     await waitFor("a failed attempt", () => errors(r) !== "", 30_000);
     expect(errors(r)).toContain("the auth URL's answer was not complete in time");
     expect(t.hash()).toBe(first);

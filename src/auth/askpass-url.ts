@@ -1,5 +1,6 @@
 // --askpass-url (compat.md 6.3): GET the URL at every sync attempt, 1s timeout, no redirects,
 // status 200 required, body lines `username=…` / `password=…`.
+import { readBounded } from "../lib/bounded-body.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { goQuote } from "../lib/go.ts";
 import { askpassCount } from "../state/metrics.ts";
@@ -34,6 +35,18 @@ const PAUSE_MS = 250;
 
 const client = createHttpClient({ timeoutMs: TIMEOUT_MS, redirect: "manual" });
 
+/** Two lines of credentials; anything near this size is not an askpass answer. */
+export const MAX_ANSWER = 64 << 10;
+
+/** The answer's text, read within the call's timeout (the client's covers only the headers). */
+async function readAnswer(res: Response, deadline: number): Promise<string> {
+  try {
+    return new TextDecoder().decode(await readBounded(res, { maxBytes: MAX_ANSWER, deadline, what: "the auth URL's answer" }));
+  } catch (e) {
+    throw new Error(`can't read auth URL answer: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 export async function callAskpassURL(url: string, deadline: number, log: Logger): Promise<AskpassAnswer> {
   let lastErr: Error = new Error("can't access auth URL: no attempt made");
   for (let i = 0; i < TRIES; i++) {
@@ -55,14 +68,15 @@ export async function callAskpassURL(url: string, deadline: number, log: Logger)
 }
 
 async function callOnce(url: string): Promise<AskpassAnswer> {
+  const deadline = Date.now() + TIMEOUT_MS;
   let res;
   try {
-    res = await client.raw<string, "text">(url, { method: "GET", responseType: "text" });
+    res = await client.raw(url, { method: "GET", responseType: "stream" });
   } catch (e) {
     // ofetch quotes the URL, query (?access_token=...) and all: the text shows it redacted.
     throw new Error(`can't access auth URL: ${redactURLsInText((e as Error).message)}`, { cause: e });
   }
-  const body = typeof res._data === "string" ? res._data : "";
+  const body = await readAnswer(res, deadline);
   if (res.status !== 200) throw new Error(`auth URL returned status ${res.status}, body: ${goQuote(body)}`);
   return parseAskpassBody(body);
 }

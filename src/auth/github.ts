@@ -1,6 +1,7 @@
 // GitHub App installation tokens (compat.md 6.4): a JWT signed RS256 with WebCrypto, exchanged
 // at <base>/app/installations/<id>/access_tokens for a token used as the repo's password.
 import { readFileSync } from "node:fs";
+import { readBounded } from "../lib/bounded-body.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { goQuote } from "../lib/go.ts";
 import { redactURLsInText } from "../log/redact.ts";
@@ -94,6 +95,9 @@ export async function signAppJWT(key: CryptoKey, iss: string, nowSec = Math.floo
   return `${input}.${b64url(new Uint8Array(sig))}`;
 }
 
+/** The token, its expiry and permissions fit in a few KiB; a list of repositories in some more. */
+export const MAX_TOKEN_ANSWER = 1 << 20;
+
 /** url.JoinPath semantics for the one path we need: exactly one "/" between base and the rest. */
 export function tokenURL(baseURL: string, installationID: number): string {
   return `${baseURL.replace(/\/+$/, "")}/app/installations/${installationID}/access_tokens`;
@@ -110,15 +114,20 @@ export async function fetchInstallationToken(c: GitHubAppConfig, deadline: numbe
   const client = createHttpClient({ timeoutMs: Math.max(1, deadline - Date.now()) });
   let res;
   try {
-    res = await client.raw<string, "text">(tokenURL(c.baseURL, c.installationID), {
+    res = await client.raw(tokenURL(c.baseURL, c.installationID), {
       method: "POST",
       headers: { Authorization: `Bearer ${jwt}`, Accept: "application/vnd.github+json" },
-      responseType: "text",
+      responseType: "stream",
     });
   } catch (e) {
     throw new Error(`can't request GitHub app installation token: ${redactURLsInText((e as Error).message)}`, { cause: e });
   }
-  const body = typeof res._data === "string" ? res._data : "";
+  let body: string;
+  try {
+    body = new TextDecoder().decode(await readBounded(res, { maxBytes: MAX_TOKEN_ANSWER, deadline, what: "the token endpoint's answer" }));
+  } catch (e) {
+    throw new Error(`can't read GitHub app installation token response: ${(e as Error).message}`, { cause: e });
+  }
   if (res.status !== 201) throw new Error(`GitHub app installation endpoint returned status ${res.status}, body: ${goQuote(body)}`);
   let parsed: { token?: unknown; expires_at?: unknown };
   try {

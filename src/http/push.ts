@@ -2,8 +2,10 @@
 // git-sync asks for a sync now instead of at the next --period; polling stays the safety net.
 // It is off without --http-sync-secret-file: it never syncs on a request that does not prove it
 // knows the secret. Work is ordered so the cheapest refusal comes first:
-//   1. credentials: none, or a token that does not match, is refused before the body is read;
-//      a signature costs one HMAC of the body (capped at MAX_BODY).
+//   1. credentials: none, or a token that does not match, is refused before the body is read,
+//      and so is a Content-Length over MAX_BODY. A signature can only be checked once the body
+//      is in: at most UNAUTHENTICATED_READS such bodies are read at once (others get 503 at
+//      once, unread), each cut off past MAX_BODY or READ_DEADLINE_MS, then one HMAC.
 //   2. the request budget (authenticated requests only, so a caller without the secret cannot
 //      use it up): over it, 429 with Retry-After. The request is not looked at, but it may be a
 //      push we need and forges do not retry, so it still counts as a push for step 4.
@@ -15,6 +17,7 @@
 import type { Config } from "../config/types.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
+import { BodyTooLarge, BodyTooSlow, declaresOver, formatBytes, readBounded } from "../lib/bounded-body.ts";
 import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
 import { semverRange } from "../lib/semver.ts";
 import { refCandidates } from "../repo/remote.ts";
@@ -36,8 +39,19 @@ export interface PushTrigger {
   stop(): void;
 }
 
-/** GitHub drops webhook payloads over 25 MB, so nothing a forge sends is larger. */
-export const MAX_BODY = 25 << 20;
+/**
+ * The largest body read. Push payloads are far below it: GitLab lists at most 20 commits and
+ * Gitea 5 (both with a total count), GitHub caps each commit's file lists at 5000 paths
+ * (docs/push.md has the figures). A larger one gets 413 and the next poll syncs it anyway.
+ */
+export const MAX_BODY = 4 << 20;
+/**
+ * How many bodies whose signature is not checked yet are read at once: such a read is the one
+ * thing a caller without the secret can make us do, so it costs at most this times MAX_BODY.
+ */
+export const UNAUTHENTICATED_READS = 8;
+/** A body must be in this long after its headers: forges give up on a delivery after 10s (GitHub, GitLab) or less. */
+export const READ_DEADLINE_MS = 10_000;
 /** The request budget: bursts of BURST authenticated requests, refilled at PER_SECOND. */
 export const BURST = 30;
 export const PER_SECOND = 10;
@@ -71,19 +85,6 @@ export function proofOf(h: Headers): Proof | null {
   const bearer = /^bearer +(.+)$/is.exec(h.get("authorization") ?? "");
   if (bearer) return { kind: "token", header: "authorization", token: bearer[1]! };
   return null;
-}
-
-/** The body, or null once it grows past MAX_BODY (a chunked body has no length to check first). */
-async function readBody(req: Request): Promise<Uint8Array | null> {
-  if (req.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > MAX_BODY) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 // Each forge names the event in its own header (Gitea and Forgejo also send X-GitHub-Event).
@@ -227,9 +228,30 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
     log.v(1, "refused a sync request", { remote, reason: why });
     return text(401, "sync requests must carry a signature or token made with the sync secret\n");
   };
-  const tooLarge = (): Response => {
+  const tooLarge = (remote: string): Response => {
     pushRequestCount.inc({ result: "too_large" });
-    return text(413, "request body over 25 MiB\n");
+    log.v(1, "refused a sync request", { remote, reason: `body over ${formatBytes(MAX_BODY)}` });
+    return text(413, `request body over ${formatBytes(MAX_BODY)}\n`);
+  };
+  // Signed bodies being read. A caller without the secret can hold every slot, each for at most
+  // READ_DEADLINE_MS; signed pushes meanwhile get 503 and the next poll catches what they carried.
+  let unchecked = 0;
+  const busy = (remote: string): Response => {
+    pushRequestCount.inc({ result: "busy" });
+    log.v(1, "refused a sync request", { remote, reason: `${UNAUTHENTICATED_READS} signed requests already being read` });
+    return text(503, "too many signed requests being read: retry in 1s\n", { "Retry-After": "1" });
+  };
+  /** The body, or the answer when it can't be had: over MAX_BODY, not in by READ_DEADLINE_MS, or the caller went away. */
+  const readBody = async (req: Request, remote: string): Promise<Uint8Array | Response> => {
+    try {
+      return await readBounded(req, { maxBytes: MAX_BODY, deadline: Date.now() + READ_DEADLINE_MS, what: "request body" });
+    } catch (e) {
+      if (e instanceof BodyTooLarge) return tooLarge(remote);
+      const slow = e instanceof BodyTooSlow;
+      pushRequestCount.inc({ result: slow ? "too_slow" : "unreadable" });
+      log.v(1, "refused a sync request", { remote, reason: (e as Error).message });
+      return slow ? text(408, `request body not complete within ${READ_DEADLINE_MS / 1000}s\n`) : text(400, "can't read the request body\n");
+    }
   };
   const requested = (remote: string, kv: Record<string, string>): Response => {
     const inMs = Math.round(coalescer.request());
@@ -253,7 +275,7 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
 
       const proof = proofOf(req.headers);
       if (proof === null) return unauthorized(remote, "no signature or token");
-      if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) return tooLarge();
+      if (declaresOver(req.headers, MAX_BODY)) return tooLarge(remote);
       let secret: string;
       try {
         secret = readSigningKey(config.httpSyncSecretFile, "sync secret file");
@@ -266,8 +288,16 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
       if (proof.kind === "token") {
         if (!sameSecret(proof.token, secret)) return unauthorized(remote, `wrong ${proof.header}`);
       } else {
-        body = await readBody(req);
-        if (body === null) return tooLarge();
+        if (unchecked >= UNAUTHENTICATED_READS) return busy(remote);
+        unchecked++;
+        let read: Uint8Array | Response;
+        try {
+          read = await readBody(req, remote);
+        } finally {
+          unchecked--;
+        }
+        if (read instanceof Response) return read;
+        body = read;
         if (!sameSecret(proof.hex, signBody(secret, body).slice("sha256=".length))) return unauthorized(remote, `wrong ${proof.header}`);
       }
 
@@ -282,8 +312,11 @@ export function createPushTrigger(config: PushConfig, deps: PushDeps): PushTrigg
       const event = eventOf(req.headers);
       if (event.kind === "ping") return ignored(remote, 200, "pong\n");
       if (event.kind === "other") return ignored(remote, 200, `ignored: not a push (${event.text})\n`);
-      body ??= await readBody(req);
-      if (body === null) return tooLarge();
+      if (body === null) {
+        const read = await readBody(req, remote);
+        if (read instanceof Response) return read;
+        body = read;
+      }
       // git-sync's own webhook (Gitsync-Hash) names the sender's --ref, which says nothing of ours.
       const ref = req.headers.has("gitsync-hash") ? "" : pushedRef(body, req.headers.get("content-type") ?? "");
       // With --also-link, a push to any synced ref wakes the attempt, which fetches only what moved.

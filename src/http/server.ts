@@ -82,6 +82,8 @@ async function heapReport(): Promise<Response> {
 function listen(host: string, port: number, fetch: (req: Request) => Response | Promise<Response>): Server<undefined> {
   // reusePort must be spelled out: with `development: false` Bun 1.4 binds with SO_REUSEPORT,
   // and a second instance on a busy port would silently share it instead of failing.
+  // maxRequestBodySize stays Bun's (128 MiB): Bun streams bodies and drops what no handler reads,
+  // and push.ts refuses a body over its own limit itself, so that the refusal is counted and logged.
   const serve = (hostname: string) => Bun.serve({ hostname, port, fetch, development: false, reusePort: false });
   if (host !== "") return serve(host);
   // ":port" is every interface: dual-stack "::" like Go, "0.0.0.0" where IPv6 is disabled.

@@ -10,6 +10,7 @@
 // rewrites, per-URL http.<url>.* sections, credential settings, protocol.version) makes
 // smartHTTPSettings say no, and the poll uses `git ls-remote` instead.
 import { readFileSync } from "node:fs";
+import { readBounded } from "../lib/bounded-body.ts";
 import { VERSION } from "../version.ts";
 import type { GitConfigEntry } from "./context.ts";
 import type { RefListing } from "./remote.ts";
@@ -25,6 +26,14 @@ export interface SmartHTTPSettings {
   extraHeaders: Array<[string, string]>;
   tls: { ca?: string; rejectUnauthorized?: boolean };
 }
+
+/**
+ * The largest ref listing read. `ls-refs` with ref-prefix is a few lines; a v0 advertisement
+ * lists every ref, a few MiB for the largest repos (under 100 bytes a ref, twice that for a
+ * peeled tag: 32 MiB is well over 150,000 refs). Past it the poll fails and the attempt fetches with git,
+ * as for any in-process failure (remote.ts), so a legitimately larger listing still syncs.
+ */
+export const MAX_LISTING = 32 << 20;
 
 type Verdict<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -192,11 +201,15 @@ export class SmartHTTP {
       signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
       tls: this.settings.tls,
     });
-    const data = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200) throw new Error(`${method} ${redactPath(url)}: HTTP ${res.status}`);
+    const refuse = async (why: string): Promise<never> => {
+      await res.body?.cancel().catch(() => {});
+      throw new Error(`${method} ${redactPath(url)}: ${why}`);
+    };
+    if (res.status !== 200) return await refuse(`HTTP ${res.status}`);
     const type = res.headers.get("content-type") ?? "";
-    if (!type.startsWith(want)) throw new Error(`${method} ${redactPath(url)}: unexpected content type ${JSON.stringify(type)}`);
-    return data;
+    if (!type.startsWith(want)) return await refuse(`unexpected content type ${JSON.stringify(type)}`);
+    // The fetch's signal bounds the time, including the body's.
+    return await readBounded(res, { maxBytes: MAX_LISTING, what: `the answer to ${method} ${redactPath(url)}` });
   }
 }
 

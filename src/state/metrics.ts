@@ -118,7 +118,7 @@ export const hookRunCount = new Counter("git_sync_hook_run_count_total", "How ma
 // Ours: POST /sync, the push trigger (src/http/push.ts).
 export const pushRequestCount = new Counter(
   "git_sync_push_requests_total",
-  "How many POST /sync requests were answered, partitioned by result (accepted, ignored, unauthorized, rate_limited, disabled, error)",
+  "How many POST /sync requests were answered, partitioned by result (accepted, ignored, unauthorized, too_large, too_slow, unreadable, busy, rate_limited, disabled, error)",
   ["result"],
 );
 // Ours (--also-link, issue 15): the outcome of each ref's part of an attempt, by link name (the

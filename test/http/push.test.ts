@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pushRequestCount } from "../../src/state/metrics.ts";
-import { BURST, PushCoalescer, RequestBudget, pushedRef, refMatches } from "../../src/http/push.ts";
+import { BURST, MAX_BODY, PushCoalescer, RequestBudget, pushedRef, refMatches } from "../../src/http/push.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 
 const SECRET = "s3cret-push";
@@ -108,15 +108,15 @@ describe("credentials", () => {
     expect(t!.syncRequests()).toBe(0);
   });
 
-  it("refuses a body over 25 MiB, by its length or while reading it", async () => {
+  it("refuses a body over MAX_BODY, by its length or while reading it", async () => {
     start();
-    const big = new Uint8Array((25 << 20) + 1);
+    const big = new Uint8Array(MAX_BODY + 1);
     let r = await fetch(t!.base + "/sync", { method: "POST", headers: { Authorization: `Bearer ${SECRET}` }, body: big });
     expect(r.status).toBe(413);
     // Chunked: no length to check first.
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
-        for (let i = 0; i < 26; i++) c.enqueue(new Uint8Array(1 << 20));
+        for (let i = 0; i <= MAX_BODY >> 20; i++) c.enqueue(new Uint8Array(1 << 20));
         c.close();
       },
     });

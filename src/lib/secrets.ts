@@ -37,7 +37,15 @@ export function readSigningKey(path: string, what: string): string {
 
 export function signBody(secret: string, body: string | Uint8Array): string {
   // Bun's native hasher rather than node:crypto, whose module graph costs ~6 ms at every start.
-  return "sha256=" + new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
+  // It throws an OpenSSL error that an earlier failed operation left on the thread's queue (a key
+  // that did not parse: a rotated GitHub App key, a crafted signature's key), and that throw
+  // drains the queue: one more try is the real answer, so /sync and webhooks are not refused.
+  const hmac = () => "sha256=" + new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
+  try {
+    return hmac();
+  } catch {
+    return hmac();
+  }
 }
 
 /** Constant-time comparison, so a caller cannot find a valid signature byte by byte. */

@@ -1,6 +1,7 @@
 // POST /sync, the push trigger (src/http/push.ts), over real HTTP on 127.0.0.1: each forge's
 // credentials, refusals that never wake the loop, the ref filter, events, coalescing and the
 // request budget. The pure parts (ref matching, the coalescer's clock, the budget) as tables.
+import { createHmac } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,8 @@ afterEach(() => {
   t = undefined;
 });
 
-const hex = (key: string, body: string) => new Bun.CryptoHasher("sha256", key).update(body).digest("hex");
+// node:crypto, not Bun.CryptoHasher: that one trips over an OpenSSL error another test file left (lib/secrets.test.ts).
+const hex = (key: string, body: string) => createHmac("sha256", key).update(body).digest("hex");
 const MAIN = JSON.stringify({ ref: "refs/heads/main", after: "a".repeat(40) });
 const OTHER = JSON.stringify({ ref: "refs/heads/other", after: "b".repeat(40) });
 

@@ -6,7 +6,7 @@
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { refuseSymlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
+import { refuseSymlinkOnPath, symlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import { writeStderr } from "../lib/stdio.ts";
 import { scrubSecrets } from "./redact.ts";
 
@@ -125,7 +125,8 @@ export function writeErrorFile(path: string, content: string): void {
 }
 
 export function deleteErrorFile(path: string): void {
-  if (path) rmSync(path, { force: true });
+  // Through a symlink on its directory this would delete a file outside root and the links.
+  if (path && symlinkOnPath(dirname(path)) === "") rmSync(path, { force: true });
 }
 
 function errorFileContent(msg: string, err: unknown, kv: KV | undefined): string {

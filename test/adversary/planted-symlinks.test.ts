@@ -39,10 +39,11 @@ for (const mode of MODES) {
     canary.expectUntouched();
   });
 
-  test.concurrent(`a commit that makes the error file's directory a symlink cannot get a file written outside (${mode})`, async () => {
+  test.concurrent(`a commit that makes the error file's directory a symlink cannot get a file written or deleted outside (${mode})`, async () => {
     await using t = await scenario();
     const canary = new Canary(t.dir);
-    const errorFile = join(t.link, "logs", "error.json");
+    // Named as the canary: a good sync deletes the error file, a failed one replaces it.
+    const errorFile = join(t.link, "logs", "y");
     const gs = t.start(`--link-mode=${mode}`, "--period=100ms", "--max-failures=-1", `--error-file=${errorFile}`, "-v=1");
     await expectServes(t, gs, mode, head(t.repo));
     const h = commitTree(t.repo, tree(t.repo, { file: "two\n", logs: { link: canary.dir } }));

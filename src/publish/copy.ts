@@ -24,7 +24,7 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Git } from "../git/runner.ts";
-import { readRegularFile, realDir, writeExclusive } from "../lib/no-follow.ts";
+import { readRegularFile, realDir, refuseSymlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** In the link directory: the hash of the commit the directory equals, written last. */
@@ -256,6 +256,7 @@ export interface CopyResult {
 export async function publishCopy(o: CopyOptions): Promise<CopyResult> {
   const { git, log, root, link, to, deadline } = o;
   const run = (args: string[]) => git.run(args, { cwd: root, deadline });
+  refuseSymlinkOnPath(dirname(link), "the copy in");
   const st = lstatOrNull(link);
   if (st !== null && !st.isDirectory()) throw new Error(`--link ${link} is no longer a directory (${st.isSymbolicLink() ? "a symlink" : "another file"} is there): not copying into it`);
 

@@ -54,6 +54,18 @@ for (const mode of MODES) {
     canary.expectUntouched();
   });
 
+  test.concurrent(`a symlink planted in root where the link's directory was cannot get the link or tmp-link made outside (${mode})`, async () => {
+    await using t = await scenario();
+    const canary = new Canary(t.dir);
+    const gs = t.spawn([`--repo=${t.repo}`, `--root=${t.root}`, "--link=sub/link", `--link-mode=${mode}`, "--period=100ms", "--max-failures=-1", "-v=1"]);
+    await waitFor("first sync", () => gs.count("updated successfully") > 0 || gs.done);
+    rmSync(join(t.root, "sub"), { recursive: true, force: true });
+    symlinkSync(canary.dir, join(t.root, "sub"));
+    commit(t.repo, "file", "two\n");
+    await waitFor("the refused publish logged", () => gs.logs().some((l) => l.msg === "error syncing repo, will retry" && String(l.error).includes("is a symlink")) || gs.done);
+    canary.expectUntouched();
+  });
+
   // Regression test: the original code already renamed over a symlink at the error file's name.
   test.concurrent(`a symlink planted in root at the error file's name is replaced, not followed (${mode})`, async () => {
     await using t = await scenario();

@@ -102,9 +102,12 @@ interface Entry {
 /** Code points HFS+ ignores in a name, so `.g\u200cit` is `.git` there (git's is_hfs_dotgit). */
 const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
 
-/** A name some filesystem takes for `.git`: any case, HFS+ ignorables, NTFS trailing dots/spaces, streams, 8.3 `git~1`. */
+/**
+ * A name some filesystem takes for `.git`: any case, HFS+ ignorables, NTFS trailing dots and
+ * spaces, a stream (`:`), a backslash (NTFS's separator), the 8.3 name `git~1`.
+ */
 function looksLikeDotGit(name: string): boolean {
-  return /^(?:\.git|git~1)[. ]*(?::.*)?$/.test(name.replace(HFS_IGNORED, "").toLowerCase());
+  return name.split("\\").some((part) => /^(?:\.git|git~1)[. ]*(?::.*)?$/.test(part.replace(HFS_IGNORED, "").toLowerCase()));
 }
 
 /** Why git would refuse to check out path `p` (its verify_path), or "". */

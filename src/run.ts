@@ -25,6 +25,7 @@ import { Fleet, type FleetMember } from "./loop/fleet.ts";
 import { readCurrent } from "./publish/symlink.ts";
 import { servedPaths } from "./publish/links.ts";
 import { RootLock } from "./repo/lock.ts";
+import { setUntrustedDirs } from "./lib/no-follow.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
 import { Verifier } from "./verify/index.ts";
 
@@ -71,6 +72,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     process.umask(config.groupWrite ? 0o002 : 0o022);
     const root = makeRoot(config.root);
     const link = makeAbsPath(config.link, root);
+    // What a commit (the links) or a neighbour (root) controls: never written through a symlink there.
+    setUntrustedDirs(root, [link, ...config.alsoLinks.map((l) => l.link)]);
     const touchFile = makeAbsPath(config.touchFile, root);
 
     // Private global git config and scratch space (ssh config); never the user's own files.
@@ -101,6 +104,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     // Released v4 images set this; master dropped it. We keep it so manifests written for the
     // released images keep working when the volume is owned by another UID.
     gitConfig.set("safe.directory", "*");
+    // Issue 20: git checks every object a fetch brings (duplicate tree entries, `.git` look-alikes,
+    // `..`) and refuses the pack, as a hosting service does on push; `--git-config` may turn it off.
+    gitConfig.set("fetch.fsckObjects", "true");
     // No credential.helper: helpers run through /bin/sh, which the image does not have. Credentials
     // reach git through GIT_ASKPASS (this binary) instead; see src/auth.
     const auth = await setupAuth(config, { git, privateDir, log, gitConfig });

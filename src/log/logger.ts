@@ -4,8 +4,9 @@
 // consola carries the lines to a reporter of ours; its throttling is off because it collapses
 // repeated lines, which would hide a loop that fails the same way every period.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { chmodSync, mkdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { refuseSymlinkOnPath, symlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import { writeStderr } from "../lib/stdio.ts";
 import { redactURLsInText, scrubSecrets } from "./redact.ts";
 
@@ -119,9 +120,14 @@ function appendKV(obj: Record<string, unknown>, kv: KV | undefined): void {
   }
 }
 
-/** Written atomically: tmp file beside the target, rename over it (compat.md 4.8). */
+/**
+ * Written atomically: tmp file beside the target, rename over it (compat.md 4.8). Never through
+ * a symlink placed in root or a link (lib/no-follow.ts): the temp file is created with O_EXCL and
+ * 0644 before the rename, which replaces a symlink at the name itself instead of following it.
+ */
 export function writeErrorFile(path: string, content: string): void {
   const dir = dirname(path);
+  refuseSymlinkOnPath(dir, "error-file");
   try {
     mkdirSync(dir, { mode: 0o775 });
   } catch (e) {
@@ -129,13 +135,13 @@ export function writeErrorFile(path: string, content: string): void {
   }
   const tmp = join(dir, `tmp-err-${process.pid}-${Math.random().toString(36).slice(2)}`);
   // Values are scrubbed before they are encoded; this pass catches what a caller wrote raw.
-  writeFileSync(tmp, scrub(content));
+  writeExclusive(tmp, scrub(content), { mode: 0o644, exact: true });
   renameSync(tmp, path);
-  chmodSync(path, 0o644);
 }
 
 export function deleteErrorFile(path: string): void {
-  if (path) rmSync(path, { force: true });
+  // Through a symlink on its directory this would delete a file outside root and the links.
+  if (path && symlinkOnPath(dirname(path)) === "") rmSync(path, { force: true });
 }
 
 function errorFileContent(msg: string, err: unknown, kv: KV | undefined): string {

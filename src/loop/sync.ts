@@ -13,6 +13,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { sendPublished, type HookEvent, type HookRunner, type Hooks } from "../hooks/index.ts";
 import { fetchCount } from "../state/metrics.ts";
+import { realDir, symlinkOnPath } from "../lib/no-follow.ts";
 import { readSmallFile } from "../lib/small-files.ts";
 import { parseGitfile, worktreePath, type RepoContext } from "../repo/context.ts";
 import { fetchRef, type FetchedRef } from "../repo/fetch.ts";
@@ -253,6 +254,8 @@ export class Syncer {
     // path is free already: the caller builds it and removes `served` after the publish.
     if (served !== worktreePath(ctx, hash)) return;
     ctx.log.info("rebuilding the served worktree beside it", { path: served, repair });
+    // A symlink planted at the repair directory is removed, never followed (issue 20).
+    realDir(join(ctx.root, REPAIR_DIR));
     await removeWorktree(ctx, repair, deadline);
     const created = await createWorktree(ctx, hash, deadline, { path: repair, alongside: this.alongside });
     await configureWorktree(ctx, repair, hash, deadline, created.checkedOut);
@@ -343,7 +346,8 @@ export class Syncer {
     if (beside !== "" || currentPath.startsWith(repairDir + "/")) {
       // The repair checkout served while the worktree was rebuilt (serveFromRepair), or one a
       // crash left serving, or a served tree outside .worktrees: the link has moved off them.
-      for (const p of new Set([join(repairDir, remoteHash), currentPath])) if (p !== worktree) await removeWorktree(ctx, p, deadline);
+      const planted = symlinkOnPath(repairDir) !== "";
+      for (const p of new Set([join(repairDir, remoteHash), currentPath])) if (p !== worktree && !(planted && p.startsWith(repairDir + "/"))) await removeWorktree(ctx, p, deadline);
       rmSync(repairDir, { recursive: true, force: true });
     } else if (currentHash !== "" && currentPath !== worktreePath(ctx, currentHash)) {
       // A v3 worktree (root/<hash> or root/rev-<hash>): the link has moved off it.

@@ -14,32 +14,38 @@
 // by git-sync; the next update compares every path with the tree (ls-tree, then size and blob
 // hash of what is on disk) and rewrites what differs, so it converges from any crash point.
 // A non-empty directory with neither is not ours, and is left alone with an error.
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, type Stats } from "node:fs";
+//
+// A commit decides every name written here (issue 20), so before anything changes the tree is
+// checked as git checks one it would check out (no `..`, no `.git` look-alike, no name listed
+// twice or as both a file and a directory), and names copy mode writes itself are refused. While
+// writing, each parent is checked with lstat(2) at the time of the write (never a remembered
+// answer), temporary files are created with O_EXCL and renamed into place, so nothing is ever
+// written through a symlink, whatever the tree holds.
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Git } from "../git/runner.ts";
+import { readRegularFile, realDir, refuseSymlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** In the link directory: the hash of the commit the directory equals, written last. */
 export const HASH_FILE = ".git-sync-hash";
 /** In root: the copy in progress ({"link","hash"}), written before the hash file is removed. */
 export const JOURNAL = ".git-sync-copy";
+/** In each directory copy mode writes a file to (and in root): the file before its rename. */
+const TMP_PREFIX = ".git-sync-tmp.";
 
 const HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** The hash the copy at `link` is complete for, or "" (missing, unreadable, or an update is under way). */
 export function readCopyHash(link: string): string {
-  try {
-    const h = readFileSync(join(link, HASH_FILE), "utf8").trim();
-    return HASH.test(h) ? h : "";
-  } catch {
-    return "";
-  }
+  const h = readRegularFile(join(link, HASH_FILE), 4096)?.trim() ?? "";
+  return HASH.test(h) ? h : "";
 }
 
 /** The link the journal in root says was being updated, or "" when there is none. */
 export function readJournal(root: string): string {
   try {
-    const j = JSON.parse(readFileSync(join(root, JOURNAL), "utf8")) as { link?: unknown };
+    const j = JSON.parse(readRegularFile(join(root, JOURNAL), 1 << 16) ?? "") as { link?: unknown };
     return typeof j.link === "string" ? j.link : "";
   } catch {
     return "";
@@ -51,16 +57,10 @@ export function currentCopy(root: string, link: string): string {
   return readJournal(root) === link ? "" : readCopyHash(link);
 }
 
-/** Write `data` to `path` by a temp file beside it and a rename (atomic for readers). */
-function writeAtomic(path: string, data: string, mode = 0o644): void {
-  const tmp = join(dirname(path), `.git-sync-tmp.${process.pid}`);
-  const fd = openSync(tmp, "w", mode);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** Write `data` to `path` by a temp file beside it and a rename (atomic for readers, never followed). */
+function writeAtomic(path: string, data: string): void {
+  const tmp = join(dirname(path), `${TMP_PREFIX}${process.pid}`);
+  writeExclusive(tmp, data, { sync: true });
   renameSync(tmp, path);
 }
 
@@ -99,27 +99,73 @@ interface Entry {
   oid: string;
 }
 
-/** A path git would refuse to check out (verify_path): never written outside the link or into a .git. */
-function unsafePath(p: string): boolean {
-  return p.split("/").some((c) => c === "" || c === "." || c === ".." || c.toLowerCase() === ".git");
+/** Code points HFS+ ignores in a name, so `.g\u200cit` is `.git` there (git's is_hfs_dotgit). */
+const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
+
+/**
+ * A name some filesystem takes for `.git`: any case, HFS+ ignorables, NTFS trailing dots and
+ * spaces, a stream (`:`), a backslash (NTFS's separator), the 8.3 name `git~1`.
+ */
+function looksLikeDotGit(name: string): boolean {
+  return name.split("\\").some((part) => /^(?:\.git|git~1)[. ]*(?::.*)?$/.test(part.replace(HFS_IGNORED, "").toLowerCase()));
 }
 
-/** `git ls-tree -r -z --full-tree`: "<mode> <type> <oid>\t<path>\0". */
-function parseLsTree(out: string): Map<string, Entry> {
-  const tree = new Map<string, Entry>();
+/** Why git would refuse to check out path `p` (its verify_path), or "". */
+function unsafePath(p: string): string {
+  for (const c of p.split("/")) {
+    if (c === "" || c === "." || c === "..") return `path ${JSON.stringify(p)} has a ${JSON.stringify(c)} component`;
+    if (looksLikeDotGit(c)) return `path ${JSON.stringify(p)} has a component a filesystem takes for .git (${JSON.stringify(c)})`;
+  }
+  return "";
+}
+
+/** Why `p` is a name copy mode writes itself (the hash file, its temporary files), or "". */
+function reservedPath(p: string): string {
+  if (p === HASH_FILE || p.startsWith(HASH_FILE + "/")) return `path ${JSON.stringify(p)}: ${HASH_FILE} is the file git-sync writes in a copy`;
+  const c = p.split("/").find((c) => c.startsWith(TMP_PREFIX));
+  if (c !== undefined) return `path ${JSON.stringify(p)}: ${TMP_PREFIX}* are git-sync's temporary files in a copy`;
+  return "";
+}
+
+/**
+ * Why copy mode refuses to write these tree entries, or "": a path git would refuse, a reserved
+ * name, a path listed twice, or one that is a file (or symlink, or submodule) and a directory at
+ * once, which is how a crafted tree would make a later entry be written through a symlink.
+ */
+function treeProblem(entries: ReadonlyArray<readonly [string, Entry]>): string {
+  const seen = new Set<string>();
+  const files = new Set<string>();
+  for (const [p, e] of entries) {
+    const why = unsafePath(p) || reservedPath(p);
+    if (why !== "") return why;
+    if (seen.has(p)) return `the tree lists ${JSON.stringify(p)} twice`;
+    seen.add(p);
+    if (e.mode !== "040000") files.add(p);
+  }
+  for (const p of seen) {
+    for (let d = dirname(p); d !== "."; d = dirname(d)) {
+      if (files.has(d)) return `${JSON.stringify(d)} is both a file and a directory in the tree`;
+    }
+  }
+  return "";
+}
+
+/** `git ls-tree -r -z --full-tree`: "<mode> <type> <oid>\t<path>\0", duplicates kept (treeProblem finds them). */
+function parseLsTree(out: string): Array<[string, Entry]> {
+  const tree: Array<[string, Entry]> = [];
   for (const rec of out.split("\0")) {
     if (rec === "") continue;
     const tab = rec.indexOf("\t");
     const [mode, , oid] = rec.slice(0, tab).split(" ");
-    tree.set(rec.slice(tab + 1), { mode: mode!, oid: oid! });
+    tree.push([rec.slice(tab + 1), { mode: mode!, oid: oid! }]);
   }
   return tree;
 }
 
 /** `git diff-tree -r -z --raw`: ":<old mode> <new mode> <old oid> <new oid> <status>\0<path>\0". */
-function parseDiffTree(out: string): { deleted: string[]; changed: Map<string, Entry> } {
+function parseDiffTree(out: string): { deleted: string[]; changed: Array<[string, Entry]> } {
   const deleted: string[] = [];
-  const changed = new Map<string, Entry>();
+  const changed: Array<[string, Entry]> = [];
   const f = out.split("\0");
   for (let i = 0; i + 1 < f.length; i += 2) {
     const head = f[i]!;
@@ -127,7 +173,7 @@ function parseDiffTree(out: string): { deleted: string[]; changed: Map<string, E
     const [, newMode, , newOid, status] = head.slice(1).split(" ");
     const path = f[i + 1]!;
     if (status === "D") deleted.push(path);
-    else changed.set(path, { mode: newMode!, oid: newOid! });
+    else changed.push([path, { mode: newMode!, oid: newOid! }]);
   }
   return { deleted, changed };
 }
@@ -213,46 +259,54 @@ export interface CopyResult {
 export async function publishCopy(o: CopyOptions): Promise<CopyResult> {
   const { git, log, root, link, to, deadline } = o;
   const run = (args: string[]) => git.run(args, { cwd: root, deadline });
-  writeAtomic(join(root, JOURNAL), JSON.stringify({ link, hash: to }) + "\n");
-  rmSync(join(link, HASH_FILE), { force: true });
-  mkdirSync(link, { recursive: true, mode: 0o775 });
+  refuseSymlinkOnPath(dirname(link), "the copy in");
+  const st = lstatOrNull(link);
+  if (st !== null && !st.isDirectory()) throw new Error(`--link ${link} is no longer a directory (${st.isSymbolicLink() ? "a symlink" : "another file"} is there): not copying into it`);
 
+  // Everything is listed and checked before the journal is written and the hash file removed:
+  // a refused commit leaves the last complete copy as it was.
   let mode: CopyResult["mode"] = "full";
   let deleted: string[] = [];
-  let changed = new Map<string, Entry>();
+  let listed: Array<[string, Entry]> = [];
   if (o.from !== "" && o.from !== to) {
     try {
-      ({ deleted, changed } = parseDiffTree((await run(["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-commit-id", o.from, to])).stdout));
+      ({ deleted, changed: listed } = parseDiffTree((await run(["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-commit-id", o.from, to])).stdout));
       mode = "incremental";
     } catch (e) {
       // The old commit's objects may be gone (a fresh object store): compare with the tree instead.
       log.v(1, "can't diff against the copied commit; comparing the whole tree", { from: o.from, error: (e as Error).message });
     }
   }
-  if (mode === "full") ({ deleted, changed } = compareTree(link, parseLsTree((await run(["ls-tree", "-r", "-z", "--full-tree", to])).stdout)));
+  if (mode === "full") listed = parseLsTree((await run(["ls-tree", "-r", "-z", "--full-tree", to])).stdout);
+  // The full compare checks the whole tree; an update checks what it writes (git's own fsck on
+  // fetch has checked every new tree object whole, see README "Copy mode").
+  const problem = treeProblem(listed) || deleted.map(unsafePath).find((w) => w !== "") || "";
+  if (problem !== "") throw new Error(`refusing to copy ${to}: ${problem}`);
+  let changed = new Map(listed);
+  if (mode === "full") ({ deleted, changed } = compareTree(link, changed));
 
-  // What the full compare deletes comes from the disk; what git names must be a path git would write.
-  for (const p of mode === "incremental" ? [...deleted, ...changed.keys()] : changed.keys()) {
-    if (unsafePath(p)) throw new Error(`refusing to copy path ${JSON.stringify(p)} of ${to}: git would not check it out`);
-  }
-  if (changed.delete(HASH_FILE)) log.info(`the tree's own ${HASH_FILE} is not copied: git-sync writes that file`, { hash: to });
+  writeAtomic(join(root, JOURNAL), JSON.stringify({ link, hash: to }) + "\n");
+  // recursive: a directory of that name (left by a version that copied one) must not block us for good.
+  rmSync(join(link, HASH_FILE), { recursive: true, force: true });
+  mkdirSync(link, { recursive: true, mode: 0o775 });
+
   // Deletions first: a directory that becomes a file (or the reverse) must be out of the way.
   // Parents they leave empty are removed after the writes, so a rename (delete a/x, add a/y)
   // does not take the directory away in between.
   let removed = 0;
   for (const p of deleted) {
-    if (p === HASH_FILE) continue;
+    if (p === HASH_FILE || !parentsAreDirs(link, p)) continue;
     rmSync(join(link, p), { recursive: true, force: true });
     removed++;
   }
 
   // Each blob once, however many paths share it; cat-file answers in the order asked.
   const byOid = new Map<string, string[]>();
-  const dirs = new Set<string>([""]);
   let gitlinks = 0;
   for (const [p, e] of changed) {
     if (e.mode === "160000") {
-      ensureDir(link, p, dirs);
+      makeParents(link, p);
+      realDir(join(link, p));
       gitlinks++;
       continue;
     }
@@ -264,7 +318,7 @@ export async function publishCopy(o: CopyOptions): Promise<CopyResult> {
 
   let failure: unknown = null;
   const reader = new BatchReader((oid, data) => {
-    for (const p of byOid.get(oid) ?? []) writeEntry(link, p, changed.get(p)!, data, dirs);
+    for (const p of byOid.get(oid) ?? []) writeEntry(link, p, changed.get(p)!, data);
   });
   if (byOid.size > 0) {
     await git.run(["cat-file", "--batch"], {
@@ -324,25 +378,40 @@ function compareTree(link: string, tree: Map<string, Entry>): { deleted: string[
   return { deleted, changed };
 }
 
-/** Make `rel` (relative to link) a real directory, replacing a file or symlink in the way. */
-function ensureDir(link: string, rel: string, known: Set<string>): void {
-  if (known.has(rel)) return;
-  ensureDir(link, dirname(rel) === "." ? "" : dirname(rel), known);
-  const abs = join(link, rel);
-  const st = lstatOrNull(abs);
-  if (st !== null && !st.isDirectory()) rmSync(abs, { force: true });
-  if (st === null || !st.isDirectory()) mkdirSync(abs, { mode: 0o775 });
-  known.add(rel);
+/** Whether every parent of `rel` is a real directory now (lstat): a delete never goes through a symlink. */
+function parentsAreDirs(link: string, rel: string): boolean {
+  let abs = link;
+  for (const c of rel.split("/").slice(0, -1)) {
+    abs = join(abs, c);
+    if (!lstatOrNull(abs)?.isDirectory()) return false;
+  }
+  return true;
 }
 
-function writeEntry(link: string, p: string, e: Entry, data: Uint8Array, dirs: Set<string>): void {
-  const parent = dirname(p) === "." ? "" : dirname(p);
-  ensureDir(link, parent, dirs);
+/**
+ * Make every parent of `rel` a real directory, each checked with lstat now: what an earlier write
+ * of this update put there (a symlink where a directory was) is seen, never a remembered answer.
+ * A file or symlink in the way (a type change) is removed, never followed.
+ */
+function makeParents(link: string, rel: string): string {
+  let abs = link;
+  for (const c of rel.split("/").slice(0, -1)) {
+    abs = join(abs, c);
+    realDir(abs);
+  }
+  return abs;
+}
+
+function writeEntry(link: string, p: string, e: Entry, data: Uint8Array): void {
+  const parent = makeParents(link, p);
   const abs = join(link, p);
-  const tmp = join(link, parent, `.git-sync-tmp.${process.pid}`);
-  rmSync(tmp, { force: true });
-  if (e.mode === "120000") symlinkSync(Buffer.from(data).toString(), tmp);
-  else writeFileSync(tmp, data, { mode: e.mode === "100755" ? 0o755 : 0o644 });
+  const tmp = join(parent, `${TMP_PREFIX}${process.pid}`);
+  if (e.mode === "120000") {
+    rmSync(tmp, { recursive: true, force: true });
+    symlinkSync(Buffer.from(data).toString(), tmp); // EEXIST rather than follow anything there
+  } else {
+    writeExclusive(tmp, data, { mode: e.mode === "100755" ? 0o755 : 0o644 });
+  }
   try {
     renameSync(tmp, abs);
   } catch (err) {

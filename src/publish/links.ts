@@ -2,9 +2,10 @@
 // published, one name per line, so a restart with a shorter list removes the links it dropped
 // (their worktrees then go with the next cleanup, which keeps only linked hashes). Without
 // --also-link and without the file, nothing is read or written: upstream's layout is unchanged.
-import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { isAbsolute, join, resolve, dirname, sep } from "node:path";
 import type { AlsoLink, LinkMode } from "../config/types.ts";
+import { readRegularFile, writeExclusive } from "../lib/no-follow.ts";
 import { currentCopy } from "./copy.ts";
 import { isServedTree, readCurrent } from "./symlink.ts";
 import type { Logger } from "../log/logger.ts";
@@ -13,11 +14,8 @@ export const LINKS_FILE = ".git-sync-links";
 
 /** The link names root's registry lists; null when there is none (no --also-link ever ran there). */
 export function registeredLinks(root: string): string[] | null {
-  try {
-    return readFileSync(join(root, LINKS_FILE), "utf8").split("\n").filter((l) => l !== "");
-  } catch {
-    return null;
-  }
+  // Never through a symlink a neighbour planted, nor from a FIFO that would block the loop.
+  return readRegularFile(join(root, LINKS_FILE))?.split("\n").filter((l) => l !== "") ?? null;
 }
 
 /** Remove the links an earlier run registered and this one no longer configures; record the current list. */
@@ -39,7 +37,7 @@ export function reconcileLinks(log: Logger, root: string, links: readonly AlsoLi
     return;
   }
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, links.map((l) => `${l.name}\n`).join(""));
+  writeExclusive(tmp, links.map((l) => `${l.name}\n`).join(""));
   renameSync(tmp, file);
 }
 

@@ -3,6 +3,7 @@
 // the old tree or the new one, never a missing or half-written link.
 import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { refuseSymlinkOnPath } from "../lib/no-follow.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface CurrentLink {
@@ -41,6 +42,8 @@ export function isServedTree(path: string): boolean {
 
 export function publishSymlink(log: Logger, link: string, worktree: string): void {
   const linkDir = dirname(link);
+  // A symlink planted in root where the link's directory goes would put tmp-link and the link elsewhere.
+  refuseSymlinkOnPath(linkDir, "the link in");
   mkdirSync(linkDir, { recursive: true, mode: 0o775 });
   const target = relative(linkDir, worktree);
   const tmp = join(linkDir, "tmp-link");

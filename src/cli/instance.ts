@@ -44,7 +44,7 @@ function instanceFlags(pid: number): string[] | null {
  * leaves out subcommands like this one and git's askpass/ssh calls into the binary); otherwise
  * `pid`, whatever it is.
  */
-function instancePid(pid: number, env: Env): number {
+function instancePid(pid: number, env: Env, root: string): number {
   if (pid !== 1 || instanceFlags(1) !== null) return pid;
   // An environment that configures git-sync on its own (a v3 env Pod) needs no search; and
   // where several instances run (a laptop, CI), searching could find the wrong one.
@@ -58,9 +58,33 @@ function instancePid(pid: number, env: Env): number {
   for (const p of pids) {
     if (p === process.pid) continue;
     const flags = instanceFlags(p);
-    if (flags && resolveConfig(flags, env, { cwd: "/", version: VERSION }).kind === "run") return p;
+    if (flags === null) continue;
+    const r = resolveConfig(flags, env, { cwd: cwdOf(p), version: VERSION });
+    // With --root given, only the instance of that root: another one's link or error file would
+    // be reported as this root's (two instances on a laptop, or tests running side by side).
+    if (r.kind === "run" && (root === "" || sameDir(r.config.root, root))) return p;
   }
   return pid;
+}
+
+function cwdOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // Not ours to read: relative paths resolve against / as in a container.
+    return "/";
+  }
+}
+
+function sameDir(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
@@ -68,18 +92,19 @@ function envValue(env: Env, name: string): string {
   return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
 }
 
-/** What is known of the instance; the subcommands' own flags override it. */
-export function discoverInstance(env: Env, requested: number): Instance {
-  const pid = instancePid(requested, env);
+/**
+ * What is known of the instance; the subcommands' own flags override it. `givenRoot`: the --root the
+ * operator gave ("" = none); an instance of another root lends nothing.
+ */
+export function discoverInstance(env: Env, requested: number, givenRoot = ""): Instance {
+  const pid = instancePid(requested, env, givenRoot);
   const flags = instanceFlags(pid);
-  let cwd = "/";
-  try {
-    cwd = readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    // Not ours to read: relative paths resolve against / as in a container.
-  }
+  const cwd = cwdOf(pid);
   const r = resolveConfig(flags ?? [], env, { cwd, version: VERSION });
   const abs = (p: string) => (p === "" ? "" : resolve(cwd, p));
+  if (r.kind === "run" && givenRoot !== "" && !sameDir(r.config.root, givenRoot)) {
+    return { httpBind: "", root: givenRoot, link: "", errorFile: "", syncOnSignal: "", httpSyncSecretFile: "" };
+  }
   if (r.kind === "run") {
     const c = r.config;
     return { httpBind: c.httpBind, root: c.root, link: c.link, errorFile: c.errorFile, syncOnSignal: c.syncOnSignal, httpSyncSecretFile: abs(c.httpSyncSecretFile) };

@@ -181,7 +181,7 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
     io.stderr(`git-sync status: invalid --pid ${opts.pid}\n`);
     return 2;
   }
-  const inst = discoverInstance(env, pid);
+  const inst = discoverInstance(env, pid, opts.root ?? "");
   const bind = opts["http-bind"] ?? inst.httpBind;
   let endpointError = "";
   if (bind) {

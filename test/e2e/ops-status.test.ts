@@ -2,7 +2,7 @@
 // processes with the container's environment, against a running instance configured by the
 // same GITSYNC_* variables; and --sync-on-signal woken by `kill -HUP`.
 import { expect, test } from "bun:test";
-import { renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, scenario, waitFor } from "../helpers/index.ts";
 
@@ -197,3 +197,20 @@ for i in $(seq 150); do [ -L "$2/link" ] && break; sleep 0.1; done
   expect(out).toMatch(new RegExp(`^hash: +${head(t.repo)}$`, "m"));
   expect(out).toContain("rc=0");
 }, 30_000);
+
+// Two instances on one machine (a laptop mirroring two repos, tests side by side): `status
+// --root=B` must report B, never borrow the running A's link or error file.
+test.concurrent("status --root of a root no instance runs does not report another instance's error", async () => {
+  await using a = await scenario();
+  await using b = await scenario();
+  // A runs and fails (its repo is gone), so its error file says so.
+  const gsA = a.spawn([`--repo=${a.dir}/no-such-repo`, `--root=${a.root}`, "--link=link", "--period=100ms", "--max-failures=-1", "--error-file=error.json"]);
+  await waitFor("A's error file", () => existsSync(join(a.root, "error.json")));
+  // B is synced once and left.
+  expect((await b.run(b.args("--one-time"))).code).toBe(0);
+  const st = await exec(b, {}, "status", `--root=${b.root}`, "--link=link");
+  expect(st.stdout).not.toContain("no-such-repo");
+  expect(st.stdout).toMatch(new RegExp(`^hash: +${head(b.repo)}$`, "m"));
+  expect(st.code).toBe(0);
+  gsA.proc.kill();
+});

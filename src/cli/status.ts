@@ -64,8 +64,10 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
   const v = doc.verify;
   if (v) {
     const who = v.result === "good" ? `signed by ${v.signer} (${v.fingerprint})` : `${v.reason}`;
-    // host-lied is no signature verdict: the host's ref listing disagreed with the objects it sent.
-    rows.push([v.result === "host-lied" ? "ref check" : "signature", `${v.result}: ${v.object} ${v.oid}; ${who}; ${ago(v.time, now)}`]);
+    // Not every verdict is a signature's: the host's ref listing disagreed with the objects it
+    // sent (host-lied), or the commit's tree was refused (bad-tree).
+    const label = v.result === "host-lied" ? "ref check" : v.result === "bad-tree" ? "tree check" : "signature";
+    rows.push([label, `${v.result}: ${v.object} ${v.oid}; ${who}; ${ago(v.time, now)}`]);
   }
   const hookRows = (hooks: StatusDocument["hooks"], prefix: string) => {
     for (const h of Object.values(hooks)) {

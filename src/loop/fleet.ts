@@ -122,7 +122,7 @@ export class Fleet {
       return await fetchRefs(this.ctx, deadline, refs);
     } catch (e) {
       if (new Set(refs).size === 1) {
-        for (const x of moved) failures.set(x.m, e as Error);
+        for (const x of moved) failures.set(x.m, x.m.syncer.refusal(e, x.polled, null) as Error);
         return new Map();
       }
       this.ctx.log.v(1, "fetching the refs one by one", { error: errorText(e) });
@@ -135,7 +135,7 @@ export class Fleet {
         const one = await fetchRefs(this.ctx, deadline, [ref]);
         out.set(ref, one.get(ref)!);
       } catch (e) {
-        for (const y of moved) if (y.m.syncer.target.ref === ref) failures.set(y.m, e as Error);
+        for (const y of moved) if (y.m.syncer.target.ref === ref) failures.set(y.m, y.m.syncer.refusal(e, y.polled, null) as Error);
       }
     }
     return out;

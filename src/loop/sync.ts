@@ -24,6 +24,7 @@ import { isServedTree, publishSymlink, readCurrent, touchOldWorktree } from "../
 import { claimCopyDir, currentCopy } from "../publish/copy.ts";
 import { VerifyRefused, type Verifier } from "../verify/index.ts";
 import { syncCopy } from "./copy-sync.ts";
+import { TreeRefused } from "../lib/refused.ts";
 
 export interface SyncResult {
   changed: boolean;
@@ -226,14 +227,23 @@ export class Syncer {
     // `semver:` fetches the tag it chose (always known here: that query throws rather than answer null).
     const resolvedRef = this.remote.fetchByAnswer ? (answer?.name ?? "") : "";
 
-    const fetched = await fetchRef(ctx, deadline, resolvedRef || config.ref);
+    const fetched = await fetchRef(ctx, deadline, resolvedRef || config.ref).catch((e) => {
+      throw this.refusal(e, answer, null);
+    });
     if (config.linkMode === "copy") {
-      const r = await syncCopy(ctx, this.hooks, { deadline, syncCount, answer, fetched, resolvedRef, updates: this.updates, verifier: this.verifier, publishedOid: this.publishedOid });
+      const r = await syncCopy(ctx, this.hooks, { deadline, syncCount, answer, fetched, resolvedRef, updates: this.updates, verifier: this.verifier, publishedOid: this.publishedOid }).catch((e) => {
+        throw this.refusal(e, answer, fetched);
+      });
       if (r.changed || this.updates === 0) this.updates++;
       this.keep({ hash: r.hash, worktree: ctx.link, oid: fetched.oid });
       return r;
     }
     return await this.publishFetched(deadline, syncCount, answer, fetched, full, resolvedRef);
+  }
+
+  /** A TreeRefused (git's fsck on fetch, copy mode's name checks) as the "bad-tree" refusal it is; other errors as they are. */
+  refusal(e: unknown, answer: RemoteRef | null, fetched: FetchedRef | null): unknown {
+    return e instanceof TreeRefused ? this.verifier.refuseTree(answer, fetched, e.message) : e;
   }
 
   private keep(p: Published): void {

@@ -26,6 +26,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import type { Git } from "../git/runner.ts";
 import { readRegularFile, realDir, refuseSymlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import type { Logger } from "../log/logger.ts";
+import { TreeRefused } from "../lib/refused.ts";
 
 /** In the link directory: the hash of the commit the directory equals, written last. */
 export const HASH_FILE = ".git-sync-hash";
@@ -281,7 +282,7 @@ export async function publishCopy(o: CopyOptions): Promise<CopyResult> {
   // The full compare checks the whole tree; an update checks what it writes (git's own fsck on
   // fetch has checked every new tree object whole, see README "Copy mode").
   const problem = treeProblem(listed) || deleted.map(unsafePath).find((w) => w !== "") || "";
-  if (problem !== "") throw new Error(`refusing to copy ${to}: ${problem}`);
+  if (problem !== "") throw new TreeRefused(`refusing to copy ${to}: ${problem}`);
   let changed = new Map(listed);
   if (mode === "full") ({ deleted, changed } = compareTree(link, changed));
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GitError, interrupted } from "../git/runner.ts";
+import { TreeRefused } from "../lib/refused.ts";
 import { stderrIsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { RepoContext } from "./context.ts";
@@ -89,7 +90,17 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
     args.push("--unshallow");
   }
   if (config.filter !== "") args.push("--filter", config.filter);
-  await git.run(args, { cwd: root, deadline, env: ctx.remoteEnv(), teeStderr: progress });
+  try {
+    await git.run(args, { cwd: root, deadline, env: ctx.remoteEnv(), teeStderr: progress });
+  } catch (e) {
+    // fetch.fsckObjects refused an object ("error: object <oid>: duplicateEntries: ...", then
+    // "fatal: fsck error in packed object"): the content, not the transport, failed.
+    if (e instanceof GitError && /fsck error/.test(e.stderr)) {
+      const why = /^error: (object [0-9a-f]+: .*)$/m.exec(e.stderr)?.[1] ?? "git's object checks failed";
+      throw new TreeRefused(`git's fsck refused the fetched objects: ${why}`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Every object FETCH_HEAD names, in order. */

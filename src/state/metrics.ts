@@ -125,9 +125,10 @@ export const pushRequestCount = new Counter(
 // main ref is "" here; git_sync_count_total keeps counting whole attempts, as upstream's).
 export const linkSyncCount = new Counter("git_sync_link_count_total", "How many ref syncs completed per link, partitioned by link and state (success, error, noop)", ["link", "status"]);
 // Ours: --verify-signatures (src/verify/), one per signature check; host-lied (a poll's answer the
-// fetched objects contradict) is counted with or without --verify-signatures.
+// fetched objects contradict) and bad-tree (a tree git-sync will not publish) are counted with or
+// without --verify-signatures.
 export const verifyCount = new Counter(
   "git_sync_verify_count_total",
-  "How many signature checks completed, partitioned by result (good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied)",
+  "How many signature checks completed, partitioned by result (good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied, bad-tree)",
   ["result"],
 );

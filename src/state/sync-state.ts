@@ -16,7 +16,7 @@ export interface HookState {
 
 /** The last signature verdict (--verify-signatures, src/verify/), or a host's refused answer. */
 export interface VerifyState {
-  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied. */
+  /** good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied, bad-tree. */
   result: string;
   /** The object whose signature decided: "commit" or "tag". */
   object: string;

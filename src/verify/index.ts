@@ -26,7 +26,7 @@ export interface VerifyConfig {
   trustedKeysFile: string;
 }
 
-export type VerdictResult = "good" | "unsigned" | "unknown-key" | "bad-signature" | "key-expired" | "wrong-namespace" | "outside-validity" | "not-a-tag" | "unsupported" | "host-lied";
+export type VerdictResult = "good" | "unsigned" | "unknown-key" | "bad-signature" | "key-expired" | "wrong-namespace" | "outside-validity" | "not-a-tag" | "unsupported" | "host-lied" | "bad-tree";
 
 export interface Verdict {
   result: VerdictResult;
@@ -50,6 +50,9 @@ export class VerifyRefused extends Error {
 
   /** The log line's message. */
   get why(): string {
+    if (this.verdict.result === "bad-tree") {
+      return this.remembered ? "the commit's tree was refused before, not publishing; retried when the ref moves" : "the commit's tree is refused, not publishing";
+    }
     if (this.verdict.result === "host-lied") {
       return this.remembered
         ? "the host's ref listing did not match what it sent before, not publishing; retried when the ref moves"
@@ -109,7 +112,7 @@ class KeyFile<T> {
   }
 }
 
-const DESCRIBE: Record<Exclude<VerdictResult, "good" | "host-lied">, string> = {
+const DESCRIBE: Record<Exclude<VerdictResult, "good" | "host-lied" | "bad-tree">, string> = {
   unsigned: "is not signed",
   "unknown-key": "is signed by a key that is not trusted",
   "bad-signature": "has a bad signature",
@@ -189,6 +192,21 @@ export class Verifier {
     const error = new VerifyRefused(`not publishing ${polled.hash}: ${v.reason} (host-lied)`, v);
     this.refused = { oid: polled.oid, hash: polled.hash, stamp: this.stamp(), error };
     throw error;
+  }
+
+  /**
+   * A tree git-sync will not publish (TreeRefused: git's fsck on fetch, or copy mode's name
+   * checks), as a "bad-tree" verdict: recorded, and remembered for the ref state the poll saw
+   * (`answer`), so polls that find the ref where it was fetch nothing until it moves.
+   */
+  refuseTree(answer: Answer | null, fetched: { oid: string; hash: string } | null, why: string): VerifyRefused {
+    // Keyed as the next poll will name the ref: what was fetched, else what the poll said.
+    const { oid, hash } = fetched ?? answer ?? { oid: "", hash: "" };
+    const v: Verdict = { result: "bad-tree", object: "commit", oid: hash, signer: "", fingerprint: "", reason: why };
+    this.record(v, hash);
+    const error = new VerifyRefused(`not publishing ${hash || "the fetched commit"}: ${why} (bad-tree)`, v);
+    if (oid !== "") this.refused = { oid, hash, stamp: this.stamp(), error };
+    return error;
   }
 
   /**

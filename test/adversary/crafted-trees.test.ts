@@ -6,14 +6,17 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { head, scenario, waitFor, type Running, type Scenario } from "../helpers/index.ts";
+import { freePort, head, httpGet, metric, runBinary, scenario, waitFor, type Running, type Scenario } from "../helpers/index.ts";
 import { blob, Canary, commitTree, expectServes, nextRefusal, rawTree, served, tree, type LinkMode } from "./trees.ts";
 
 const MODES: LinkMode[] = ["symlink", "copy"];
 
-/** A long-running git-sync in `mode` (extra flags after), its first commit published. */
+/**
+ * A long-running git-sync in `mode` (extra flags after), its first commit published. With the
+ * default --max-failures=0: a refused tree is a refusal, not a failure, so it must not end the process.
+ */
 async function start(t: Scenario, mode: LinkMode, ...extra: string[]): Promise<{ gs: Running; good: string }> {
-  const gs = t.start(`--link-mode=${mode}`, "--period=100ms", "--max-failures=-1", "--error-file=error.json", "-v=1", ...extra);
+  const gs = t.start(`--link-mode=${mode}`, "--period=100ms", "--error-file=error.json", "-v=1", ...extra);
   const good = head(t.repo);
   await expectServes(t, gs, mode, good);
   return { gs, good };
@@ -23,6 +26,7 @@ async function start(t: Scenario, mode: LinkMode, ...extra: string[]): Promise<{
 async function expectRefused(t: Scenario, gs: Running, mode: LinkMode, good: string, why: RegExp): Promise<void> {
   const error = await nextRefusal(gs);
   expect(error).toMatch(why);
+  expect(error).toContain("(bad-tree)");
   const file = JSON.parse(readFileSync(join(t.root, "error.json"), "utf8")) as { Err: string };
   expect(file.Err).toMatch(why);
   expect(served(t, mode)).toBe(good);
@@ -163,3 +167,26 @@ for (const mode of MODES) {
     });
   }
 }
+
+// A refused tree is reported where an operator looks, as the verdict it is, and remembered: polls
+// that find the ref where it was fetch nothing (no "update required"/fetch log line).
+test.concurrent("a refused tree is the verdict bad-tree in /status, git-sync status and the metric, and is not fetched again", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const { gs, good } = await start(t, "symlink", `--http-bind=127.0.0.1:${port}`, "--http-metrics", "-v=2");
+  const r = t.repo;
+  const bad = commitTree(r, rawTree(r, [["100644", "f", blob(r, "one\n")], ["100644", "f", blob(r, "two\n")]]), good);
+  await expectRefused(t, gs, "symlink", good, /fsck/);
+  const status = JSON.parse((await httpGet(port, "/status")).body) as { verify: { result: string; hash: string } };
+  expect(status.verify).toMatchObject({ result: "bad-tree", hash: bad });
+  expect(await metric(port, 'git_sync_verify_count_total{result="bad-tree"}')).toBe(1);
+  const cli = await runBinary(["status", `--http-bind=127.0.0.1:${port}`]);
+  expect(cli.code).toBe(1);
+  expect(cli.stdout).toMatch(/tree check: +bad-tree: /);
+  // Remembered: the next polls re-report it without a fetch.
+  const fetches = () => gs.logs().filter((l) => l.msg === "fetching").length;
+  const before = fetches();
+  await waitFor("two refusals re-reported from memory", () => gs.logs().filter((l) => l.verdict === "bad-tree" && String(l.msg).includes("before")).length >= 2);
+  expect(fetches()).toBe(before);
+  expect(served(t, "symlink")).toBe(good);
+});

@@ -104,11 +104,11 @@ export async function expectServes(t: Scenario, gs: Running, mode: LinkMode, has
   expect(snapshot(t.link)).toEqual(archive(t.repo, hash, join(t.dir, "scratch")));
 }
 
-/** The error lines git-sync logged for failed attempts so far. */
+/** The error lines git-sync logged for failed or refused attempts so far. */
 export function failures(gs: Running): string[] {
   return gs
     .logs()
-    .filter((l) => l.msg === "error syncing repo, will retry")
+    .filter((l) => l.msg === "error syncing repo, will retry" || l.verdict === "bad-tree")
     .map((l) => String(l.error));
 }
 

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { cleanup, git, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, makeTestCA, pushCommit, SSHD, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
 import { startReceiver, startSecretSshd } from "./_servers.ts";
+import { startEvilHost, type AdvertisedRef } from "../adversary/_evil-host.ts";
+import { archive, blob, commitTree, rawTree, snapshot } from "../adversary/trees.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
@@ -428,6 +430,66 @@ describe.skipIf(skip !== undefined)("image", () => {
     expect(readFileSync(join(root, "current", ".git-sync-hash"), "utf8").trim()).toBe(mainHash);
     expect(existsSync(join(root, ".git"))).toBe(false);
   });
+
+  // Issue 20 in the image: what is published is what git-sync's own objects say, and trees git
+  // would refuse are refused, in both link modes; the served tree stays `git archive` of the last
+  // commit the policy allows.
+  test("a host lying about a tag's peeled commit never gets that commit published", async () => {
+    const bare = makeBareRepo(repos, "lie.git", "file", "released\n").path;
+    git(bare, "config", "uploadpack.allowAnySHA1InWant", "true");
+    const wt = join(repos, ".lie.git.work");
+    git(wt, "-c", "user.name=t", "-c", "user.email=t@example.com", "tag", "-a", "-m", "v1.0.0", "v1.0.0");
+    git(wt, "push", "-q", bare, "v1.0.0");
+    const released = git(wt, "rev-parse", "v1.0.0^{commit}");
+    const evil = pushCommit(repos, "lie.git", "file", "never released\n");
+    const host = startEvilHost({ projectRoot: repos });
+    host.inject = [evil];
+    host.lie = (r: AdvertisedRef) => (r.name === "refs/tags/v1.0.0" ? { ...r, peeled: evil } : r);
+    try {
+      // A semver: ref asks the host first: the listing and the objects disagree, nothing is published.
+      const root = volumeDir(work, "sync-host-lied");
+      const lied = await sync([`--repo=${host.url}/lie.git`, "--ref=semver:>=1.0.0", "--error-file=error.json"], { root });
+      expect(lied.code, show(lied)).toBe(1);
+      expect(lied.stderr).toContain("(host-lied)");
+      expect(readFileSync(join(root, "error.json"), "utf8")).toContain("host-lied");
+      expect(existsSync(join(root, "current"))).toBe(false);
+      // A first sync of the tag itself takes no listing's word: the tag's own commit, as git peels it.
+      const first = await sync([`--repo=${host.url}/lie.git`, "--ref=v1.0.0"], { root: volumeDir(work, "sync-host-lied-tag") });
+      expectOk(first);
+      const served = join(work, "sync-host-lied-tag", "current");
+      expect(realpathSync(served)).toEndWith(released);
+      expect(snapshot(served)).toEqual(archive(bare, released, join(work, "archive-lie")));
+    } finally {
+      host.stop();
+    }
+  });
+
+  for (const mode of ["symlink", "copy"] as const) {
+    test(`a crafted tree (symlink "a" and directory "a/") is refused as bad-tree and writes nothing outside (${mode} mode)`, async () => {
+      const name = `crafted-${mode}.git`;
+      const bare = makeBareRepo(repos, name, "file", "good\n").path;
+      const good = git(bare, "rev-parse", "main");
+      const root = volumeDir(work, `sync-crafted-${mode}`);
+      // A writable directory outside the link, mounted at /outside: where the symlink points.
+      const canary = volumeDir(work, `canary-${mode}`);
+      writeFileSync(join(canary, "y"), "canary\n");
+      const volumes = [`${canary}:/outside`];
+      const flags = [`--repo=${publicHttp.url}/${name}`, `--link-mode=${mode}`, "--error-file=error.json"];
+      expectOk(await sync(flags, { root, volumes }));
+      const x = blob(bare, "x\n");
+      const sub = rawTree(bare, [["100644", "x", x], ["100644", "y", blob(bare, "through the symlink\n")]]);
+      const bad = commitTree(bare, rawTree(bare, [["100644", "0", x], ["120000", "a", blob(bare, "/outside")], ["40000", "a", sub]]), good);
+      expect(git(bare, "rev-parse", "main")).toBe(bad);
+      const refused = await sync(flags, { root, volumes });
+      expect(refused.code, show(refused)).toBe(1);
+      expect(refused.stderr).toContain("(bad-tree)");
+      expect(readFileSync(join(root, "error.json"), "utf8")).toContain("bad-tree");
+      expect(readFileSync(join(canary, "y"), "utf8")).toBe("canary\n");
+      const served = mode === "copy" ? readFileSync(join(root, "current", ".git-sync-hash"), "utf8").trim() : realpathSync(join(root, "current")).split("/").pop();
+      expect(served).toBe(good);
+      expect(snapshot(join(root, "current"))).toEqual(archive(bare, good, join(work, `archive-${mode}`)));
+    });
+  }
 
   test("sync as a random UID (--user 12345:0)", async () => {
     const root = volumeDir(work, "sync-random-uid");

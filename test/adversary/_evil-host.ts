@@ -6,6 +6,7 @@
 //   carries commits no fetched ref points at (the repo needs uploadpack.allowAnySHA1InWant);
 // - move a ref right after it answered a listing, so the fetch that follows sees a newer one.
 import { pkt } from "../../src/repo/smart-http.ts";
+import { runHttpBackend } from "../servers/git-http.ts";
 
 export interface AdvertisedRef {
   name: string;
@@ -133,38 +134,9 @@ export function startEvilHost(opts: EvilHostOptions): EvilHost {
       const isFetch = req.method === "POST" && url.pathname.endsWith("/git-upload-pack") && !isLsRefs;
       const isV0Listing = req.method === "GET" && url.pathname.endsWith("/info/refs") && !proto;
       if (isFetch) body = injectWants(body, proto !== null);
-      const env: Record<string, string> = {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        GIT_PROJECT_ROOT: opts.projectRoot,
-        GIT_HTTP_EXPORT_ALL: "1",
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.replace(/^\?/, ""),
-        REQUEST_METHOD: req.method,
-        CONTENT_TYPE: req.headers.get("content-type") ?? "",
-        CONTENT_LENGTH: String(body.length),
-        REMOTE_ADDR: "127.0.0.1",
-        GIT_CONFIG_NOSYSTEM: "1",
-        GIT_CONFIG_GLOBAL: "/dev/null",
-      };
-      if (proto) env.GIT_PROTOCOL = proto;
-      const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });
-      const [out] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-      const bytes = new Uint8Array(out);
-      const split = bytes.findIndex((_, i) => bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10);
-      const lf = bytes.findIndex((_, i) => bytes[i] === 10 && bytes[i + 1] === 10);
-      const [end, sep] = split >= 0 && (lf < 0 || split < lf) ? [split, 4] : [lf, 2];
-      if (end < 0) return new Response("bad CGI output\n", { status: 500 });
-      const headers = new Headers();
-      let status = 200;
-      for (const line of new TextDecoder().decode(bytes.slice(0, end)).split(/\r?\n/)) {
-        const i = line.indexOf(":");
-        if (i < 0) continue;
-        const k = line.slice(0, i).trim();
-        const v = line.slice(i + 1).trim();
-        if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
-        else headers.append(k, v);
-      }
-      let payload: Uint8Array<ArrayBuffer> = bytes.slice(end + sep);
+      const cgi = await runHttpBackend(req, body, { projectRoot: opts.projectRoot, protocolV2: opts.protocolV2, contentEncoding: null });
+      const { status, headers } = cgi;
+      let payload = cgi.body;
       if (status === 200 && (isLsRefs || isV0Listing)) {
         listed = [];
         payload = isLsRefs ? rewriteLsRefs(payload) : rewriteV0(payload);

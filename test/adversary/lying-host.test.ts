@@ -4,9 +4,9 @@
 // (_evil-host.ts) in front of `git http-backend`, and local repos whose packed-refs was edited.
 // Each published tree is compared, file by file, with `git archive` of the commit the policy allows.
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import { commit, freePort, git, gitEnv, httpGet, linkHash, metric, readOr, runBinary, scenario, tmpDir, cleanup, waitFor, type Running, type Scenario } from "../helpers/index.ts";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { archive, commit, freePort, git, httpGet, linkHash, metric, readOr, runBinary, scenario, snapshot, waitFor, type Running, type Scenario } from "../helpers/index.ts";
 import { startEvilHost, type AdvertisedRef, type EvilHost } from "./_evil-host.ts";
 
 setDefaultTimeout(60_000);
@@ -44,31 +44,9 @@ function hiddenCommit(t: Scenario, name: string, content: string): string {
   return h;
 }
 
-/** Every file under `dir` (relative path -> content), `.git` and the copy mode's hash file left out. */
-function files(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (e === ".git" || e === ".git-sync-hash") continue;
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, "utf8");
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 /** The published tree is exactly `git archive` of `hash`. */
 function expectTreeOf(t: Scenario, dir: string, hash: string): void {
-  const out = tmpDir("gs-archive-");
-  try {
-    const tar = Bun.spawnSync(["git", "archive", hash], { cwd: t.repo, env: gitEnv(), stdout: "pipe" });
-    Bun.spawnSync(["tar", "-x", "-C", out], { stdin: tar.stdout });
-    expect(files(dir)).toEqual(files(out));
-  } finally {
-    cleanup(out);
-  }
+  expect(snapshot(dir)).toEqual(archive(t.repo, hash, join(t.dir, "archive")));
 }
 
 /** The scenario's repo served by an evil host (which may inject objects: allowAnySHA1InWant). */

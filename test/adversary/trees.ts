@@ -2,9 +2,9 @@
 // repo (hash-object --literally writes a tree git itself would never make), a canary outside
 // every directory git-sync owns, and what a link serves compared with `git archive`.
 import { expect } from "bun:test";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git, gitEnv, head, readOr, waitFor, type Running, type Scenario } from "../helpers/index.ts";
+import { archive, git, gitEnv, head, readOr, snapshot, waitFor, type Running, type Scenario } from "../helpers/index.ts";
 
 export type LinkMode = "symlink" | "copy";
 
@@ -64,32 +64,6 @@ export class Canary {
     expect(readFileSync(this.file, "utf8")).toBe("canary\n");
     expect(statSync(this.file).mtime.getTime()).toBe(Canary.WHEN.getTime());
   }
-}
-
-/** Every path under dir: type, exec bit, content or symlink target (git-sync's own files left out). */
-export function snapshot(dir: string, rel = ""): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel === "" ? name : `${rel}/${name}`;
-    if (p === ".git-sync-hash" || p === ".git") continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `link:${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, snapshot(dir, p), { [p]: "dir" });
-    else out[p] = `${st.mode & 0o100 ? "x" : "-"}:${readFileSync(abs, "utf8")}`;
-  }
-  return out;
-}
-
-/** `git archive` of `rev`, extracted, as a snapshot. */
-export function archive(repo: string, rev: string, scratch: string): Record<string, string> {
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
-  const tar = join(scratch, "..", "archive.tar");
-  git(repo, "archive", "-o", tar, rev);
-  const p = Bun.spawnSync(["tar", "-xf", tar, "-C", scratch]);
-  if (p.exitCode !== 0) throw new Error(p.stderr.toString());
-  return snapshot(scratch);
 }
 
 /** The commit the link serves now ("" before the first publish). */

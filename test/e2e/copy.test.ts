@@ -1,35 +1,9 @@
 // `--link-mode=copy` (issue 16): --link is a plain directory equal to `git archive` of the
 // published commit after every update; readers never see a torn file; a crash mid-copy converges.
 import { expect, test } from "bun:test";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git, head, readOr, scenario, waitFor } from "../helpers/index.ts";
-
-/** Every path under dir: type, exec bit, content or symlink target (the hash file left out). */
-function snapshot(dir: string, rel = ""): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel === "" ? name : `${rel}/${name}`;
-    if (p === ".git-sync-hash") continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `link:${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, snapshot(dir, p), { [p]: "dir" });
-    else out[p] = `${st.mode & 0o100 ? "x" : "-"}:${readFileSync(abs, "utf8")}`;
-  }
-  return out;
-}
-
-/** `git archive` of `rev`, extracted, as a snapshot. */
-function archive(repo: string, rev: string, scratch: string): Record<string, string> {
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
-  const tar = join(scratch, "..", "archive.tar");
-  git(repo, "archive", "-o", tar, rev);
-  const p = Bun.spawnSync(["tar", "-xf", tar, "-C", scratch]);
-  if (p.exitCode !== 0) throw new Error(p.stderr.toString());
-  return snapshot(scratch);
-}
+import { archive, git, head, readOr, scenario, snapshot, waitFor } from "../helpers/index.ts";
 
 function commitAll(repo: string): string {
   git(repo, "add", "-A");

@@ -454,3 +454,33 @@ export async function scenario(opts: { branch?: string; repoName?: string } = {}
     throw e;
   }
 }
+
+/**
+ * Every path under dir: type, exec bit, content or symlink target; `.git` and copy mode's hash
+ * file left out. Two trees are the same checkout when their snapshots are equal.
+ */
+export function snapshot(dir: string, rel = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const p = rel === "" ? name : `${rel}/${name}`;
+    if (p === ".git-sync-hash" || p === ".git") continue;
+    const abs = join(dir, p);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[p] = `link:${readlinkSync(abs)}`;
+    else if (st.isDirectory()) Object.assign(out, snapshot(dir, p), { [p]: "dir" });
+    else out[p] = `${st.mode & 0o100 ? "x" : "-"}:${readFileSync(abs, "utf8")}`;
+  }
+  return out;
+}
+
+/** `git archive` of `rev` in `repo`, extracted into `scratch` (made anew), as a snapshot. */
+export function archive(repo: string, rev: string, scratch: string): Record<string, string> {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  const tar = join(scratch, "..", `${basename(scratch)}.tar`);
+  git(repo, "archive", "-o", tar, rev);
+  const p = Bun.spawnSync(["tar", "-xf", tar, "-C", scratch]);
+  if (p.exitCode !== 0) throw new Error(p.stderr.toString());
+  rmSync(tar, { force: true });
+  return snapshot(scratch);
+}

@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, git, tmpDir, waitFor } from "../helpers/index.ts";
+import { archive, cleanup, git, snapshot, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, makeTestCA, pushCommit, SSHD, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
 import { startReceiver, startSecretSshd } from "./_servers.ts";
 import { startEvilHost, type AdvertisedRef } from "../adversary/_evil-host.ts";
-import { archive, blob, commitTree, rawTree, snapshot } from "../adversary/trees.ts";
+import { blob, commitTree, rawTree } from "../adversary/trees.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";

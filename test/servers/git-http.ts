@@ -58,58 +58,9 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
         entry.user = cred.user;
       }
       const body = new Uint8Array(await req.arrayBuffer());
-      const env: Record<string, string> = {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        GIT_PROJECT_ROOT: opts.projectRoot,
-        GIT_HTTP_EXPORT_ALL: "1",
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.replace(/^\?/, ""),
-        REQUEST_METHOD: req.method,
-        CONTENT_TYPE: req.headers.get("content-type") ?? "",
-        CONTENT_LENGTH: String(body.length),
-        REMOTE_USER: entry.user,
-        REMOTE_ADDR: "127.0.0.1",
-        GIT_CONFIG_NOSYSTEM: "1",
-        GIT_CONFIG_GLOBAL: "/dev/null",
-      };
-      const proto = req.headers.get("git-protocol");
-      if (proto && opts.protocolV2 !== false) env.GIT_PROTOCOL = proto;
-      const enc = req.headers.get("content-encoding");
-      if (enc) env.HTTP_CONTENT_ENCODING = enc;
-      const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });
-      const [out] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-      const bytes = new Uint8Array(out);
-      // CGI response: headers, a blank line, the body.
-      let split = -1;
-      let sepLen = 0;
-      for (let i = 0; i + 1 < bytes.length; i++) {
-        if (bytes[i] === 10 && bytes[i + 1] === 10) {
-          split = i;
-          sepLen = 2;
-          break;
-        }
-        if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-          split = i;
-          sepLen = 4;
-          break;
-        }
-      }
-      if (split < 0) {
-        entry.status = 500;
-        return new Response("bad CGI output\n", { status: 500 });
-      }
-      const headers = new Headers();
-      let status = 200;
-      for (const line of new TextDecoder().decode(bytes.slice(0, split)).split(/\r?\n/)) {
-        const i = line.indexOf(":");
-        if (i < 0) continue;
-        const k = line.slice(0, i).trim();
-        const v = line.slice(i + 1).trim();
-        if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
-        else headers.append(k, v);
-      }
-      entry.status = status;
-      return new Response(bytes.slice(split + sepLen), { status, headers });
+      const cgi = await runHttpBackend(req, body, { projectRoot: opts.projectRoot, user: entry.user, protocolV2: opts.protocolV2 });
+      entry.status = cgi.status;
+      return new Response(cgi.body, { status: cgi.status, headers: cgi.headers });
     },
   });
   const scheme = opts.tls ? "https" : "http";
@@ -120,6 +71,63 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
     requests,
     stop: () => void server.stop(true),
   };
+}
+
+/** A `git http-backend` answer: the CGI's status, headers and body. */
+export interface BackendAnswer {
+  status: number;
+  headers: Headers;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Runs `git http-backend` (CGI) for one request whose body was read already: the environment
+ * smart HTTP needs, the Git-Protocol header (unless `protocolV2` is false: a v0-only server),
+ * then the CGI output split into status, headers and body (500 when it is not CGI output).
+ */
+export async function runHttpBackend(
+  req: Request,
+  body: Uint8Array,
+  o: { projectRoot: string; user?: string; protocolV2?: boolean; /** null: the body was decoded already. */ contentEncoding?: string | null },
+): Promise<BackendAnswer> {
+  const url = new URL(req.url);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    GIT_PROJECT_ROOT: o.projectRoot,
+    GIT_HTTP_EXPORT_ALL: "1",
+    PATH_INFO: decodeURIComponent(url.pathname),
+    QUERY_STRING: url.search.replace(/^\?/, ""),
+    REQUEST_METHOD: req.method,
+    CONTENT_TYPE: req.headers.get("content-type") ?? "",
+    CONTENT_LENGTH: String(body.length),
+    REMOTE_USER: o.user ?? "",
+    REMOTE_ADDR: "127.0.0.1",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+  };
+  const proto = req.headers.get("git-protocol");
+  if (proto && o.protocolV2 !== false) env.GIT_PROTOCOL = proto;
+  const enc = o.contentEncoding === undefined ? req.headers.get("content-encoding") : o.contentEncoding;
+  if (enc) env.HTTP_CONTENT_ENCODING = enc;
+  const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });
+  const [out] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  const bytes = new Uint8Array(out);
+  // CGI response: headers, a blank line (LF LF or CRLF CRLF, whichever comes first), the body.
+  const crlf = bytes.findIndex((_, i) => bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10);
+  const lf = bytes.findIndex((_, i) => bytes[i] === 10 && bytes[i + 1] === 10);
+  const [end, sep] = crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, 4] : [lf, 2];
+  if (end < 0) return { status: 500, headers: new Headers(), body: new TextEncoder().encode("bad CGI output\n") };
+  const headers = new Headers();
+  let status = 200;
+  for (const line of new TextDecoder().decode(bytes.slice(0, end)).split(/\r?\n/)) {
+    const i = line.indexOf(":");
+    if (i < 0) continue;
+    const k = line.slice(0, i).trim();
+    const v = line.slice(i + 1).trim();
+    if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
+    else headers.append(k, v);
+  }
+  return { status, headers, body: bytes.slice(end + sep) };
 }
 
 /**

@@ -9,7 +9,6 @@ import { TreeRefused } from "../lib/refused.ts";
 import { stderrIsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { RepoContext } from "./context.ts";
-import { looseObject } from "./local-refs.ts";
 
 /** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to, both read from root's objects. */
 export interface FetchedRef {
@@ -44,36 +43,20 @@ export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readon
 }
 
 /**
- * The commit each fetched object peels to, through any chain of tags. A fetch of a few objects
- * leaves them loose (transfer.unpackLimit), and those are read here without a process; the rest
- * are peeled by one `git rev-parse`.
+ * The commit each fetched object peels to, through any chain of tags, by one `git rev-parse`:
+ * git's own reading of the objects it just stored (with fetch.fsckObjects, even a small fetch
+ * stays a pack), never the poll's word for it.
  */
 async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly string[]): Promise<string[]> {
-  const gitDir = join(ctx.root, ".git");
-  const out = oids.map((oid) => peelLoose(gitDir, oid));
-  const rest = [...new Set(oids.filter((_, i) => out[i] === ""))];
-  if (rest.length === 0) return out;
+  const asked = [...new Set(oids)];
   let peeled: string[];
   try {
-    peeled = (await ctx.git.run(["rev-parse", ...rest.map((oid) => `${oid}^{commit}`)], { cwd: ctx.root, deadline })).stdout.trim().split("\n");
+    peeled = (await ctx.git.run(["rev-parse", ...asked.map((oid) => `${oid}^{commit}`)], { cwd: ctx.root, deadline })).stdout.trim().split("\n");
   } catch (e) {
     if (!(e instanceof GitError) || interrupted(e)) throw e;
-    throw new Error(`the fetched object ${rest.join(", ")} is not a commit or a tag of one`, { cause: e });
+    throw new Error(`the fetched object ${asked.join(", ")} is not a commit or a tag of one`, { cause: e });
   }
-  return oids.map((oid, i) => out[i] || peeled[rest.indexOf(oid)]!.trim());
-}
-
-/** The commit a loose object peels to; "" when a step is not loose (git is asked) or is no commit. */
-function peelLoose(gitDir: string, oid: string): string {
-  let at = oid;
-  // A longer chain of tags is left to git.
-  for (let depth = 0; depth < 8; depth++) {
-    const o = looseObject(gitDir, at);
-    if (o?.type === "commit") return at;
-    if (o?.type !== "tag" || !o.target) return "";
-    at = o.target;
-  }
-  return "";
+  return oids.map((oid) => peeled[asked.indexOf(oid)]!.trim());
 }
 
 /** compat.md 4.2 steps 4-5 for `refs`: by URL, shallow unless --depth 0 (then unshallowing once). */

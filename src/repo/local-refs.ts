@@ -93,7 +93,7 @@ function parsePacked(text: string): Packed {
 }
 
 /** A loose object's type and, for a tag, the object it points to; null if not loose. */
-export function looseObject(gitDir: string, oid: string): { type: string; target?: string } | null {
+function looseObject(gitDir: string, oid: string): { type: string; target?: string } | null {
   let data: Buffer;
   try {
     // Loose objects are zlib streams (windowBits 15: with the zlib header).

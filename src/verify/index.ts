@@ -164,11 +164,6 @@ export class Verifier {
     return new VerifyRefused(r.error.message, r.error.verdict, true);
   }
 
-  /** Whether --verify-signatures asks for any signature. */
-  get signatures(): boolean {
-    return this.config.mode !== "";
-  }
-
   /**
    * The poll's answer against what the fetch got (`fetched`: the object and the commit it peels
    * to in root's objects). When the poll named that object and said it peels to another commit,
@@ -188,10 +183,7 @@ export class Verifier {
       fingerprint: "",
       reason: `the host listed ${polled.name} as ${polled.oid} peeling to ${polled.hash}, but ${polled.oid} peels to ${fetched.hash}`,
     };
-    this.record(v, polled.hash);
-    const error = new VerifyRefused(`not publishing ${polled.hash}: ${v.reason} (host-lied)`, v);
-    this.refused = { oid: polled.oid, hash: polled.hash, stamp: this.stamp(), error };
-    throw error;
+    throw this.refuse(v, polled, `not publishing ${polled.hash}: ${v.reason} (host-lied)`);
   }
 
   /**
@@ -203,9 +195,17 @@ export class Verifier {
     // Keyed as the next poll will name the ref: what was fetched, else what the poll said.
     const { oid, hash } = fetched ?? answer ?? { oid: "", hash: "" };
     const v: Verdict = { result: "bad-tree", object: "commit", oid: hash, signer: "", fingerprint: "", reason: why };
-    this.record(v, hash);
-    const error = new VerifyRefused(`not publishing ${hash || "the fetched commit"}: ${why} (bad-tree)`, v);
-    if (oid !== "") this.refused = { oid, hash, stamp: this.stamp(), error };
+    return this.refuse(v, { oid, hash }, `not publishing ${hash || "the fetched commit"}: ${why} (bad-tree)`);
+  }
+
+  /**
+   * Every refusal: recorded (metric, /status) and remembered under `state`, the ref state a poll
+   * would report (unless unknown), until the ref moves or a key file changes (`stamp`).
+   */
+  private refuse(v: Verdict, state: { oid: string; hash: string }, message: string, stamp = this.stamp()): VerifyRefused {
+    this.record(v, state.hash);
+    const error = new VerifyRefused(message, v);
+    if (state.oid !== "") this.refused = { oid: state.oid, hash: state.hash, stamp, error };
     return error;
   }
 
@@ -244,15 +244,14 @@ export class Verifier {
       verdict = await this.verifyObject("commit", hash, splitCommit(peeled.content, hash.length === 64), signers ?? [], keys ?? []);
     }
     const v = verdict!;
-    this.record(v, hash);
     if (v.result === "good") {
+      this.record(v, hash);
       this.refused = null;
       this.log.info("signature verified", { object: v.object, hash: v.oid, signer: v.signer, fingerprint: v.fingerprint, commit: hash });
       return v;
     }
-    const error = new VerifyRefused(`not publishing ${hash}: ${v.object} ${v.oid} ${DESCRIBE[v.result as keyof typeof DESCRIBE]} (${v.result}): ${v.reason}`, v);
-    this.refused = { oid, hash, stamp, error };
-    throw error;
+    // The key files as they were read for this check: a rotation while it ran is seen next poll.
+    throw this.refuse(v, { oid, hash }, `not publishing ${hash}: ${v.object} ${v.oid} ${DESCRIBE[v.result as keyof typeof DESCRIBE]} (${v.result}): ${v.reason}`, stamp);
   }
 
   private async verifyObject(object: "commit" | "tag", oid: string, o: SignedObject, signers: AllowedSigner[], keys: Key[]): Promise<Verdict> {

@@ -124,8 +124,3 @@ export function readBatch(out: string): Array<BatchObject | null> {
   }
   return objects;
 }
-
-/** The objects of a `git cat-file --batch` output by oid; missing ones are absent. */
-export function parseBatch(out: string): Map<string, BatchObject> {
-  return new Map(readBatch(out).flatMap((o) => (o ? [[o.oid, o] as const] : [])));
-}

@@ -78,8 +78,7 @@ test.concurrent("a moved branch is fetched by ref after the poll sees it, with t
   const calls = callsAfter(w.log, before);
   expect(calls.some((c) => c.startsWith(`fetch ${t.repo} HEAD `))).toBe(true);
   // What is published is what git's own objects say the fetched object is (issue 20), never the
-  // poll's word: at most one process peels it (none when the fetch left it loose; git's fsck on
-  // fetch keeps even a small fetch's pack).
+  // poll's word: one `git rev-parse` peels it.
   const peels = calls.filter((c) => c.startsWith("rev-parse"));
   expect(peels.length).toBeLessThanOrEqual(1);
   expect(peels.every((c) => c === `rev-parse ${h2}^{commit}`)).toBe(true);

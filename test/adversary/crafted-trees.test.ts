@@ -6,7 +6,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, head, httpGet, metric, runBinary, scenario, waitFor, type Running, type Scenario } from "../helpers/index.ts";
+import { archive, freePort, git, head, httpGet, linkHash, metric, runBinary, scenario, snapshot, waitFor, type Running, type Scenario } from "../helpers/index.ts";
 import { blob, Canary, commitTree, expectServes, nextRefusal, rawTree, served, tree, type LinkMode } from "./trees.ts";
 
 const MODES: LinkMode[] = ["symlink", "copy"];
@@ -189,4 +189,29 @@ test.concurrent("a refused tree is the verdict bad-tree in /status, git-sync sta
   await waitFor("two refusals re-reported from memory", () => gs.logs().filter((l) => l.verdict === "bad-tree" && String(l.msg).includes("before")).length >= 2);
   expect(fetches()).toBe(before);
   expect(served(t, "symlink")).toBe(good);
+});
+
+// --also-link: one fetch brings every ref that moved. A crafted tree on one ref is refused for
+// that link alone (git's fsck refuses the whole pack, so the refs are then fetched one by one),
+// the other ref publishes, and with the default --max-failures=0 the process keeps running.
+test.concurrent("--also-link: a crafted tree on one ref is refused as bad-tree for that link alone; the other ref publishes", async () => {
+  await using t = await scenario();
+  const r = t.repo;
+  const good = head(r);
+  git(r, "branch", "release", good);
+  const port = freePort();
+  const gs = t.start("--period=100ms", "--also-link=rel=release", "--error-file=error.json", `--http-bind=127.0.0.1:${port}`, "--http-metrics");
+  const rel = join(t.root, "rel");
+  await waitFor("both links published", () => t.hash() === good && linkHash(rel) === good);
+  // release gets the crafted tree, main a good commit: both move in one poll.
+  const bad = git(r, "commit-tree", rawTree(r, [["100644", "f", blob(r, "one\n")], ["100644", "f", blob(r, "two\n")]]), "-p", good, "-m", "crafted");
+  git(r, "update-ref", "refs/heads/release", bad);
+  const next = commitTree(r, tree(r, { file: "main moves on\n" }), good, "good");
+  await waitFor("main published", () => t.hash() === next || gs.done);
+  await waitFor("the refusal counted", async () => ((await metric(port, 'git_sync_verify_count_total{result="bad-tree"}')) ?? 0) >= 1 || gs.done);
+  expect(gs.done).toBe(false);
+  expect(linkHash(rel)).toBe(good);
+  const status = JSON.parse((await httpGet(port, "/status")).body) as { links: Array<{ lastError: string }> };
+  expect(status.links[0]?.lastError).toContain("(bad-tree)");
+  expect(snapshot(rel)).toEqual(archive(r, good, join(t.dir, "archive")));
 });

@@ -14,7 +14,8 @@ import { Git } from "./git/runner.ts";
 import { createHooks } from "./hooks/index.ts";
 import { startHttpServer } from "./http/server.ts";
 import { killAllRunning, lookPath } from "./lib/exec.ts";
-import { log, stderrSink } from "./log/logger.ts";
+import { stderrIsTerminal } from "./lib/stdio.ts";
+import { chooseColor, chooseLogFormat, log, stderrSink } from "./log/logger.ts";
 import { isSecretKey, redactURL, redactURLsInText } from "./log/redact.ts";
 import { createRemoteQuery } from "./repo/remote.ts";
 import { VERSION } from "./version.ts";
@@ -33,6 +34,9 @@ import { Verifier } from "./verify/index.ts";
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
   stderrSink.verbosity = config.verbose;
   stderrSink.errorFile = config.errorFile;
+  const terminal = stderrIsTerminal();
+  stderrSink.format = chooseLogFormat(config.logFormat, terminal);
+  stderrSink.color = chooseColor(stderrSink.format, terminal, process.env);
   // "setting --ref from deprecated --branch" and friends (compat.md 2.4).
   for (const msg of overrideLogs) log.info(msg);
   log.info("starting up", {

@@ -43,6 +43,9 @@ export const OPTIONS = [
     help: "print the full manual and exit" },
   { name: "verbose", short: "v", type: "int", default: 0, env: ["GITSYNC_VERBOSE"], placeholder: "int", group: "misc",
     help: "log verbosity: a line at level L is printed when L <= this (0-9); errors are always printed" },
+  // Ours (issue 21): "" means choose by stderr (log/logger.ts chooseLogFormat).
+  { name: "log-format", type: "string", default: "", env: ["GITSYNC_LOG_FORMAT"], placeholder: "string", group: "misc",
+    help: "format of the log lines on stderr: json (git-sync's JSON lines) or text (for people: git's output as indented lines, colour unless $NO_COLOR); default text when stderr is a terminal, else json; --error-file stays JSON" },
 
   // --- what to sync and how often
   { name: "repo", type: "string", default: "", env: ["GITSYNC_REPO", "GIT_SYNC_REPO"], placeholder: "string", group: "sync",

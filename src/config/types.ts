@@ -2,6 +2,7 @@
 // compat.md 2.4 has been applied (deprecated flags folded in, defaults filled, rules checked).
 // Durations are milliseconds. Paths are as the user gave them unless noted; the loop resolves
 // root and link at startup (compat.md 1.2).
+import type { LogFormat } from "../log/logger.ts";
 
 export type SubmoduleMode = "recursive" | "shallow" | "off";
 export type GitGCMode = "auto" | "always" | "aggressive" | "off";
@@ -124,6 +125,8 @@ export interface Config {
   };
 
   verbose: number;
+  /** `--log-format` (ours): "auto" picks text on a terminal, JSON otherwise (log/logger.ts). */
+  logFormat: LogFormat | "auto";
 
   /**
    * For the `starting up` log (compat.md 3.1): every visible option with its effective value as

@@ -343,6 +343,13 @@ export function validate(st: ParseState, cwd: string): Validated {
     }
   }
 
+  // Ours: --log-format. Set but empty is a mistake, as for upstream's enums (compat.md 2.1).
+  const logFormat = v["log-format"];
+  const logFormatGiven = st.changed.has("log-format") || st.fromEnv.has("log-format");
+  if (logFormat !== "json" && logFormat !== "text" && (logFormat !== "" || logFormatGiven)) {
+    fail('invalid flag: --log-format must be one of "json" or "text"');
+  }
+
   const config: Config = {
     repo: v.repo,
     ref: v.ref,
@@ -411,6 +418,7 @@ export function validate(st: ParseState, cwd: string): Validated {
       trustedKeysFile: v["trusted-keys-file"],
     },
     verbose: v.verbose,
+    logFormat: logFormat === "json" || logFormat === "text" ? logFormat : "auto",
     flagLog: buildFlagLog(v, st.changed),
   };
   return { config, logs };

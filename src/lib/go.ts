@@ -220,3 +220,20 @@ export function goQuote(s: string): string {
   }
   return out + '"';
 }
+
+const ESCAPE = String.raw`\\(?:([abfnrtv"\\])|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3}))`;
+const QUOTED = new RegExp(String.raw`^"(?:[^"\\\n]|${ESCAPE.replace(/\((?!\?)/g, "(?:")})*"$`);
+const NAMED: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v" };
+
+/**
+ * strconv.Unquote for a double-quoted Go string; null if `q` is not one. `\xHH` is read as a code
+ * point, which is how goQuote writes control characters (Go would read a byte).
+ */
+export function goUnquote(q: string): string | null {
+  if (!QUOTED.test(q)) return null;
+  return q.slice(1, -1).replace(new RegExp(ESCAPE, "g"), (_all, named?: string, x?: string, u?: string, U?: string, oct?: string) => {
+    if (named !== undefined) return NAMED[named] ?? named;
+    const code = parseInt((x ?? u ?? U ?? oct)!, oct !== undefined ? 8 : 16);
+    return code > 0x10ffff ? "\uFFFD" : String.fromCodePoint(code);
+  });
+}

@@ -37,6 +37,8 @@ export function stderrIsTerminal(): boolean {
   try {
     return /^\/dev\/(pts\/|tty|console$)/.test(readlinkSync("/proc/self/fd/2"));
   } catch {
-    return false;
+    // No /proc (the macOS builds): isatty(3), at the price of node:tty there.
+    if (process.platform === "linux") return false;
+    return (require("node:tty") as typeof import("node:tty")).isatty(2);
   }
 }

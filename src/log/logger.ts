@@ -1,14 +1,16 @@
 // The one logger (compat.md 8). Lines are JSON objects on stderr in git-sync's key order:
 //   info:  {"logger","ts","caller","level","msg",...kv}
 //   error: {"logger","ts","caller","msg","error",...kv}      (no "level" key)
-// consola carries the lines to a reporter of ours; its throttling is off because it collapses
-// repeated lines, which would hide a loop that fails the same way every period.
+// or, with --log-format=text (the default when stderr is a terminal), the same fields laid out
+// for people (text.ts). consola carries the lines to a reporter of ours; its throttling is off
+// because it collapses repeated lines, which would hide a loop that fails the same way every period.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { refuseSymlinkOnPath, symlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import { writeStderr } from "../lib/stdio.ts";
 import { redactURLsInText, scrubSecrets } from "./redact.ts";
+import { formatText } from "./text.ts";
 
 export type KV = Record<string, unknown>;
 
@@ -24,11 +26,31 @@ export interface Logger {
   named(name: string): Logger;
 }
 
+export type LogFormat = "json" | "text";
+
 export interface LogSink {
   verbosity: number;
-  /** Absolute path, or "" for none. */
+  /** Absolute path, or "" for none. The error file is JSON whatever the format. */
   errorFile: string;
+  /** Default "json". */
+  format?: LogFormat;
+  /** Text format only: colour the time, level, logger name and keys. */
+  color?: boolean;
   write(line: string): void;
+}
+
+/**
+ * --log-format: what the user asked for, or ("auto") text for a person at a terminal and JSON
+ * for everything else. Every Pod's stderr is a pipe or a file, so it keeps upstream's JSON lines.
+ */
+export function chooseLogFormat(asked: LogFormat | "auto", stderrIsTerminal: boolean): LogFormat {
+  if (asked !== "auto") return asked;
+  return stderrIsTerminal ? "text" : "json";
+}
+
+/** Colour only text on a terminal, and never under NO_COLOR (https://no-color.org). */
+export function chooseColor(format: LogFormat, stderrIsTerminal: boolean, env: Record<string, string | undefined>): boolean {
+  return format === "text" && stderrIsTerminal && !env.NO_COLOR;
 }
 
 const secrets = new Set<string>();
@@ -159,6 +181,7 @@ interface Entry {
   errorFile: boolean;
 }
 
+/** The JSON line: upstream's contract, byte for byte. */
 function render(e: Entry): string {
   const obj: Record<string, unknown> = { logger: e.name, ts: timestamp(), caller: caller() };
   if (e.level !== null) obj.level = e.level;
@@ -168,7 +191,18 @@ function render(e: Entry): string {
   return scrub(JSON.stringify(obj));
 }
 
-class JsonLogger implements Logger {
+/** The same fields for people; keys the JSON line would drop (its own) are dropped here too. */
+function renderText(e: Entry, color: boolean): string {
+  const own = e.level === null ? ["logger", "ts", "caller", "msg", "error"] : ["logger", "ts", "caller", "level", "msg"];
+  const kv = Object.entries(e.kv ?? {})
+    .filter(([k]) => !own.includes(k))
+    // Through JSON, so a value reads as in the JSON line (a Duration as "10s").
+    .map(([k, v]): [string, unknown] => [k, JSON.parse(JSON.stringify(jsonValue(v)) ?? "null")]);
+  const error = e.level === null && e.err !== null && e.err !== undefined ? errorText(e.err) : null;
+  return formatText({ ts: timestamp(), name: e.name, level: e.level, msg: e.msg, error, kv }, { color, scrub });
+}
+
+class SinkLogger implements Logger {
   constructor(
     private readonly sink: LogSink,
     private readonly consola: ConsolaInstance,
@@ -194,11 +228,13 @@ class JsonLogger implements Logger {
   }
 
   named(name: string): Logger {
-    return new JsonLogger(this.sink, this.consola, name);
+    return new SinkLogger(this.sink, this.consola, name);
   }
 }
 
 export function createLogger(sink: LogSink): Logger {
+  // The format is read per line: the process logger exists before the flags are known.
+  const line = (e: Entry) => (sink.format === "text" ? renderText(e, sink.color === true) : render(e)) + "\n";
   const instance = createConsola({
     level: 999,
     throttle: 0,
@@ -207,25 +243,27 @@ export function createLogger(sink: LogSink): Logger {
         log(obj: LogObject) {
           const entry = (obj.args[0] as { entry?: Entry } | undefined)?.entry;
           if (!entry) return;
-          sink.write(render(entry) + "\n");
+          sink.write(line(entry));
           if (entry.errorFile) {
             try {
               writeErrorFile(sink.errorFile, errorFileContent(entry.msg, entry.err, entry.kv));
             } catch (e) {
-              sink.write(render({ name: "", level: null, msg: "can't write error file", err: e, kv: { path: sink.errorFile }, errorFile: false }) + "\n");
+              sink.write(line({ name: "", level: null, msg: "can't write error file", err: e, kv: { path: sink.errorFile }, errorFile: false }));
             }
           }
         },
       },
     ],
   });
-  return new JsonLogger(sink, instance, "");
+  return new SinkLogger(sink, instance, "");
 }
 
 /** The process logger: stderr, verbosity and error file settable once config is known. */
 export const stderrSink: LogSink = {
   verbosity: 0,
   errorFile: "",
+  format: "json",
+  color: false,
   write(line: string) {
     writeStderr(line);
   },

@@ -90,6 +90,10 @@ describe("fatal config errors: message, usage, message; error file; exit 1", () 
     [[ROOT, REPO, "--readiness-max-failures=-1"], {}, "invalid flag: --readiness-max-failures must be greater than or equal to 0"],
     [[ROOT, REPO, "--readiness-max-age=-1s"], {}, "invalid flag: --readiness-max-age must be greater than or equal to 0"],
     [[ROOT, REPO, "--http-sync-min-interval=-1s"], {}, "invalid flag: --http-sync-min-interval must be greater than or equal to 0"],
+    [[ROOT, REPO, "--log-format=logfmt"], {}, 'invalid flag: --log-format must be one of "json" or "text"'],
+    [[ROOT, REPO, "--log-format=Text"], {}, 'invalid flag: --log-format must be one of "json" or "text"'],
+    [[ROOT, REPO, "--log-format="], {}, 'invalid flag: --log-format must be one of "json" or "text"'],
+    [[ROOT, REPO], { GITSYNC_LOG_FORMAT: "" }, 'invalid flag: --log-format must be one of "json" or "text"'],
   ])("%p %p", (argv, env, msg) => {
     const r = resolve([...argv, "--error-file=errs/e.txt"], env);
     if (r.kind !== "exit") throw new Error(`expected exit for ${msg}`);
@@ -196,6 +200,10 @@ describe("derived values", () => {
     [[REPO, ROOT], {}, (c) => [c.httpSyncSecretFile, c.httpSyncMinInterval], ["", 1_000]],
     [[REPO, ROOT, "--http-bind=:80", "--http-sync-secret-file=/s", "--http-sync-min-interval=250ms"], {}, (c) => [c.httpSyncSecretFile, c.httpSyncMinInterval], ["/s", 250]],
     [[REPO, ROOT, "--http-sync-min-interval=0"], {}, (c) => c.httpSyncMinInterval, 0],
+    [[REPO, ROOT], {}, (c) => c.logFormat, "auto"],
+    [[REPO, ROOT, "--log-format=text"], {}, (c) => c.logFormat, "text"],
+    [[REPO, ROOT], { GITSYNC_LOG_FORMAT: "json" }, (c) => c.logFormat, "json"],
+    [[REPO, ROOT, "--log-format=json"], { GITSYNC_LOG_FORMAT: "text" }, (c) => c.logFormat, "json"],
   ])("%p %p", (argv, env, get, want) => {
     expect(get(config(argv, env))).toEqual(want);
   });

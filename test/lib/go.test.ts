@@ -1,6 +1,6 @@
 // Go value syntax (compat.md 2.1): every example of the spec plus the edges people hit.
 import { describe, expect, it } from "bun:test";
-import { formatGoDuration, goQuote, parseGoBool, parseGoDuration, parseGoFloat, parseGoInt } from "../../src/lib/go.ts";
+import { formatGoDuration, goQuote, goUnquote, parseGoBool, parseGoDuration, parseGoFloat, parseGoInt } from "../../src/lib/go.ts";
 
 describe("parseGoDuration valid", () => {
   it.each<[string, number]>([
@@ -114,5 +114,19 @@ describe("goQuote", () => {
     ["abc", '"abc"'], ['a"b', '"a\\"b"'], ["a\\b", '"a\\\\b"'], ["\n\t", '"\\n\\t"'], ["\x01", '"\\x01"'], ["é", '"é"'],
   ])("%p -> %p", (input, want) => {
     expect(goQuote(input)).toBe(want);
+  });
+});
+
+describe("goUnquote", () => {
+  it.each(["abc", 'a"b', "a\\b", "fatal: x\nfatal: y\n\nPlease", "\x01\x07\t\r\v\f\b", "é ✓", ""])("%p survives goQuote", (s) => {
+    expect(goUnquote(goQuote(s))).toBe(s);
+  });
+  it.each<[string, string]>([
+    ['"\\u00e9"', "é"], ['"\\U0001F600"', "😀"], ['"\\101"', "A"], ['"\\x41"', "A"],
+  ])("%s -> %p", (q, want) => {
+    expect(goUnquote(q)).toBe(want);
+  });
+  it.each(['"a', 'a"', '"a"b"', '"\\q"', '"\\x4"', '"\\\'"', '"a\nb"', ""])("%p is not a Go string", (q) => {
+    expect(goUnquote(q)).toBeNull();
   });
 });

@@ -7,6 +7,7 @@
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { goQuote } from "../lib/go.ts";
 import { refuseSymlinkOnPath, symlinkOnPath, writeExclusive } from "../lib/no-follow.ts";
 import { writeStderr } from "../lib/stdio.ts";
 import { redactURLsInText, scrubSecrets } from "./redact.ts";
@@ -55,10 +56,19 @@ export function chooseColor(format: LogFormat, stderrIsTerminal: boolean, env: R
 
 const secrets = new Set<string>();
 
-/** Secrets are scrubbed from every line and from the error file, whatever code logged them. */
+/**
+ * Secrets are scrubbed from every line and from the error file, whatever code logged them. A
+ * secret can also reach a text escaped: git's output is Go-quoted inside an error's text, and a
+ * JSON line escapes again. So the escaped spellings of a secret that has `"`, `\` or a control
+ * character are registered too, or the scrubber would miss it exactly where it is printed.
+ */
 export function registerSecret(s: string): void {
-  if (s.length >= 4) secrets.add(s);
+  if (s.length < 4) return;
+  const quoted = goQuote(s).slice(1, -1);
+  for (const form of [s, quoted, jsonInner(s), jsonInner(quoted)]) secrets.add(form);
 }
+
+const jsonInner = (s: string): string => JSON.stringify(s).slice(1, -1);
 
 /**
  * What every text git-sync shows goes through (log lines, the error file, /status): URLs lose

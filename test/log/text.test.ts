@@ -150,6 +150,24 @@ describe("text lines", () => {
     expect(out[0]).toContain("      fatal: https://REDACTED@h/r said REDACTED\n");
   });
 
+  it("a secret with a quote, a backslash or a control character is scrubbed from JSON lines and the error file too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gs-log-"));
+    dirs.push(dir);
+    const errorFile = join(dir, "error.json");
+    for (const secret of ['pw"quote-8Kd', "pw\\slash-3Jx", "pw\ttab-5Lm"]) {
+      registerSecret(secret);
+      const { log, out } = textLogger("json", 0, errorFile);
+      const err = failureText("git fetch", { code: 128, stdout: "", stderr: `fatal: said ${secret}\n`, timedOut: false, signal: null, ms: 1 });
+      log.error(new Error(err), "error syncing repo, will retry");
+      const canary = secret.slice(3);
+      for (const text of [out[0]!, readFileSync(errorFile, "utf8")]) {
+        expect(text).toContain("REDACTED");
+        expect(text).not.toContain(canary.slice(1, 6));
+        expect(JSON.stringify(JSON.parse(text))).not.toContain(canary.slice(1, 6));
+      }
+    }
+  });
+
   it("the error file stays JSON in text mode", () => {
     const dir = mkdtempSync(join(tmpdir(), "gs-log-"));
     dirs.push(dir);

@@ -24,7 +24,7 @@ import { newSyncState } from "./state/sync-state.ts";
 import { FatalError, Syncer } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
 import { readCurrent } from "./publish/symlink.ts";
-import { servedPaths } from "./publish/links.ts";
+import { servedHash, servedPaths } from "./publish/links.ts";
 import { RootLock } from "./repo/lock.ts";
 import { setUntrustedDirs } from "./lib/no-follow.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
@@ -119,6 +119,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     await setupGitConfig(git, gitConfig, gitConfigPath, config, root, startupDeadline);
 
     const state = newSyncState();
+    // What an earlier process published keeps being served while this one's first attempt runs;
+    // /status reports it, marked as from before this start, until that attempt succeeds.
+    state.servedAtStart = servedHash(config.linkMode, root, link);
     // Unreadable or malformed key files end startup here, with the file and line.
     const verifier = await Verifier.create(config.verify, log, state).catch((e: unknown) => {
       throw new FatalError("FATAL: can't load the keys for --verify-signatures", { cause: e });
@@ -161,6 +164,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         // alsoLinks stays set: the hooks of every ref then name their link (webhook payload, headers).
         const own: Config = { ...config, ref: l.ref, link: l.link };
         const linkState = newSyncState();
+        linkState.servedAtStart = servedHash(config.linkMode, root, l.link);
         state.links.push({ name: l.name, ref: l.ref, link: l.link, state: linkState });
         const linkHooks = createHooks(own, { state: linkState, env: () => process.env, logger: log.named(l.name) });
         cleanups.push(() => linkHooks.stop());

@@ -52,3 +52,11 @@ export function endpointURL(bind: string): string {
   if (host === "" || host === "0.0.0.0" || host === "::") return `http://127.0.0.1:${port}`;
   return host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`;
 }
+
+/** --pid: a positive integer, or null when not given. */
+export function parsePid(raw: string | undefined): number | null {
+  if (raw === undefined) return null;
+  const pid = Number(raw);
+  if (!Number.isInteger(pid) || pid < 1) throw new UsageError(`invalid --pid ${raw}`);
+  return pid;
+}

@@ -1,29 +1,61 @@
-// Where the running instance is, for `status` and `sync-now` run through `kubectl exec`.
-// An exec'd process inherits the container's environment but not the instance's command line,
-// and v4 manifests configure git-sync through `args:`. So we read the instance's argv from
-// /proc/<pid>/cmdline (PID 1 in a container: git-sync or its init, which has the same argv) and
-// resolve it with this environment through the same code the instance used: flags, v3 and v4
-// env names and their precedence all agree with what it is actually doing. When PID 1 is not
-// git-sync (a Pod with shareProcessNamespace: PID 1 is the pause container), the instance is the
-// oldest other process running this executable with a configuration git-sync would run.
+// Which running git-sync `status` and `sync-now` talk to. An exec'd process inherits the
+// container's environment but not the instance's command line, and v4 manifests configure
+// git-sync through `args:`. So the candidates are the processes running this executable whose
+// command line (/proc/<pid>/cmdline), resolved with their own environment (/proc/<pid>/environ,
+// or ours when that is not readable) and working directory through the same code the instance
+// used, is a sync configuration; that leaves out subcommands like this one and git's askpass/ssh
+// calls into the binary. Among them:
+//   1. --pid names one outright;
+//   2. --root, --link, --http-bind select the one they belong to (each given one must match);
+//   3. with none given: PID 1 when it is git-sync (a container; its init runs the same argv), or
+//      the one of the root (else the endpoint) the environment names (a v3 env Pod, also with
+//      shareProcessNamespace where PID 1 is the pause container), or the only candidate there is.
+// Several left and nothing to tell them apart: the caller lists them and asks; it never guesses.
+// Among several, those in our own mount namespace (our container of a Pod) come first.
+// No candidate at all: nothing runs; the environment (or the flags) says where the root is.
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
-import { resolve } from "node:path";
-import { defaultLinkName, makeAbsPath, resolveConfig } from "../config/index.ts";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { defaultLinkName, makeAbsPath, resolveConfig, type Config } from "../config/index.ts";
+import { parseBind } from "../http/server.ts";
 import { VERSION } from "../version.ts";
-import type { Env } from "./common.ts";
+import type { Env, IO } from "./common.ts";
 
 export interface Instance {
+  /** The syncing process; null when no running process was found (the facts come from the environment). */
+  pid: number | null;
   /** "" when the instance serves no endpoint (or none is known). */
   httpBind: string;
   root: string;
-  /** As configured: relative to root, or absolute; "" when unknown. */
+  /** Absolute, or "" when unknown. */
   link: string;
+  /** --also-link paths, absolute. */
+  alsoLinks: string[];
   /** Absolute, or "". */
   errorFile: string;
   /** A signal name or number, or "". */
   syncOnSignal: string;
   /** --http-sync-secret-file made absolute against the instance's cwd; "" when the push trigger is off. */
   httpSyncSecretFile: string;
+}
+
+/** What the operator gave to pick an instance; "" = not given. */
+export interface Selector {
+  pid: number | null;
+  root: string;
+  link: string;
+  httpBind: string;
+}
+
+export type Found = { kind: "one"; instance: Instance } | { kind: "ambiguous"; why: string; candidates: Instance[] };
+
+interface Candidate {
+  instance: Instance & { pid: number };
+  ppid: number;
+  /** The command line without argv[0]: an init and its child share it. */
+  flags: string;
+  mountNs: string;
+  /** The pid of the init (src/pid1) this process runs under, or 0. */
+  init: number;
 }
 
 /** The flags `pid` was started with, if it runs this same executable; null otherwise. */
@@ -38,53 +70,140 @@ function instanceFlags(pid: number): string[] | null {
   }
 }
 
+function procLink(pid: number, what: string): string {
+  try {
+    return readlinkSync(`/proc/${pid}/${what}`);
+  } catch {
+    return "";
+  }
+}
+
+/** The environment `pid` started with; null when it is not ours to read. */
+function environOf(pid: number): Env | null {
+  try {
+    const env: Env = {};
+    for (const kv of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+      const i = kv.indexOf("=");
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return env;
+  } catch {
+    return null;
+  }
+}
+
+function ppidOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After the parenthesised command name: state, then ppid.
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
+function fromConfig(pid: number | null, c: Config, cwd: string): Instance {
+  return {
+    pid,
+    httpBind: c.httpBind,
+    root: c.root,
+    link: makeAbsPath(c.link, c.root),
+    alsoLinks: c.alsoLinks.map((l) => l.link),
+    errorFile: c.errorFile,
+    syncOnSignal: c.syncOnSignal,
+    httpSyncSecretFile: c.httpSyncSecretFile === "" ? "" : resolve(cwd, c.httpSyncSecretFile),
+  };
+}
+
+/** `pid` as a candidate: it runs this executable with a configuration git-sync would run. */
+function candidate(pid: number, env: Env): Candidate | null {
+  const flags = instanceFlags(pid);
+  if (flags === null) return null;
+  // Not ours to read: relative paths resolve against / as in a container.
+  const cwd = procLink(pid, "cwd") || "/";
+  const r = resolveConfig(flags, environOf(pid) ?? env, { cwd, version: VERSION });
+  if (r.kind !== "run") return null;
+  return { instance: { ...fromConfig(pid, r.config, cwd), pid }, ppid: ppidOf(pid), flags: flags.join("\0"), mountNs: procLink(pid, "ns/mnt"), init: 0 };
+}
+
 /**
- * PID 1 when it runs git-sync, or when the environment alone configures it; otherwise the lowest
- * other pid running this executable whose command line resolves to a sync configuration (which
- * leaves out subcommands like this one and git's askpass/ssh calls into the binary); otherwise
- * `pid`, whatever it is.
+ * Every running instance but this process. An init (PID 1 in a container, src/pid1) and the
+ * child it runs with the same command line are one instance: the child, which syncs and serves.
  */
-function instancePid(pid: number, env: Env, root: string): number {
-  if (pid !== 1 || instanceFlags(1) !== null) return pid;
-  // An environment that configures git-sync on its own (a v3 env Pod) needs no search; and
-  // where several instances run (a laptop, CI), searching could find the wrong one.
-  if (resolveConfig([], env, { cwd: "/", version: VERSION }).kind === "run") return pid;
+function candidates(env: Env): Candidate[] {
   let pids: number[];
   try {
     pids = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
   } catch {
-    return pid;
+    return [];
   }
-  for (const p of pids) {
-    if (p === process.pid) continue;
-    const flags = instanceFlags(p);
-    if (flags === null) continue;
-    const r = resolveConfig(flags, env, { cwd: cwdOf(p), version: VERSION });
-    // With --root given, only the instance of that root: another one's link or error file would
-    // be reported as this root's (two instances on a laptop, or tests running side by side).
-    if (r.kind === "run" && (root === "" || sameDir(r.config.root, root))) return p;
-  }
-  return pid;
+  const all = pids.filter((p) => p !== process.pid).flatMap((p) => candidate(p, env) ?? []);
+  const isInit = (c: Candidate) => all.some((child) => child.ppid === c.instance.pid && child.flags === c.flags);
+  for (const c of all) if (all.some((p) => p.instance.pid === c.ppid && p.flags === c.flags)) c.init = c.ppid;
+  return all.filter((c) => !isInit(c));
 }
 
-function cwdOf(pid: number): string {
+function realDir(p: string): string {
   try {
-    return readlinkSync(`/proc/${pid}/cwd`);
+    return realpathSync(p);
   } catch {
-    // Not ours to read: relative paths resolve against / as in a container.
-    return "/";
+    return resolve(p);
   }
 }
 
-function sameDir(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
+/** A link path compared by its directory's real path: the link itself is a symlink. */
+const linkKey = (p: string) => resolve(realDir(dirname(p)), basename(p));
+
+function sameBind(a: string, b: string): boolean {
+  try {
+    const x = parseBind(a);
+    const y = parseBind(b);
+    const wild = (h: string) => h === "" || h === "0.0.0.0" || h === "::";
+    return x.port === y.port && (x.host === y.host || wild(x.host) || wild(y.host));
+  } catch {
+    return a === b;
+  }
+}
+
+type Key = "root" | "link" | "httpBind";
+
+/** Whether `inst` is what selector field `key` names. A relative --link is relative to the root (given, or the instance's). */
+function matches(inst: Instance, sel: Selector, key: Key): boolean {
+  switch (key) {
+    case "root":
+      return realDir(inst.root) === realDir(sel.root);
+    case "link": {
+      const want = linkKey(isAbsolute(sel.link) ? sel.link : makeAbsPath(sel.link, sel.root || inst.root));
+      return [inst.link, ...inst.alsoLinks].some((l) => l !== "" && linkKey(l) === want);
     }
+    case "httpBind":
+      return inst.httpBind !== "" && sameBind(inst.httpBind, sel.httpBind);
+  }
+}
+
+const FLAG: Record<Key, string> = { root: "--root", link: "--link", httpBind: "--http-bind" };
+
+/** What the environment alone says (a v3 env Pod, or the flags' defaults); the instance need not run. */
+function fromEnv(env: Env): Instance {
+  // kubectl exec starts in the container's working directory, the instance's.
+  const cwd = process.cwd();
+  const r = resolveConfig([], env, { cwd, version: VERSION });
+  if (r.kind === "run") return fromConfig(null, r.config, cwd);
+  // A configuration git-sync itself would refuse (no repo, say): take what the environment names.
+  const root = envValue(env, "ROOT");
+  const repo = envValue(env, "REPO");
+  const link = envValue(env, "LINK") || (repo ? defaultLinkName(repo) : "");
+  return {
+    pid: null,
+    httpBind: envValue(env, "HTTP_BIND"),
+    root,
+    link: root === "" && !isAbsolute(link) ? "" : makeAbsPath(link, root),
+    alsoLinks: [],
+    errorFile: makeAbsPath(envValue(env, "ERROR_FILE"), root),
+    syncOnSignal: envValue(env, "SYNC_ON_SIGNAL"),
+    // A v4-only name: there is no GIT_SYNC_ spelling to prefer.
+    httpSyncSecretFile: env.GITSYNC_HTTP_SYNC_SECRET_FILE ? resolve(cwd, env.GITSYNC_HTTP_SYNC_SECRET_FILE) : "",
   };
-  return real(a) === real(b);
 }
 
 /** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
@@ -92,33 +211,67 @@ function envValue(env: Env, name: string): string {
   return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
 }
 
+/** Among several, those in our own mount namespace (our container); all of them when none is. */
+function ours(cs: Candidate[]): Candidate[] {
+  const mine = procLink(process.pid, "ns/mnt");
+  const own = cs.filter((c) => c.mountNs !== "" && c.mountNs === mine);
+  return own.length > 0 ? own : cs;
+}
+
+function pick(cs: Candidate[], why: string, otherwise: () => Found): Found {
+  const left = cs.length > 1 ? ours(cs) : cs;
+  if (left.length === 1) return { kind: "one", instance: left[0]!.instance };
+  if (left.length > 1) return { kind: "ambiguous", why, candidates: left.map((c) => c.instance) };
+  return otherwise();
+}
+
+/** The instance `sel` (or, without one, the environment) selects; see the top of this file. */
+export function findInstance(env: Env, sel: Selector): Found {
+  if (sel.pid !== null) {
+    // Trusted as given, even when it is not this executable (an init of another build, a test).
+    const c = candidate(sel.pid, env);
+    return { kind: "one", instance: c ? c.instance : { ...fromEnv(env), pid: sel.pid } };
+  }
+  const all = candidates(env);
+  const given = (["root", "link", "httpBind"] as const).filter((k) => sel[k] !== "");
+  if (given.length > 0) {
+    const shown = given.map((k) => `${FLAG[k]}=${sel[k]}`).join(" ");
+    return pick(all.filter((c) => given.every((k) => matches(c.instance, sel, k))), `several running git-syncs match ${shown}`, () => {
+      // Each flag names a running instance, but not the same one: say so rather than mix them.
+      const partial = all.filter((c) => given.some((k) => matches(c.instance, sel, k)));
+      if (partial.length > 0) return { kind: "ambiguous", why: `${shown} do not name one running git-sync`, candidates: partial.map((c) => c.instance) };
+      // Nothing running for them: the flags alone say where to look, and the environment lends
+      // only what belongs to the same root.
+      const e = fromEnv(env);
+      const sameRoot = sel.root === "" || (e.root !== "" && realDir(e.root) === realDir(sel.root));
+      return { kind: "one", instance: sameRoot ? e : { ...e, root: sel.root, link: "", alsoLinks: [], errorFile: "" } };
+    });
+  }
+  // In a container whose PID 1 is git-sync (or its init), that is the instance.
+  const pid1 = all.find((c) => c.instance.pid === 1 || c.init === 1);
+  if (pid1) return { kind: "one", instance: pid1.instance };
+  // The environment names the instance (a v3 env Pod): the running one of its root (or endpoint).
+  const e = fromEnv(env);
+  const by: Key | null = envValue(env, "ROOT") !== "" ? "root" : e.httpBind !== "" ? "httpBind" : null;
+  if (by !== null) {
+    const envSel: Selector = { pid: null, root: e.root, link: "", httpBind: e.httpBind };
+    return pick(all.filter((c) => matches(c.instance, envSel, by)), `several running git-syncs match the environment's ${FLAG[by]}`, () => ({ kind: "one", instance: e }));
+  }
+  return pick(all, `${all.length} git-syncs are running here`, () => ({ kind: "one", instance: e }));
+}
+
+/** One line per candidate, for the "say which" message. */
+export function listInstances(cs: Instance[]): string {
+  return cs.map((c) => `  pid ${c.pid}  root ${c.root}  link ${c.link || "(none)"}  http-bind ${c.httpBind || "(none)"}\n`).join("");
+}
+
 /**
- * What is known of the instance; the subcommands' own flags override it. `givenRoot`: the --root the
- * operator gave ("" = none); an instance of another root lends nothing.
+ * findInstance for a subcommand: the instance, or null after telling the operator which ones
+ * could be meant and how to say which (the caller exits 2).
  */
-export function discoverInstance(env: Env, requested: number, givenRoot = ""): Instance {
-  const pid = instancePid(requested, env, givenRoot);
-  const flags = instanceFlags(pid);
-  const cwd = cwdOf(pid);
-  const r = resolveConfig(flags ?? [], env, { cwd, version: VERSION });
-  const abs = (p: string) => (p === "" ? "" : resolve(cwd, p));
-  if (r.kind === "run" && givenRoot !== "" && !sameDir(r.config.root, givenRoot)) {
-    return { httpBind: "", root: givenRoot, link: "", errorFile: "", syncOnSignal: "", httpSyncSecretFile: "" };
-  }
-  if (r.kind === "run") {
-    const c = r.config;
-    return { httpBind: c.httpBind, root: c.root, link: c.link, errorFile: c.errorFile, syncOnSignal: c.syncOnSignal, httpSyncSecretFile: abs(c.httpSyncSecretFile) };
-  }
-  // A configuration git-sync itself would refuse (no repo, say): take what the environment names.
-  const root = envValue(env, "ROOT");
-  const repo = envValue(env, "REPO");
-  return {
-    httpBind: envValue(env, "HTTP_BIND"),
-    root,
-    link: envValue(env, "LINK") || (repo ? defaultLinkName(repo) : ""),
-    errorFile: makeAbsPath(envValue(env, "ERROR_FILE"), root),
-    syncOnSignal: envValue(env, "SYNC_ON_SIGNAL"),
-    // A v4-only name: there is no GIT_SYNC_ spelling to prefer.
-    httpSyncSecretFile: abs(env.GITSYNC_HTTP_SYNC_SECRET_FILE ?? ""),
-  };
+export function selectInstance(cmd: string, env: Env, sel: Selector, io: IO): Instance | null {
+  const found = findInstance(env, sel);
+  if (found.kind === "one") return found.instance;
+  io.stderr(`git-sync ${cmd}: ${found.why}; say which with --root, --link, --http-bind or --pid:\n${listInstances(found.candidates)}`);
+  return null;
 }

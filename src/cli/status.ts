@@ -14,22 +14,25 @@ import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { semverRange } from "../lib/semver.ts";
 import { redactURLsInText } from "../log/redact.ts";
-import { registeredLinks } from "../publish/links.ts";
-import { readCurrent } from "../publish/symlink.ts";
-import { HASH_FILE, readCopyHash } from "../publish/copy.ts";
-import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
-import { discoverInstance } from "./instance.ts";
+import { publishedLinks, registeredLinks, servedHash } from "../publish/links.ts";
+import { HASH_FILE } from "../publish/copy.ts";
+import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { selectInstance, type Instance } from "./instance.ts";
 
-export const STATUS_USAGE = `usage: git-sync status [--json] [--http-bind ADDR] [--root DIR] [--link PATH] [--error-file PATH] [--pid N]
+export const STATUS_USAGE = `usage: git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--error-file PATH]
 
-Reports what the git-sync instance in this container is doing. Where it is (endpoint, root,
-link) comes from the instance's own command line (/proc/<pid>/cmdline) and the GITSYNC_* /
-GIT_SYNC_* environment, resolved as the instance resolved them; these flags override.
+Reports what a running git-sync is doing. It is found among the processes running this
+executable (/proc): the one --root, --link or --http-bind belongs to, or --pid; with none given,
+PID 1 in a container, else the one the GITSYNC_* / GIT_SYNC_* environment names, else the only
+one. Several and nothing to tell them apart: they are listed, exit 2. Its endpoint, link and
+error file come from its own command line, resolved as it resolved them; these flags override.
   --json         print the instance's /status document (or the root facts) as JSON
-  --http-bind    the instance's endpoint; live state needs it (":port" is reached on 127.0.0.1)
-  --root         read the link and error file from this root when there is no endpoint
-  --pid          the instance's process (default 1, as in a container)
-Exit: 0 healthy, 1 not ready or failing, 2 nothing could be read.
+  --root         the instance of this root; with none running, read this root's link and error file
+  --link         the instance serving this link (relative to the root); the link to read
+  --http-bind    the instance at this endpoint; live state needs one (":port" is reached on 127.0.0.1);
+                 --http-bind= reads the root only
+  --pid          the instance's process
+Exit: 0 healthy, 1 not ready or failing, 2 nothing could be read (or which instance is unclear).
 `;
 
 const TIMEOUT_MS = 5_000;
@@ -52,10 +55,11 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
     ["ref", doc.ref],
     // Which release a `semver:` range follows is the first thing to ask; older instances send no resolvedRef.
     ...(semverRange(doc.ref) !== null ? [["tag", doc.resolvedRef || "(none yet)"] as [string, string]] : []),
-    ["hash", doc.hash || "(none yet)"],
+    ["hash", hashText(doc)],
+    ["root", doc.root],
     ["link", doc.link],
     ["ready", doc.healthy ? "yes" : `no (${doc.reason || "repo is not ready"})`],
-    ["last success", ago(doc.lastSuccess, now)],
+    ["last success", doc.hashFromBeforeStart && doc.lastSuccess === null ? "none since this start" : ago(doc.lastSuccess, now)],
     ["last attempt", ago(doc.lastAttempt, now)],
     ["failures", `${doc.consecutiveFailures} consecutive`],
   ];
@@ -79,12 +83,20 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
   // --also-link refs: one line each, then their hooks.
   for (const l of doc.links ?? []) {
     const health = l.consecutiveFailures > 0 ? `failing (${l.consecutiveFailures}x): ${l.lastError}` : l.ready ? "ok" : "not synced yet";
-    rows.push([`link ${l.name}`, `${l.ref} -> ${l.hash || "(none yet)"}; ${health}; last success ${ago(l.lastSuccess, now)}`]);
+    rows.push([`link ${l.name}`, `${l.ref} -> ${hashText(l)}; ${health}; last success ${l.hashFromBeforeStart && l.lastSuccess === null ? "none since this start" : ago(l.lastSuccess, now)}`]);
     hookRows(l.hooks, `${l.name} `);
   }
   rows.push(["instance", `pid ${doc.pid}, ${doc.syncCount} syncs, up ${formatGoDuration(Math.round(doc.uptimeSeconds) * 1000)}, ${doc.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${(k + ":").padEnd(width)}${v}\n`).join("");
+}
+
+/** A restarted instance serves the earlier process's tree until its first success: say so. */
+function hashText(d: Pick<StatusDocument, "hash" | "hashFromBeforeStart" | "consecutiveFailures" | "lastError">): string {
+  if (!d.hash) return "(none yet)";
+  if (!d.hashFromBeforeStart) return d.hash;
+  const since = d.consecutiveFailures > 0 || d.lastError ? "no successful sync since" : "first sync pending";
+  return `${d.hash} (served from before this start; ${since})`;
 }
 
 async function fetchStatus(base: string): Promise<StatusDocument> {
@@ -119,23 +131,16 @@ export interface RootFacts {
 
 /** The extra links the root's registry names (publish/links.ts); none without --also-link. */
 function readLinks(root: string): RootFacts["links"] {
-  return (registeredLinks(root) ?? []).map((name) => ({ name, hash: readCurrent(resolve(root, name))?.hash ?? "" }));
+  return (registeredLinks(root) ?? []).map((name) => ({ name, hash: servedHash("symlink", root, resolve(root, name)) }));
 }
 
 /** What the on-disk contract (compat.md 1, 4.8) tells without asking the process. */
 export function readRoot(root: string, link: string, errorFile: string): RootFacts {
   lstatSync(root); // throws when there is no root: nothing to report
-  let current: { hash: string } | null;
-  let published: string | null = null;
-  if (isDir(link)) {
-    // --link-mode=copy: the directory names its commit once complete.
-    const hash = readCopyHash(link);
-    current = hash === "" ? null : { hash };
-    if (current) published = lstatSync(join(link, HASH_FILE)).mtime.toISOString();
-  } else {
-    current = readCurrent(link);
-    if (current) published = lstatSync(link).mtime.toISOString();
-  }
+  // The same reading a starting instance makes of what is served (publish/links.ts), so the two agree.
+  const copy = isDir(link);
+  const hash = servedHash(copy ? "copy" : "symlink", root, link);
+  const published = hash === "" ? null : lstatSync(copy ? join(link, HASH_FILE) : link).mtime.toISOString();
   let error = "";
   if (errorFile) {
     try {
@@ -151,22 +156,36 @@ export function readRoot(root: string, link: string, errorFile: string): RootFac
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
-  return { root, link, hash: current?.hash ?? "", published, errorFile, error, links: readLinks(root) };
+  return { root, link, hash, published, errorFile, error, links: readLinks(root) };
 }
 
-function formatRoot(f: RootFacts, now: number): string {
-  let out = `root:       ${f.root}\nlink:       ${f.link}\nhash:       ${f.hash || "(no link yet)"}\npublished:  ${ago(f.published, now)}\n`;
-  for (const l of f.links) out += `link ${l.name}: ${l.hash || "(no link yet)"}\n`;
+/**
+ * The link of a root nothing names it for: the one published at its top level that is not an
+ * --also-link of the registry. Throws (listing them) when there are several, or none.
+ */
+export function rootLink(root: string): string {
+  const extra = new Set(registeredLinks(root) ?? []);
+  const names = publishedLinks(root).filter((n) => !extra.has(n));
+  if (names.length === 1) return join(root, names[0]!);
+  if (names.length === 0) throw new Error(`no link found at its top level (nothing published yet, or the link is elsewhere); say where with --link`);
+  throw new Error(`it holds ${names.length} links (${names.join(", ")}); say which with --link`);
+}
+
+function formatRoot(f: RootFacts, inst: string, now: number): string {
+  let out = `root:       ${f.root}\nlink:       ${f.link}\nhash:       ${f.hash || "(nothing served yet)"}\npublished:  ${ago(f.published, now)}\n`;
+  for (const l of f.links) out += `link ${l.name}: ${l.hash || "(nothing served yet)"}\n`;
   if (f.errorFile) out += `last error: ${f.error || "(none: the last attempt succeeded)"}\n`;
-  return out;
+  return out + `instance:   ${inst}\n`;
 }
 
 export async function runStatus(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
   // An older instance's /status or error file may hold a URL with user info: show none.
   const io: IO = { ...rawIO, stdout: (s) => rawIO.stdout(redactURLsInText(s)), stderr: (s) => rawIO.stderr(redactURLsInText(s)) };
   let opts: Record<string, string>;
+  let pid: number | null;
   try {
     opts = parseArgs(args, ["http-bind", "root", "link", "error-file", "pid"], ["json", "help", "h"]);
+    pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.stderr(`git-sync status: ${e.message}\n${STATUS_USAGE}`);
@@ -178,12 +197,8 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
   }
   const json = opts.json === "true";
   const now = Date.now();
-  const pid = Number(opts.pid ?? 1);
-  if (!Number.isInteger(pid) || pid < 1) {
-    io.stderr(`git-sync status: invalid --pid ${opts.pid}\n`);
-    return 2;
-  }
-  const inst = discoverInstance(env, pid, opts.root ?? "");
+  const inst = selectInstance("status", env, { pid, root: opts.root ?? "", link: opts.link ?? "", httpBind: opts["http-bind"] ?? "" }, io);
+  if (inst === null) return 2;
   const bind = opts["http-bind"] ?? inst.httpBind;
   let endpointError = "";
   if (bind) {
@@ -198,24 +213,31 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
 
   const root = opts.root ?? inst.root;
   if (!root) {
-    io.stderr(`git-sync status: ${endpointError || "no --http-bind and no --root (nor GITSYNC_HTTP_BIND / GITSYNC_ROOT in the environment)"}\n`);
+    io.stderr(`git-sync status: ${endpointError || "no running git-sync found, and no --root or --http-bind (nor GITSYNC_ROOT / GITSYNC_HTTP_BIND in the environment)"}\n`);
     return 2;
   }
-  const link = makeAbsPath(opts.link ?? inst.link, root);
   const errorFile = opts["error-file"] !== undefined ? makeAbsPath(opts["error-file"], root) : inst.errorFile;
   let facts: RootFacts;
   try {
-    if (!link) throw new Error("no --link and no GITSYNC_LINK or GITSYNC_REPO to derive it from");
+    lstatSync(root); // no root: nothing to report
+    const link = opts.link !== undefined ? makeAbsPath(opts.link, root) : inst.link || rootLink(root);
     facts = readRoot(root, link, errorFile);
   } catch (e) {
     io.stderr(`git-sync status: ${endpointError ? endpointError + "; " : ""}can't read root ${root}: ${(e as Error).message}\n`);
     return 2;
   }
+  const who = instanceText(inst);
   if (json) {
-    io.stdout(JSON.stringify({ ...facts, endpointError }, null, 2) + "\n");
+    io.stdout(JSON.stringify({ ...facts, pid: inst.pid, endpointError }, null, 2) + "\n");
   } else {
-    io.stdout(formatRoot(facts, now));
+    io.stdout(formatRoot(facts, who, now));
     io.stdout(endpointError ? `note:       ${endpointError}\n` : `note:       read from the root only; live state (failures, hooks, readiness) needs --http-bind\n`);
   }
   return facts.hash !== "" && facts.links.every((l) => l.hash !== "") && facts.error === "" && endpointError === "" ? 0 : 1;
+}
+
+/** Which process the root belongs to, as far as we know. */
+function instanceText(inst: Instance): string {
+  if (inst.pid === null) return "none found running";
+  return `pid ${inst.pid}${inst.httpBind ? "" : " (serves no endpoint)"}`;
 }

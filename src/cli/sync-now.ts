@@ -1,27 +1,32 @@
-// `git-sync sync-now [--http-bind ADDR] [--secret-file FILE] [--pid N]`: ask the running
-// instance to sync now.
+// `git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]`:
+// ask the running instance to sync now. It is selected as `status` selects it (instance.ts), then:
 //   1. With an endpoint and the push trigger's secret (flags, or the instance's --http-bind and
-//      --http-sync-secret-file found by instance.ts): POST /sync with `Authorization: Bearer`.
-//      The endpoint refuses unauthenticated requests, so without the secret there is no POST.
-//   2. Otherwise, if the instance was started with --sync-on-signal, send that signal to PID 1
-//      (or --pid). In a container PID 1 is git-sync's own init (src/pid1), which forwards it to
-//      the syncing process.
-// Exit: 0 requested, 1 the request failed, 2 no way to reach the instance.
+//      --http-sync-secret-file): POST /sync with `Authorization: Bearer`. The endpoint refuses
+//      unauthenticated requests, so without the secret there is no POST.
+//   2. Otherwise, if the instance was started with --sync-on-signal, send that signal to the
+//      instance's own process. Never to PID 1 unless that is the instance (on a host PID 1 is
+//      systemd, in a Pod with shareProcessNamespace the pause container).
+// Exit: 0 requested, 1 the request failed, 2 no way to reach the instance (or which one is unclear).
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { readSigningKey } from "../lib/secrets.ts";
-import { endpointURL, parseArgs, processIO, UsageError, type Env, type IO } from "./common.ts";
-import { discoverInstance } from "./instance.ts";
+import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { selectInstance, type Instance } from "./instance.ts";
 
-export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--http-bind ADDR] [--secret-file FILE] [--pid N]
+export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
 
-Asks the git-sync instance in this container to sync now, without waiting for --period:
-POST /sync on its endpoint with its --http-sync-secret-file as a bearer token, or else its
---sync-on-signal signal sent to PID 1 (or --pid). The flags override what is found from the
-instance's command line and environment. Exit 2 when the instance has neither.
+Asks a running git-sync to sync now, without waiting for --period: POST /sync on its endpoint
+with its --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal sent to
+its process. The instance is chosen as \`git-sync status\` chooses it: the one --root, --link or
+--http-bind belongs to, or --pid; with none given, PID 1 in a container, else the one the
+environment names, else the only one (several: they are listed, exit 2). --http-bind and
+--secret-file override what is found. Exit 2 when the instance has neither way in.
 `;
 
-async function post(bind: string, secretFile: string, io: IO): Promise<number> {
+/** "pid N, root R" when the instance was found running. */
+const who = (inst: Instance) => (inst.pid === null ? "" : `; pid ${inst.pid}, root ${inst.root}`);
+
+async function post(bind: string, secretFile: string, inst: Instance, io: IO): Promise<number> {
   const url = `${endpointURL(bind)}/sync`;
   let secret: string;
   try {
@@ -38,7 +43,7 @@ async function post(bind: string, secretFile: string, io: IO): Promise<number> {
     });
     // 429: over the endpoint's request budget, but a sync is scheduled all the same (push.ts).
     if (res.status === 202 || res.status === 429) {
-      io.stdout(`sync requested (POST ${url})\n`);
+      io.stdout(`sync requested (POST ${url}${who(inst)})\n`);
       return 0;
     }
     const said = typeof res._data === "string" ? res._data.trim() : "";
@@ -51,8 +56,10 @@ async function post(bind: string, secretFile: string, io: IO): Promise<number> {
 
 export async function runSyncNow(args: string[], env: Env, io: IO = processIO): Promise<number> {
   let opts: Record<string, string>;
+  let pid: number | null;
   try {
-    opts = parseArgs(args, ["http-bind", "secret-file", "pid"], ["help", "h"]);
+    opts = parseArgs(args, ["root", "link", "http-bind", "secret-file", "pid"], ["help", "h"]);
+    pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.stderr(`git-sync sync-now: ${e.message}\n${SYNC_NOW_USAGE}`);
@@ -63,15 +70,11 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     return 0;
   }
 
-  const pid = Number(opts.pid ?? 1);
-  if (!Number.isInteger(pid) || pid < 1) {
-    io.stderr(`git-sync sync-now: invalid --pid ${opts.pid}\n`);
-    return 2;
-  }
-  const inst = discoverInstance(env, pid);
+  const inst = selectInstance("sync-now", env, { pid, root: opts.root ?? "", link: opts.link ?? "", httpBind: opts["http-bind"] ?? "" }, io);
+  if (inst === null) return 2;
   const bind = opts["http-bind"] ?? inst.httpBind;
   const secretFile = opts["secret-file"] ?? inst.httpSyncSecretFile;
-  if (bind && secretFile) return await post(bind, secretFile, io);
+  if (bind && secretFile) return await post(bind, secretFile, inst, io);
 
   const raw = inst.syncOnSignal;
   if (!raw) {
@@ -87,12 +90,16 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     io.stderr(`git-sync sync-now: GITSYNC_SYNC_ON_SIGNAL=${raw} is not a signal we can send\n`);
     return 2;
   }
+  if (inst.pid === null) {
+    io.stderr(`git-sync sync-now: no running git-sync found${inst.root ? ` for root ${inst.root}` : ""} to send ${signal} to; give its --pid\n`);
+    return 2;
+  }
   try {
-    process.kill(pid, signal);
+    process.kill(inst.pid, signal);
   } catch (e) {
-    io.stderr(`git-sync sync-now: can't send ${signal} to PID ${pid}: ${(e as Error).message}\n`);
+    io.stderr(`git-sync sync-now: can't send ${signal} to PID ${inst.pid}: ${(e as Error).message}\n`);
     return 1;
   }
-  io.stdout(`sync requested (${signal} sent to PID ${pid})\n`);
+  io.stdout(`sync requested (${signal} sent to PID ${inst.pid}${inst.root ? `; root ${inst.root}` : ""})\n`);
   return 0;
 }

@@ -26,7 +26,13 @@ export interface StatusDocument {
   resolvedRef: string;
   root: string;
   link: string;
+  /** The hash the link serves: this process's last sync, or before its first success, what it found served (below). */
   hash: string;
+  /**
+   * True while `hash` is what an earlier process published: this one has not synced successfully
+   * yet (its first attempt is running, or failed). lastSuccess is null then. Absent from older instances.
+   */
+  hashFromBeforeStart: boolean;
   /** Upstream's probe: true after the first successful attempt of this process. */
   ready: boolean;
   /** /readyz's verdict (equal to `ready` unless the readiness options are set). */
@@ -51,7 +57,7 @@ export interface StatusDocument {
 /** One --also-link ref in /status: what the main ref reports about itself, per link. */
 export type LinkStatus = { name: string } & Pick<
   StatusDocument,
-  "ref" | "link" | "hash" | "ready" | "lastAttempt" | "lastSuccess" | "consecutiveFailures" | "lastError" | "syncCount" | "hooks"
+  "ref" | "link" | "hash" | "hashFromBeforeStart" | "ready" | "lastAttempt" | "lastSuccess" | "consecutiveFailures" | "lastError" | "syncCount" | "hooks"
 >;
 
 export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
@@ -68,7 +74,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
       name: l.name,
       ref: l.ref,
       link: l.link,
-      hash: l.state.hash,
+      ...served(l.state),
       ready: l.state.ready,
       lastAttempt: rfc3339(l.state.lastAttempt),
       lastSuccess: rfc3339(l.state.lastSuccess),
@@ -85,7 +91,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     root: config.root,
     // --link is relative to --root unless absolute (compat.md 1.2); report the path it names.
     link: makeAbsPath(config.link, config.root),
-    hash: state.hash,
+    ...served(state),
     ready: state.ready,
     healthy: r.ready,
     reason: r.ready ? "" : r.reason,
@@ -101,6 +107,12 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,
   };
+}
+
+/** After a restart the link keeps serving the earlier process's tree until this one's first success. */
+function served(state: SyncState): Pick<StatusDocument, "hash" | "hashFromBeforeStart"> {
+  const before = state.lastSuccess === null && state.servedAtStart !== "";
+  return { hash: before ? state.servedAtStart : state.hash, hashFromBeforeStart: before };
 }
 
 function hookStatuses(state: SyncState): Record<string, HookStatus> {

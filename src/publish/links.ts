@@ -2,11 +2,11 @@
 // published, one name per line, so a restart with a shorter list removes the links it dropped
 // (their worktrees then go with the next cleanup, which keeps only linked hashes). Without
 // --also-link and without the file, nothing is read or written: upstream's layout is unchanged.
-import { lstatSync, readlinkSync, renameSync, rmSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { isAbsolute, join, resolve, dirname, sep } from "node:path";
 import type { AlsoLink, LinkMode } from "../config/types.ts";
 import { readRegularFile, writeExclusive } from "../lib/no-follow.ts";
-import { currentCopy } from "./copy.ts";
+import { currentCopy, readCopyHash } from "./copy.ts";
 import { isServedTree, readCurrent } from "./symlink.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -43,13 +43,51 @@ export function reconcileLinks(log: Logger, root: string, links: readonly AlsoLi
 
 /** A symlink into root/.worktrees: what git-sync publishes, and the only thing it removes. */
 function isOurLink(root: string, link: string): boolean {
+  return linkTarget(root, link, [".worktrees"]) !== "";
+}
+
+/** Where the symlink `link` points when that is inside one of root's `dirs`; "" otherwise. */
+function linkTarget(root: string, link: string, dirs: readonly string[]): string {
   try {
-    if (!lstatSync(link).isSymbolicLink()) return false;
+    if (!lstatSync(link).isSymbolicLink()) return "";
     const target = readlinkSync(link);
     const abs = isAbsolute(target) ? target : resolve(dirname(link), target);
-    return abs.startsWith(join(root, ".worktrees") + sep);
+    return dirs.some((d) => abs.startsWith(join(root, d) + sep)) ? abs : "";
   } catch {
-    return false;
+    return "";
+  }
+}
+
+/**
+ * The links published at root's top level, by name: symlinks into root/.worktrees (or the repair
+ * copy, repo/worktree.ts) and copy-mode directories holding their hash file. What `git-sync
+ * status --root` finds when nothing tells it the link; a link nested deeper or outside root is not
+ * found (the caller then asks for --link).
+ */
+export function publishedLinks(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => name !== "tmp-link" && (linkTarget(root, join(root, name), [".worktrees", ".git-sync-repair"]) !== "" || readCopyHash(join(root, name)) !== ""))
+    .sort();
+}
+
+/**
+ * The hash `link` serves now, "" when it serves nothing: a symlink to a complete tree
+ * (isServedTree), or a complete copy. Read by a starting process (what is served from before it
+ * started) and by `git-sync status` from the root, so both report the same thing.
+ */
+export function servedHash(linkMode: LinkMode, root: string, link: string): string {
+  if (linkMode === "copy") return currentCopy(root, link);
+  try {
+    const cur = readCurrent(link);
+    return cur && isServedTree(cur.path) ? cur.hash : "";
+  } catch {
+    return ""; // not a symlink: nothing published there
   }
 }
 

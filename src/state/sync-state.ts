@@ -35,7 +35,13 @@ export interface SyncState {
   startedAt: number;
   /** True after the first successful attempt of this process; never goes back (compat.md 7). */
   ready: boolean;
+  /** The hash this process last synced; "" before its first successful attempt. */
   hash: string;
+  /**
+   * The hash the link served when this process started (published by an earlier one), "" when
+   * none: what /status reports, marked as such, until this process's first success.
+   */
+  servedAtStart: string;
   /**
    * The full remote ref name --ref resolved to at the last poll (e.g. "refs/heads/main"), or ""
    * when unknown (not polled yet, a hash ref, or a poll that could not tell). The push trigger
@@ -67,6 +73,7 @@ export function newSyncState(): SyncState {
     startedAt: Date.now(),
     ready: false,
     hash: "",
+    servedAtStart: "",
     remoteRef: "",
     lastAttempt: null,
     lastSuccess: null,

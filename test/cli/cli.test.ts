@@ -97,6 +97,26 @@ describe("git-sync status with an endpoint", () => {
     expect(r.stdout).toMatch(/^last success: +never$/m);
   });
 
+  it("after a restart shows the hash served from before, marked, with no success claimed", async () => {
+    t = startTestServer();
+    t.state.servedAtStart = HASH;
+    const pending = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(pending.code).toBe(1);
+    expect(pending.stdout).toMatch(new RegExp(`^hash: +${HASH} \\(served from before this start; first sync pending\\)$`, "m"));
+    expect(pending.stdout).toMatch(/^last success: +none since this start$/m);
+    Object.assign(t.state, { lastAttempt: Date.now(), consecutiveFailures: 1, lastError: "can't fetch" });
+    const failed = await cli(["status", "--json", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ hash: HASH, hashFromBeforeStart: true, lastSuccess: null, ready: false });
+    const text = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(text.stdout).toMatch(new RegExp(`^hash: +${HASH} \\(served from before this start; no successful sync since\\)$`, "m"));
+    // The first success: this process's own hash, unmarked.
+    syncedState(t);
+    const NEW = "fedcba9876543210fedcba9876543210fedcba98";
+    Object.assign(t.state, { hash: NEW, consecutiveFailures: 0, lastError: "" });
+    const synced = await cli(["status", "--json", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(JSON.parse(synced.stdout)).toMatchObject({ hash: NEW, hashFromBeforeStart: false });
+  });
+
   it("exits 2 when the endpoint is unreachable and there is no root", async () => {
     t = startTestServer();
     const port = t.server.port;
@@ -126,6 +146,8 @@ describe("git-sync status from the root alone", () => {
     const root = tmpDir("gs-cli-");
     dirs.push(root);
     mkdirSync(join(root, ".worktrees", HASH), { recursive: true });
+    // A published worktree is a checkout: never empty.
+    writeFileSync(join(root, ".worktrees", HASH, "file"), "content\n");
     symlinkSync(`.worktrees/${HASH}`, join(root, "repo.git"));
     const t = new Date(Date.now() - 60_000);
     utimesSync(join(root, "repo.git"), t, t);

@@ -62,7 +62,8 @@ test.concurrent("git-sync status (and --json) against a running instance: exit 0
   const moved = join(t.dir, "moved");
   renameSync(t.repo, moved);
   const now = await exec(t, env, "sync-now");
-  expect([now.code, now.stdout]).toEqual([0, `sync requested (POST http://127.0.0.1:${port}/sync)\n`]);
+  // The instance the environment names, found running: the output says which.
+  expect([now.code, now.stdout]).toEqual([0, `sync requested (POST http://127.0.0.1:${port}/sync; pid ${gs.proc.pid}, root ${t.root})\n`]);
   await waitFor("a failed attempt", async () => (await exec(t, env, "status")).code === 1, 10_000, 100);
   const bad = await exec(t, env, "status");
   expect(bad.code).toBe(1);
@@ -100,7 +101,7 @@ test.concurrent("git-sync sync-now against a running instance with --period=1h",
   const asked = Date.now();
   const r = await exec(t, env, "sync-now");
   expect([r.code, r.stderr]).toEqual([0, ""]);
-  expect(r.stdout).toBe(`sync requested (POST http://127.0.0.1:${port}/sync)\n`);
+  expect(r.stdout).toBe(`sync requested (POST http://127.0.0.1:${port}/sync; pid ${gs.proc.pid}, root ${t.root})\n`);
   await waitSynced(t, gs, h2);
   expect(Date.now() - asked).toBeLessThan(5000);
   expect(t.read()).toBe("two\n");
@@ -124,10 +125,10 @@ test.concurrent("--sync-on-signal=SIGHUP: kill -HUP (and sync-now without an end
   expect(t.read()).toBe("two\n");
 
   // The exec path when the pod has no endpoint: the signal from GITSYNC_SYNC_ON_SIGNAL, sent to
-  // PID 1 in a container (here --pid, since this instance is not PID 1).
+  // the instance's process (named by --pid here: other tests run instances beside this one).
   const h3 = commit(t.repo, "file", "three\n");
   const r = await exec(t, { GITSYNC_SYNC_ON_SIGNAL: "SIGHUP" }, "sync-now", `--pid=${gs.proc.pid}`);
-  expect([r.code, r.stdout]).toEqual([0, `sync requested (SIGHUP sent to PID ${gs.proc.pid})\n`]);
+  expect([r.code, r.stdout]).toEqual([0, `sync requested (SIGHUP sent to PID ${gs.proc.pid}; root ${t.root})\n`]);
   await waitSynced(t, gs, h3);
   expect(gs.done).toBe(false);
 }, 45_000);

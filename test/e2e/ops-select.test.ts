@@ -1,0 +1,210 @@
+// Which instance `git-sync status` and `git-sync sync-now` talk to (issue 21): two instances on
+// one host (a laptop mirroring two repos, a Pod with shareProcessNamespace and two sidecars), each
+// selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
+// and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
+// what it still serves from before; a root read with nothing running finds its one link.
+import { expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
+
+/** `kubectl exec` / a shell on the laptop: a new process of the binary, with an empty environment. */
+function exec(t: Scenario, ...args: string[]) {
+  return t.run(args, { timeoutMs: 10_000 });
+}
+
+async function waitSynced(t: Scenario, gs: Running, hash: string): Promise<void> {
+  await waitFor(`link -> ${hash}`, () => t.hash() === hash || gs.done, 15_000);
+  if (gs.done) throw new Error(`git-sync exited ${gs.code}:\n${gs.stderr}`);
+}
+
+test.concurrent("two instances on one host: --root, --link and --http-bind each select theirs; nothing given lists both, exit 2", async () => {
+  await using a = await scenario();
+  await using b = await scenario();
+  const [portA, portB] = [freePort(), freePort()];
+  // A fails (its repo is gone) under another link name, so a mix-up of the two would show.
+  const gsA = a.spawn([`--repo=${a.dir}/no-such-repo`, `--root=${a.root}`, "--link=alink", "--period=1h", "--max-failures=-1", "--error-file=error.json", `--http-bind=127.0.0.1:${portA}`]);
+  const gsB = b.start("--period=1h", `--http-bind=127.0.0.1:${portB}`, "--sync-on-signal=SIGHUP");
+  await waitFor("A's first failure", () => existsSync(join(a.root, "error.json")) || gsA.done);
+  await waitSynced(b, gsB, head(b.repo));
+
+  const isB = (out: string) => {
+    expect(out).toMatch(new RegExp(`^hash: +${head(b.repo)}$`, "m"));
+    expect(out).toMatch(new RegExp(`^root: +${b.root}$`, "m"));
+    expect(out).toMatch(new RegExp(`^instance: +pid ${gsB.proc.pid},`, "m"));
+  };
+  const isA = (out: string) => {
+    expect(out).toMatch(new RegExp(`^root: +${a.root}$`, "m"));
+    expect(out).toMatch(new RegExp(`^link: +${join(a.root, "alink")}$`, "m"));
+    expect(out).toMatch(/^last error: +\S/m);
+    expect(out).toMatch(new RegExp(`^instance: +pid ${gsA.proc.pid},`, "m"));
+  };
+  for (const sel of [`--root=${b.root}`, `--link=${b.link}`, `--http-bind=127.0.0.1:${portB}`, `--http-bind=:${portB}`]) {
+    const st = await exec(b, "status", sel);
+    expect([sel, st.code, st.stderr]).toEqual([sel, 0, ""]);
+    isB(st.stdout);
+  }
+  for (const sel of [`--root=${a.root}`, `--link=${join(a.root, "alink")}`, `--http-bind=127.0.0.1:${portA}`]) {
+    const st = await exec(a, "status", sel);
+    expect([sel, st.code]).toEqual([sel, 1]);
+    isA(st.stdout);
+  }
+  // --json: the instance's own document.
+  const json = await exec(b, "status", "--json", `--root=${b.root}`);
+  expect(JSON.parse(json.stdout)).toMatchObject({ pid: gsB.proc.pid, root: b.root, hash: head(b.repo), hashFromBeforeStart: false });
+
+  // Without the endpoint, from B's root alone: B's link and B's pid, never A's link name.
+  const rootOnly = await exec(b, "status", `--root=${b.root}`, "--http-bind=");
+  expect(rootOnly.code).toBe(0);
+  expect(rootOnly.stdout).toMatch(new RegExp(`^link: +${b.link}$`, "m"));
+  expect(rootOnly.stdout).toMatch(new RegExp(`^hash: +${head(b.repo)}$`, "m"));
+  expect(rootOnly.stdout).toMatch(new RegExp(`^instance: +pid ${gsB.proc.pid}$`, "m"));
+
+  // Flags that name different instances, or nothing at all: a list to choose from, exit 2.
+  const listed = (stderr: string) => {
+    expect(stderr).toContain(`pid ${gsA.proc.pid}  root ${a.root}  link ${join(a.root, "alink")}  http-bind 127.0.0.1:${portA}\n`);
+    expect(stderr).toContain(`pid ${gsB.proc.pid}  root ${b.root}  link ${b.link}  http-bind 127.0.0.1:${portB}\n`);
+  };
+  const mixed = await exec(b, "status", `--root=${a.root}`, `--http-bind=127.0.0.1:${portB}`);
+  expect([mixed.code, mixed.stdout]).toEqual([2, ""]);
+  expect(mixed.stderr).toContain(`--root=${a.root} --http-bind=127.0.0.1:${portB} do not name one running git-sync; say which with`);
+  listed(mixed.stderr);
+  for (const cmd of ["status", "sync-now"]) {
+    const r = await exec(b, cmd);
+    expect([cmd, r.code, r.stdout]).toEqual([cmd, 2, ""]);
+    expect(r.stderr).toMatch(/git-syncs are running here; say which with --root, --link, --http-bind or --pid:\n/);
+    listed(r.stderr);
+  }
+
+  // sync-now --root=B: B's --sync-on-signal, sent to B's process; B syncs the new commit.
+  const next = commit(b.repo, "file", "by sync-now\n");
+  const now = await exec(b, "sync-now", `--root=${b.root}`);
+  expect([now.code, now.stderr, now.stdout]).toEqual([0, "", `sync requested (SIGHUP sent to PID ${gsB.proc.pid}; root ${b.root})\n`]);
+  await waitSynced(b, gsB, next);
+  expect(gsA.done).toBe(false);
+}, 60_000);
+
+test.concurrent("sync-now in a namespace whose PID 1 is not git-sync signals the only instance, which syncs", async () => {
+  await using t = await scenario();
+  const go = join(t.dir, "go");
+  // PID 1 is a shell (the pause container of a shareProcessNamespace Pod, or systemd on a host).
+  const script = `"$0" --repo="$1" --root="$2" --link=link --period=1h --sync-on-signal=SIGHUP 2>/dev/null &
+echo "instance=$!"
+for i in $(seq 150); do [ -e "$3" ] && break; sleep 0.1; done
+"$0" sync-now; echo "rc=$?"
+for i in $(seq 150); do [ "$(readlink "$2/link")" = ".worktrees/$(cat "$3")" ] && echo synced && break; sleep 0.1; done
+kill $!; wait`;
+  const p = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c", script, BIN, t.repo, t.root, go], { env: gitEnv(), stdout: "pipe", stderr: "pipe" });
+  await waitFor("the first sync", () => t.hash() === head(t.repo));
+  writeFileSync(go, commit(t.repo, "file", "two\n"));
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const pid = /^instance=(\d+)$/m.exec(out)?.[1];
+  expect(out).toContain(`sync requested (SIGHUP sent to PID ${pid}; root ${t.root})`);
+  expect(out).toContain("rc=0");
+  expect(out).toContain("synced");
+}, 30_000);
+
+test.concurrent("in a container whose PID 1 is git-sync's init, sync-now and status with nothing given find it", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const ns = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", BIN, ...t.args("--period=1h", "--sync-on-signal=SIGHUP", `--http-bind=127.0.0.1:${port}`)], {
+    env: gitEnv(t.env),
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  try {
+    await waitFor("the first sync", () => t.hash() === head(t.repo));
+    const pid1 = await waitFor("the namespace's PID 1", () => Number(readOr(`/proc/${ns.pid}/task/${ns.pid}/children`)?.trim().split(" ")[0]) || 0);
+    // `kubectl exec`: a process entering the namespace, with an empty environment.
+    const inside = (...args: string[]) => {
+      const r = Bun.spawnSync(["nsenter", `--target=${pid1}`, "--pid", "--mount", BIN, ...args], { env: { PATH: process.env.PATH ?? "" }, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+    };
+    const st = inside("status");
+    expect([st.code, st.stderr]).toEqual([0, ""]);
+    expect(st.stdout).toMatch(new RegExp(`^hash: +${head(t.repo)}$`, "m"));
+    // The init's child is the instance (its /status says so); PID 1 only forwards.
+    const child = /^instance: +pid (\d+),/m.exec(st.stdout)?.[1];
+    expect(child).not.toBe("1");
+    const next = commit(t.repo, "file", "two\n");
+    const now = inside("sync-now");
+    expect([now.code, now.stderr, now.stdout]).toEqual([0, "", `sync requested (SIGHUP sent to PID ${child}; root ${t.root})\n`]);
+    await waitFor("the signalled sync", () => t.hash() === next);
+  } finally {
+    ns.kill("SIGKILL");
+    await ns.exited;
+  }
+}, 30_000);
+
+test.concurrent("after a restart, status reports the hash still served from before until the first sync, live and from the root alike", async () => {
+  await using t = await scenario();
+  const h1 = head(t.repo);
+  const first = t.start("--period=1h");
+  await waitSynced(t, first, h1);
+  await first.stop("SIGKILL");
+
+  // The new process's first attempt fetches the new commit through a git that waits at the gate.
+  const h2 = commit(t.repo, "file", "two\n");
+  const [fetching, gate] = [join(t.dir, "fetching"), join(t.dir, "gate")];
+  const wrapper = join(t.dir, "gated-git");
+  writeFileSync(
+    wrapper,
+    `#!/bin/bash
+for a in "$@"; do if [ "$a" = fetch ]; then touch '${fetching}'; while [ ! -e '${gate}' ]; do sleep 0.05; done; break; fi; done
+exec ${Bun.which("git") ?? "git"} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const port = freePort();
+  const gs = t.start("--period=1h", `--git=${wrapper}`, `--http-bind=127.0.0.1:${port}`);
+  await waitFor("the first attempt's fetch", () => existsSync(fetching) || gs.done);
+  expect(gs.done).toBe(false);
+
+  const live = await exec(t, "status", `--root=${t.root}`);
+  expect(live.code).toBe(1); // not ready: this process has not synced yet
+  expect(live.stdout).toMatch(new RegExp(`^hash: +${h1} \\(served from before this start; first sync pending\\)$`, "m"));
+  expect(live.stdout).toMatch(/^last success: +none since this start$/m);
+  expect(live.stdout).toMatch(new RegExp(`^instance: +pid ${gs.proc.pid},`, "m"));
+  const doc = JSON.parse((await exec(t, "status", "--json", `--root=${t.root}`)).stdout) as Record<string, unknown>;
+  expect(doc).toMatchObject({ hash: h1, hashFromBeforeStart: true, lastSuccess: null, ready: false, pid: gs.proc.pid });
+  // The root alone says the same.
+  const fromRoot = await exec(t, "status", `--root=${t.root}`, "--http-bind=");
+  expect(fromRoot.stdout).toMatch(new RegExp(`^hash: +${h1}$`, "m"));
+
+  writeFileSync(gate, "");
+  await waitSynced(t, gs, h2);
+  const after = (await waitFor("status after the first sync", async () => {
+    const r = await exec(t, "status", `--root=${t.root}`);
+    return r.code === 0 ? r : null;
+  }))!;
+  expect(after.stdout).toMatch(new RegExp(`^hash: +${h2}$`, "m"));
+  expect(after.stdout).toMatch(/^last success: +\d+s ago \(/m);
+}, 45_000);
+
+test.concurrent("with nothing running, status --root finds the root's one link; with two it lists them, exit 2", async () => {
+  await using t = await scenario();
+  const h = head(t.repo);
+  await t.syncOk();
+  const one = await exec(t, "status", `--root=${t.root}`);
+  expect([one.code, one.stderr]).toEqual([0, ""]);
+  expect(one.stdout).toMatch(new RegExp(`^link: +${t.link}$`, "m"));
+  expect(one.stdout).toMatch(new RegExp(`^hash: +${h}$`, "m"));
+  expect(one.stdout).toMatch(/^instance: +none found running$/m);
+
+  // The --also-link registry's links are not the main link.
+  await t.syncOk("--also-link=extra=main");
+  const registered = await exec(t, "status", `--root=${t.root}`);
+  expect(registered.code).toBe(0);
+  expect(registered.stdout).toMatch(new RegExp(`^link: +${t.link}$`, "m"));
+  expect(registered.stdout).toMatch(new RegExp(`^link extra: ${h}$`, "m"));
+
+  // A second, unregistered link in the same root: which one is meant is unclear.
+  await t.run(["--one-time", `--repo=${t.repo}`, `--root=${t.root}`, "--link=other"]);
+  const two = await exec(t, "status", `--root=${t.root}`);
+  expect([two.code, two.stdout]).toEqual([2, ""]);
+  expect(two.stderr).toContain(`can't read root ${t.root}: it holds 2 links (link, other); say which with --link`);
+  const chosen = await exec(t, "status", `--root=${t.root}`, "--link=other");
+  expect(chosen.code).toBe(0);
+  expect(chosen.stdout).toMatch(new RegExp(`^link: +${join(t.root, "other")}$`, "m"));
+});

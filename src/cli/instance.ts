@@ -206,9 +206,9 @@ function fromEnv(env: Env): Instance {
   };
 }
 
-/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins. */
+/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins, even when it is empty. */
 function envValue(env: Env, name: string): string {
-  return env[`GIT_SYNC_${name}`] || env[`GITSYNC_${name}`] || "";
+  return env[`GIT_SYNC_${name}`] ?? env[`GITSYNC_${name}`] ?? "";
 }
 
 /** Among several, those in our own mount namespace (our container); all of them when none is. */

@@ -86,3 +86,33 @@ test.concurrent("print the usage on stdout for --help and exit 0", async () => {
   expect(r.stdout).toContain("--repo");
   expect(r.stdout).toContain("--root");
 });
+
+test.concurrent("--help names the operator subcommands status and sync-now, with their main flags", async () => {
+  await using t = await scenario();
+  const r = expectExit0(await t.run(["--help"]));
+  expect(r.stdout).toMatch(/^ {2}git-sync status \[--json\] \[--http-bind ADDR\] \[--root DIR\]/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync sync-now \[--http-bind ADDR\] \[--secret-file FILE\]/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync help \[status\|sync-now\]/m);
+});
+
+test.concurrent.each<[string[], string]>([
+  [["help"], "Usage of git-sync:\n"],
+  [["help", "--period=5"], "Usage of git-sync:\n"],
+  [["help", "status"], "usage: git-sync status "],
+  [["status", "--help"], "usage: git-sync status "],
+  [["help", "sync-now"], "usage: git-sync sync-now "],
+  [["sync-now", "--help"], "usage: git-sync sync-now "],
+])("git-sync %p prints help on stdout and exits 0", async (args, start) => {
+  await using t = await scenario();
+  // No --root anywhere: help must not need one.
+  const r = expectExit0(await t.run(args, { env: { GITSYNC_ROOT: "", GITSYNC_REPO: "" } }));
+  expect(r.stdout).toStartWith(start);
+  expect(r.stderr).toBe("");
+});
+
+test.concurrent("help is a subcommand only as the first argument: elsewhere it is an ignored positional, as upstream", async () => {
+  await using t = await scenario();
+  const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${t.root}`, "--link=link", "help"]);
+  expectExit0(r);
+  expect(t.hash()).not.toBe("");
+});

@@ -3,12 +3,28 @@
 import { expect, test } from "bun:test";
 import { expectExit0, scenario } from "../helpers/index.ts";
 
-test.concurrent("reject an unknown flag with the usage and exit 2", async () => {
+const SEE_HELP = "run 'git-sync --help' for usage";
+
+test.concurrent("reject an unknown flag with exit 2, the error and where the usage is", async () => {
   await using t = await scenario();
   const r = await t.run(["--no-such-flag", `--repo=${t.repo}`, `--root=${t.root}`]);
   expect(r.code).toBe(2);
-  expect(r.stderr).toContain("unknown flag: --no-such-flag");
-  expect(r.stderr).toContain("--repo"); // the usage lists the flags
+  expect(r.stderr).toBe(`unknown flag: --no-such-flag\n${SEE_HELP}\n`);
+});
+
+test.concurrent("a bad --period value is one line of error and one of advice, not the whole usage (exit 2 as upstream)", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--repo=${t.repo}`, `--root=${t.root}`, "--period=5"]);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toBe(`invalid argument "5" for "--period" flag: time: missing unit in duration "5"\n${SEE_HELP}\n`);
+});
+
+test.concurrent("a config error is its message and where the usage is, exit 1", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--repo=${t.repo}`]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`required flag: --root must be specified\n${SEE_HELP}\n`);
 });
 
 test.concurrent("reject a v3 single-dash long flag with exit 2", async () => {

@@ -132,7 +132,9 @@ HOOKS
     to repeat.
 
     --exechook-command runs a program (a path, no shell, no arguments) in the new worktree
-    after the link moved, with $GITSYNC_HASH set to the commit. --exechook-argv takes a JSON
+    after the link moved, with $GITSYNC_HASH set to the commit. The worktree is its working
+    directory, so a relative path (./hook.sh) names a file of the synced tree; give an
+    absolute path for a program that lives elsewhere. --exechook-argv takes a JSON
     array instead, so arguments can be passed. --pre-publish-exechook-* is the same, started
     just before the link moves; it does not hold the publish back unless
     --pre-publish-exechook-gate is set. --webhook-url receives an HTTP request with the hash

@@ -5,9 +5,9 @@
 //   - as git's GIT_ASKPASS / GIT_SSH helper (src/auth): the image has no shell, so this binary
 //     itself answers git's credential prompts and launches ssh with our options;
 //   - as PID 1 in a container (src/pid1): re-exec ourselves as a child and act as init;
-//   - as an operator's subcommand (`git-sync status`, `git-sync sync-now`, src/cli).
+//   - as an operator's subcommand (`git-sync status`, `git-sync sync-now`, `git-sync help`, src/cli).
 import { runInternalMode } from "./auth/index.ts";
-import { runSubcommand } from "./cli/index.ts";
+import { expandHelp, runSubcommand } from "./cli/index.ts";
 import { resolveConfig } from "./config/index.ts";
 import { writeStderr, writeStdout } from "./lib/stdio.ts";
 import { writeErrorFile } from "./log/logger.ts";
@@ -39,9 +39,10 @@ async function entry(): Promise<number> {
   if (internal) return await internal;
   const init = maybeRunAsInit();
   if (init) return await init;
-  const sub = runSubcommand(process.argv, process.env);
+  const argv = expandHelp(process.argv);
+  const sub = runSubcommand(argv, process.env);
   if (sub) return await sub;
-  return await gitSync(process.argv.slice(2));
+  return await gitSync(argv.slice(2));
 }
 
 entry().then(

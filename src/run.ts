@@ -3,8 +3,8 @@
 // HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
 // together (the loop never starts the server; the server never imports the loop). Returns the
 // exit code; SIGTERM/SIGINT stop it cleanly.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { FatalAuthError, setupAuth } from "./auth/index.ts";
 import { makeAbsPath } from "./config/index.ts";
 import { parseGitConfigList } from "./config/gitconfig.ts";
@@ -17,6 +17,7 @@ import { killAllRunning, lookPath } from "./lib/exec.ts";
 import { stderrIsTerminal } from "./lib/stdio.ts";
 import { chooseColor, chooseLogFormat, log, stderrSink } from "./log/logger.ts";
 import { isSecretKey, redactURL, redactURLsInText } from "./log/redact.ts";
+import { absoluteLocalRepo } from "./repo/local-refs.ts";
 import { createRemoteQuery } from "./repo/remote.ts";
 import { VERSION } from "./version.ts";
 import { runLoop, Wake } from "./loop/loop.ts";
@@ -75,6 +76,11 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const gitPath = resolveGit(config.git);
     process.umask(config.groupWrite ? 0o002 : 0o022);
     const root = makeRoot(config.root);
+    const repo = absoluteLocalRepo(config.repo, process.cwd(), root);
+    if (repo !== config.repo) {
+      log.info("normalized repo path", { repo: config.repo, result: repo });
+      config = { ...config, repo };
+    }
     const link = makeAbsPath(config.link, root);
     // What a commit (the links) or a neighbour (root) controls: never written through a symlink there.
     setUntrustedDirs(root, [link, ...config.alsoLinks.map((l) => l.link)]);
@@ -222,7 +228,10 @@ function makeRoot(root: string): string {
   try {
     mkdirSync(root, { recursive: true, mode: 0o775 });
   } catch (e) {
-    throw new FatalError("FATAL: can't make root dir", { cause: e });
+    const code = (e as NodeJS.ErrnoException).code;
+    // Node's text for a file in the way is "EEXIST: file already exists, mkdir".
+    const cause = code === "EEXIST" || code === "ENOTDIR" ? new Error(notADirectory(root), { cause: e }) : e;
+    throw new FatalError("FATAL: can't make root dir", { cause });
   }
   let resolved: string;
   try {
@@ -232,6 +241,13 @@ function makeRoot(root: string): string {
   }
   if (resolved !== root) log.info("normalized root path", { root, result: resolved });
   return resolved;
+}
+
+/** What is in the way of root, in the words of the flag: root itself or the file above it. */
+function notADirectory(root: string): string {
+  let p = root;
+  while (!existsSync(p) && p !== dirname(p)) p = dirname(p);
+  return p === root ? `--root ${root} is not a directory` : `--root ${root}: ${p} is not a directory`;
 }
 
 /**

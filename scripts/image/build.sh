@@ -6,15 +6,32 @@
 # when a source file is newer, then prints each image's size, uncompressed and gzip-compressed.
 # Idempotent; a re-run with nothing changed takes a few seconds (podman's layer cache).
 # Never passes --pull: the base images must resolve to the local stand-ins here.
+#
+# What it changes on this machine: nothing outside $GIT_SYNC_PODMAN_DIR (default .cache/podman
+# here: podman's configuration, image store and the stand-ins' work files) and podman's per-boot
+# state in /run/git-sync-podman-<n> (podman-env.sh). The host's /etc/containers and its image
+# store are left alone, so `podman` in a plain shell does not see these images; run
+# `. scripts/image/podman-env.sh` first. Packages are installed only when asked:
+#   --install                  apt-get install podman skopeo runc debootstrap catatonit when one is
+#                              missing (without it, a missing tool is named and the build stops)
 #   IMAGE=localhost/git-sync   image name (tags :latest and :debug)
 #   SKIP_SETUP=1               don't run setup-podman.sh / standins.sh
+#   GIT_SYNC_PODMAN_DIR=DIR    keep podman's configuration and store in DIR instead
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IMAGE=${IMAGE:-localhost/git-sync}
 if [ -x node_modules/.bin/bun ]; then BUN=node_modules/.bin/bun; else BUN="npx bun"; fi
+install=""
+for arg in "$@"; do
+  case "$arg" in
+    --install) install=--install ;;
+    *) echo "usage: scripts/image/build.sh [--install]" >&2; exit 2 ;;
+  esac
+done
+. scripts/image/podman-env.sh
 
 if [ -z "${SKIP_SETUP:-}" ]; then
-  scripts/image/setup-podman.sh >/dev/null
+  scripts/image/setup-podman.sh $install >/dev/null
   scripts/image/standins.sh
 fi
 
@@ -35,3 +52,4 @@ for target in distroless debug; do
 done
 
 $BUN scripts/image/sizes.ts "$IMAGE:latest" "$IMAGE:debug"
+echo "the images are in $GIT_SYNC_PODMAN_DIR; to run podman on them: . scripts/image/podman-env.sh"

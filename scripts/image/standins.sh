@@ -6,9 +6,12 @@
 #   gcr.io/distroless/base-debian12:latest   the .debs distroless uses for base-debian12
 #                                            (base-files netbase tzdata media-types libc6 libssl3
 #                                            + the CA bundle), not usr-merged, like the real one
-# Usage: scripts/image/standins.sh [workdir]   (default /tmp/git-sync-standins)
+# They go into the project's private podman store (podman-env.sh), like the image itself.
+# Usage: scripts/image/standins.sh [workdir]   (default $GIT_SYNC_PODMAN_DIR/standins)
 set -euo pipefail
-W=${1:-/tmp/git-sync-standins}
+. "$(dirname "$0")/podman-env.sh"
+W=${1:-$GIT_SYNC_PODMAN_DIR/standins}
+mkdir -p "$W"
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 DEBIAN=docker.io/library/debian:bookworm-slim
 DISTROLESS=gcr.io/distroless/base-debian12

@@ -1,6 +1,7 @@
 // Subcommands run from `kubectl exec` (the image has no shell): src/main.ts calls
 // runSubcommand() first and, when it returns null, carries on as git-sync. A repo URL or a flag
-// can never be `status` or `sync-now`, so these names cannot shadow a real invocation.
+// can never be `status`, `sync-now` or `help`: the sync path takes everything as flags and
+// ignores positional arguments (pflag), so these names cannot shadow a real invocation.
 import { processIO, type Env, type IO } from "./common.ts";
 import { runStatus } from "./status.ts";
 import { runSyncNow } from "./sync-now.ts";
@@ -12,6 +13,16 @@ const SUBCOMMANDS: Record<string, (args: string[], env: Env, io: IO) => Promise<
   status: runStatus,
   "sync-now": runSyncNow,
 };
+
+/**
+ * `git-sync help [status|sync-now]` is `--help` of the command it names, or of git-sync itself
+ * (upstream has no `help` and says `required flag: --root`). Other argv is returned as it is.
+ */
+export function expandHelp(argv: string[]): string[] {
+  const [node = "", self = "", name, topic] = argv;
+  if (name !== "help") return argv;
+  return topic !== undefined && Object.hasOwn(SUBCOMMANDS, topic) ? [node, self, topic, "--help"] : [node, self, "--help"];
+}
 
 /**
  * The exit code of the subcommand named by argv[2], or null when argv[2] is not one.

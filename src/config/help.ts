@@ -49,8 +49,22 @@ export function usage(defaults: Defaults = {}): string {
     const col = cols[i]!;
     return `${col}${" ".repeat(width - col.length + 3)}${o.help}${defaultText(o, defaults[o.name])}`;
   });
-  return `Usage of git-sync:\n${lines.join("\n")}\n`;
+  return `Usage of git-sync:\n${lines.join("\n")}\n${COMMANDS}`;
 }
+
+/**
+ * After the flag list, where a terminal leaves the reader: the operator subcommands (src/cli),
+ * which parse flags of their own. Their full usage is `git-sync help <name>`.
+ */
+const COMMANDS = `
+Commands (run inside the git-sync container, e.g. kubectl exec <pod> -c git-sync -- /git-sync status):
+  git-sync status [--json] [--http-bind ADDR] [--root DIR] [--pid N]
+        report on the running git-sync: hash, last success, failures, hooks; exit 0 healthy, 1 failing, 2 unreachable
+  git-sync sync-now [--http-bind ADDR] [--secret-file FILE] [--pid N]
+        ask the running git-sync to sync now (POST /sync with its secret, or its --sync-on-signal signal)
+  git-sync help [status|sync-now]
+        this text, or a subcommand's flags (the same as git-sync status --help)
+`;
 
 const GROUP_TITLES: Record<OptionSpec["group"], string> = {
   sync: "What to sync and when",
@@ -118,7 +132,9 @@ HOOKS
     to repeat.
 
     --exechook-command runs a program (a path, no shell, no arguments) in the new worktree
-    after the link moved, with $GITSYNC_HASH set to the commit. --exechook-argv takes a JSON
+    after the link moved, with $GITSYNC_HASH set to the commit. The worktree is its working
+    directory, so a relative path (./hook.sh) names a file of the synced tree; give an
+    absolute path for a program that lives elsewhere. --exechook-argv takes a JSON
     array instead, so arguments can be passed. --pre-publish-exechook-* is the same, started
     just before the link moves; it does not hold the publish back unless
     --pre-publish-exechook-gate is set. --webhook-url receives an HTTP request with the hash
@@ -172,6 +188,8 @@ SUBCOMMANDS
             ask the running git-sync to sync right away: POST /sync with its
             --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal
             sent to PID 1. Exit 2 when the instance has neither.
+    git-sync help [status|sync-now]
+            print the flag list (as --help) or a subcommand's usage (as status --help).
 
 EXIT CODES
     0   --one-time finished and every hook succeeded; or --help, --man, --version

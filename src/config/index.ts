@@ -16,6 +16,9 @@ export { manual, usage } from "./help.ts";
 
 const lines = (ls: string[]) => ls.map((l) => l + "\n").join("");
 
+/** Printed after a flag or config error instead of upstream's 70-line usage. */
+export const SEE_HELP = "run 'git-sync --help' for usage";
+
 /**
  * compat.md 2: env (read first, as upstream does while defining flags), then argv (without the
  * program name), then --version/--help/--man, then the 2.4 rules. `warnings` are the plain
@@ -44,8 +47,9 @@ export function resolveConfig(
     parseArgv(st, argv);
   } catch (e) {
     if (!(e instanceof ParseFailure)) throw e;
-    // pflag prints the error, the usage, and (from Parse's ExitOnError) the error again.
-    return { kind: "exit", code: 2, stdout: "", stderr: lines([...st.warnings, e.message]) + help() + e.message + "\n" };
+    // pflag prints the error, the usage, and (from Parse's ExitOnError) the error again; we
+    // print the error and where the usage is (README "Decisions"). Same exit code.
+    return { kind: "exit", code: 2, stdout: "", stderr: lines([...st.warnings, e.message, SEE_HELP]) };
   }
 
   const warned = lines(st.warnings);
@@ -58,7 +62,8 @@ export function resolveConfig(
     return { kind: "run", config, warnings: st.warnings, logs };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const stderr = warned + e.message + "\n" + help() + e.message + "\n";
+    // Upstream: message, usage, message. The usage would bury the one line that matters.
+    const stderr = warned + lines([e.message, SEE_HELP]);
     return {
       kind: "exit",
       code: 1,

@@ -112,7 +112,7 @@ export const OPTIONS = [
   // --- exec hooks
   { name: "exechook-command", type: "string", default: "", env: ["GITSYNC_EXECHOOK_COMMAND", "GIT_SYNC_EXECHOOK_COMMAND"],
     placeholder: "string", group: "hooks",
-    help: "program run in the new worktree after each publish (a path, no arguments, no shell)" },
+    help: "program run in the new worktree after each publish (a path, no arguments, no shell; a relative path like ./hook.sh means a file of the synced tree)" },
   { name: "exechook-argv", type: "string", default: "", env: ["GITSYNC_EXECHOOK_ARGV"], placeholder: "json", group: "hooks",
     help: "like --exechook-command, but a JSON array holding the program and its arguments, e.g. [\"/bin/make\",\"site\"]" },
   { name: "exechook-timeout", type: "duration", default: 30_000, env: ["GITSYNC_EXECHOOK_TIMEOUT", "GIT_SYNC_EXECHOOK_TIMEOUT"],
@@ -123,7 +123,7 @@ export const OPTIONS = [
     help: "wait this long before retrying a failed exechook (at least 1s)" },
   { name: "pre-publish-exechook-command", type: "string", default: "", env: ["GITSYNC_PRE_PUBLISH_EXECHOOK_COMMAND"],
     placeholder: "string", group: "hooks",
-    help: "program run in a new worktree just before the link moves to it (a path, no arguments)" },
+    help: "program run in a new worktree just before the link moves to it (a path, no arguments; a relative path means a file of the synced tree)" },
   { name: "pre-publish-exechook-argv", type: "string", default: "", env: ["GITSYNC_PRE_PUBLISH_EXECHOOK_ARGV"],
     placeholder: "json", group: "hooks",
     help: "like --pre-publish-exechook-command, but a JSON array holding the program and its arguments" },

@@ -3,6 +3,7 @@
 // program path with no shell and no word splitting; `--*-exechook-argv` (ours) takes a JSON
 // array instead, still without a shell.
 import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { hookEnv } from "../config/index.ts";
 import type { ExecHookConfig } from "../config/types.ts";
 import { formatCmd } from "../git/runner.ts";
@@ -21,16 +22,26 @@ function argvFlag(name: HookName): string {
   return name === "pre-publish-exechook" ? "--pre-publish-exechook-argv" : "--exechook-argv";
 }
 
-function notFound(name: HookName, cfg: ExecHookConfig, program: string): Error {
-  if (cfg.argv.length > 0) {
-    return new Error(`${name} program ${goQuote(program)} not found (or not executable); check ${argvFlag(name)}: its first element is the program, looked up in PATH unless it contains a slash`);
+function notFound(name: HookName, cfg: ExecHookConfig, program: string, worktree: string): Error {
+  const argvForm = cfg.argv.length > 0;
+  const head = `${name} ${argvForm ? "program" : "command"} ${goQuote(program)} not found (or not executable)`;
+  const words = program.trim().split(/\s+/);
+  // Upstream's cwd is the worktree (compat.md 5.2), so `./hook.sh` is looked for in the synced
+  // tree, not where git-sync was started: say where, since that is rarely what was meant.
+  if (program.includes("/") && !isAbsolute(program) && (argvForm || words.length === 1)) {
+    return new Error(
+      `${head} in the worktree ${worktree}: a relative path runs from the synced tree, so it must name a file of the repository; ` +
+        "give an absolute path for a program outside it",
+    );
+  }
+  if (argvForm) {
+    return new Error(`${head}; check ${argvFlag(name)}: its first element is the program, looked up in PATH unless it contains a slash`);
   }
   // The classic mistake is `--exechook-command="ls -la /x"`: say exactly why it fails and how
   // to do it instead, since upstream's spawn error ("no such file or directory") hides it.
-  const words = program.trim().split(/\s+/);
   const example = words.length > 1 ? ` (e.g. ${argvFlag(name)}='${JSON.stringify(words)}')` : "";
   return new Error(
-    `${name} command ${goQuote(program)} not found (or not executable): the command is a single program path and takes no arguments; ` +
+    `${head}: the command is a single program path and takes no arguments; ` +
       `to pass arguments, use a wrapper script or ${argvFlag(name)} with a JSON array${example}`,
   );
 }
@@ -60,7 +71,7 @@ export function createExecHookAction(name: "exechook" | "pre-publish-exechook", 
       // A missing cwd makes spawn fail with ENOENT too, which would read as "command not found".
       if (!existsSync(ev.worktree)) throw new Error(`Run(${cmd}): worktree ${ev.worktree} does not exist`);
       const program = lookPath(given[0]!, ev.worktree, env.PATH ?? "");
-      if (program === "") throw notFound(name, cfg, given[0]!);
+      if (program === "") throw notFound(name, cfg, given[0]!, ev.worktree);
 
       let r;
       try {

@@ -5,7 +5,7 @@
 // followed. Anything else (reftable, a linked worktree's git dir, a relative path, a tag whose
 // object we can't read cheaply) answers null, and the caller asks `git ls-remote` instead.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { readParsed, readSmallFile } from "../lib/small-files.ts";
 import { readGitfile } from "./context.ts";
 import type { RefListing } from "./remote.ts";
@@ -25,6 +25,32 @@ export function localRepoPath(repo: string): string {
     }
   }
   return isAbsolute(repo) ? repo : "";
+}
+
+/**
+ * git's own test for a local path (connect.c url_is_local_not_ssh): not `scheme://...`, and no
+ * colon before the first slash, which would make it scp-like `host:path` (or `helper::address`).
+ */
+function isLocalPath(repo: string): boolean {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(repo)) return false;
+  const colon = repo.indexOf(":");
+  const slash = repo.indexOf("/");
+  return colon < 0 || (slash >= 0 && slash < colon);
+}
+
+/**
+ * A relative local path --repo (`src`, `../mirror.git`) made absolute at startup, like --root,
+ * against the directory git-sync was started in. Upstream hands it to git as it is, and git,
+ * which runs in root, reads it from there: that reading is kept when nothing exists from the
+ * start directory but something does from root, so a manifest relying on it keeps working.
+ * URLs, scp-like addresses and absolute paths come back unchanged.
+ */
+export function absoluteLocalRepo(repo: string, cwd: string, root: string): string {
+  if (repo === "" || isAbsolute(repo) || !isLocalPath(repo)) return repo;
+  const fromCwd = resolve(cwd, repo);
+  if (existsSync(fromCwd)) return fromCwd;
+  const fromRoot = resolve(root, repo);
+  return existsSync(fromRoot) ? fromRoot : fromCwd;
 }
 
 function isFile(p: string): boolean {

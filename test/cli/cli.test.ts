@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runSubcommand } from "../../src/cli/index.ts";
+import { expandHelp, runSubcommand } from "../../src/cli/index.ts";
 import { cleanup, tmpDir } from "../helpers/index.ts";
 import { startTestServer, type TestServer } from "../http/_server.ts";
 
@@ -39,6 +39,22 @@ describe("runSubcommand", () => {
   it("is null for anything that is not a subcommand", () => {
     expect(runSubcommand(["bun", "git-sync", "--repo", "x"], {})).toBeNull();
     expect(runSubcommand(["bun", "git-sync"], {})).toBeNull();
+  });
+});
+
+describe("expandHelp: `git-sync help [topic]` is --help of what it names, only as the first argument", () => {
+  it.each<[string[], string[]]>([
+    [["help"], ["--help"]],
+    [["help", "status"], ["status", "--help"]],
+    [["help", "sync-now", "--json"], ["sync-now", "--help"]],
+    [["help", "nope"], ["--help"]],
+    [["help", "--root=/x"], ["--help"]],
+    [["--repo=x", "help"], ["--repo=x", "help"]],
+    [["--repo", "help"], ["--repo", "help"]],
+    [["status", "help"], ["status", "help"]],
+    [[], []],
+  ])("%p", (args, want) => {
+    expect(expandHelp(["bun", "git-sync", ...args])).toEqual(["bun", "git-sync", ...want]);
   });
 });
 

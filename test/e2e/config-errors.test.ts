@@ -3,12 +3,28 @@
 import { expect, test } from "bun:test";
 import { expectExit0, scenario } from "../helpers/index.ts";
 
-test.concurrent("reject an unknown flag with the usage and exit 2", async () => {
+const SEE_HELP = "run 'git-sync --help' for usage";
+
+test.concurrent("reject an unknown flag with exit 2, the error and where the usage is", async () => {
   await using t = await scenario();
   const r = await t.run(["--no-such-flag", `--repo=${t.repo}`, `--root=${t.root}`]);
   expect(r.code).toBe(2);
-  expect(r.stderr).toContain("unknown flag: --no-such-flag");
-  expect(r.stderr).toContain("--repo"); // the usage lists the flags
+  expect(r.stderr).toBe(`unknown flag: --no-such-flag\n${SEE_HELP}\n`);
+});
+
+test.concurrent("a bad --period value is one line of error and one of advice, not the whole usage (exit 2 as upstream)", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--repo=${t.repo}`, `--root=${t.root}`, "--period=5"]);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toBe(`invalid argument "5" for "--period" flag: time: missing unit in duration "5"\n${SEE_HELP}\n`);
+});
+
+test.concurrent("a config error is its message and where the usage is, exit 1", async () => {
+  await using t = await scenario();
+  const r = await t.run([`--repo=${t.repo}`]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`required flag: --root must be specified\n${SEE_HELP}\n`);
 });
 
 test.concurrent("reject a v3 single-dash long flag with exit 2", async () => {
@@ -85,4 +101,34 @@ test.concurrent("print the usage on stdout for --help and exit 0", async () => {
   const r = expectExit0(await t.run(["--help"]));
   expect(r.stdout).toContain("--repo");
   expect(r.stdout).toContain("--root");
+});
+
+test.concurrent("--help names the operator subcommands status and sync-now, with their main flags", async () => {
+  await using t = await scenario();
+  const r = expectExit0(await t.run(["--help"]));
+  expect(r.stdout).toMatch(/^ {2}git-sync status \[--json\] \[--http-bind ADDR\] \[--root DIR\]/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync sync-now \[--http-bind ADDR\] \[--secret-file FILE\]/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync help \[status\|sync-now\]/m);
+});
+
+test.concurrent.each<[string[], string]>([
+  [["help"], "Usage of git-sync:\n"],
+  [["help", "--period=5"], "Usage of git-sync:\n"],
+  [["help", "status"], "usage: git-sync status "],
+  [["status", "--help"], "usage: git-sync status "],
+  [["help", "sync-now"], "usage: git-sync sync-now "],
+  [["sync-now", "--help"], "usage: git-sync sync-now "],
+])("git-sync %p prints help on stdout and exits 0", async (args, start) => {
+  await using t = await scenario();
+  // No --root anywhere: help must not need one.
+  const r = expectExit0(await t.run(args, { env: { GITSYNC_ROOT: "", GITSYNC_REPO: "" } }));
+  expect(r.stdout).toStartWith(start);
+  expect(r.stderr).toBe("");
+});
+
+test.concurrent("help is a subcommand only as the first argument: elsewhere it is an ignored positional, as upstream", async () => {
+  await using t = await scenario();
+  const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${t.root}`, "--link=link", "help"]);
+  expectExit0(r);
+  expect(t.hash()).not.toBe("");
 });

@@ -2,7 +2,7 @@
 // hooks that log what they saw, a real webhook receiver for the metrics scenario.
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { commit, freePort, head, httpGet, metricValue, readOr, scenario, waitFor } from "../helpers/index.ts";
+import { commit, freePort, git, head, httpGet, jsonLines, metricValue, readOr, scenario, waitFor } from "../helpers/index.ts";
 import { Receiver, script } from "../hooks/_fixtures.ts";
 
 // The helpers set a default timeout only for the first test file that loads them; scenarios here
@@ -131,6 +131,30 @@ test.concurrent('--exechook-command="ls -la /x" says the command was not found a
   // Not an opaque spawn error.
   expect(error).not.toContain("ENOENT");
   expect(t.hash()).toBe(head(t.repo));
+});
+
+test.concurrent("a relative exechook runs from the synced tree, and when it is not there the error says where it looked", async () => {
+  await using t = await scenario();
+  // Beside the root, where the user started git-sync: not where a relative hook is looked for.
+  const log = join(t.dir, "hook.log");
+  script(t.dir, "hook.sh", `echo "$PWD" >> '${log}'`);
+  const r = await t.run(["--one-time", ...t.args("--exechook-command=./hook.sh")], { cwd: t.dir });
+  expect(r.code).toBe(1);
+  const failed = jsonLines(r.stderr).filter((l) => l.logger === "exechook" && l.msg === "hook failed");
+  expect(failed.length).toBe(1);
+  const hash = head(t.repo);
+  expect(String(failed[0]!.error)).toBe(
+    `exechook command "./hook.sh" not found (or not executable) in the worktree ${t.worktree(hash)}: ` +
+      "a relative path runs from the synced tree, so it must name a file of the repository; give an absolute path for a program outside it",
+  );
+  expect(lines(log)).toEqual([]);
+
+  // Committed to the repository, the same relative command runs, in the worktree (upstream's cwd).
+  script(t.repo, "hook.sh", `echo "$PWD" >> '${log}'`);
+  git(t.repo, "add", "hook.sh");
+  git(t.repo, "commit", "-qm", "add the hook");
+  expect((await t.run(["--one-time", ...t.args("--exechook-command=./hook.sh")], { cwd: t.dir })).code).toBe(0);
+  expect(lines(log)).toEqual([t.worktree(head(t.repo))]);
 });
 
 test.concurrent("--exechook-argv passes its arguments intact, without a shell", async () => {

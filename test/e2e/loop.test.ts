@@ -1,6 +1,6 @@
 // Loop control (compat.md 4.1, 4.4, 4.5, 4.6, 4.9): failure limits, periods, timeouts, signals.
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { commit, countMsg, expectExit0, git, head, isAlive, isSymlink, readOr, scenario, waitFor } from "../helpers/index.ts";
 
@@ -30,6 +30,28 @@ test.concurrent("keep retrying with --max-failures=-1", async () => {
   await gs.waitLog(RETRY, 5);
   expect(gs.done).toBe(false);
   expect(gs.count(ABORT)).toBe(0);
+});
+
+test.concurrent("docs/laptop.md: a mirror in sync ends at its first outage by default; --max-failures=-1 rides it out and catches up", async () => {
+  await using t = await scenario();
+  const away = join(t.dir, "repo-away");
+  // The default: one failed poll after a good sync is the end (exit 1), the link stays.
+  const strict = t.start("--period=100ms");
+  await t.waitHash(head(t.repo), 15_000, strict);
+  renameSync(t.repo, away); // the remote stops answering
+  expect(await strict.exited()).toBe(1);
+  expect(strict.count(ABORT)).toBe(1);
+  renameSync(away, t.repo);
+
+  const patient = t.start("--period=100ms", "--max-failures=-1");
+  await t.waitHash(head(t.repo), 15_000, patient);
+  renameSync(t.repo, away);
+  await patient.waitLog(RETRY, 3);
+  expect(patient.done).toBe(false);
+  renameSync(away, t.repo);
+  const next = commit(t.repo, "file", "after the outage\n");
+  await t.waitHash(next, 15_000, patient);
+  expect(patient.count(ABORT)).toBe(0);
 });
 
 test.concurrent("--init-max-failures bounds the failures before the first success", async () => {

@@ -1,7 +1,7 @@
 // The startup sequence through the binary (compat.md 3): what is fatal, what is logged, and what
 // the private git config and the hooks' environment hold.
 import { expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { head, jsonLines, scenario, waitFor } from "../helpers/index.ts";
 
@@ -83,4 +83,38 @@ test.concurrent("git version is logged at V0, and a git that can't answer it end
   const fatal = jsonLines(r.stderr).find((l) => l.msg === "FATAL: can't run git version");
   expect(String(fatal?.error)).toContain("exit status 3");
   expect(existsSync(join(root, "link"))).toBe(false);
+});
+
+test.concurrent("a relative --repo path is read from the directory git-sync starts in, like a relative --root", async () => {
+  await using t = await scenario();
+  // The user's shell is in the scenario dir, which holds `repo`; git itself would look in root.
+  const r = await t.run(["--one-time", "--repo=repo", "--root=root", "--link=link"], { cwd: t.dir });
+  expect(r.code).toBe(0);
+  expect(t.hash()).toBe(head(t.repo));
+  expect(jsonLines(r.stderr).find((l) => l.msg === "normalized repo path")).toMatchObject({ level: 0, repo: "repo", result: realpathSync(t.repo) });
+});
+
+test.concurrent("a relative --repo that names nothing from the start directory keeps upstream's reading, from root", async () => {
+  await using t = await scenario();
+  // From <dir>/a/b, ../repo would be <dir>/a/repo (absent); from <dir>/root it is <dir>/repo.
+  const start = join(t.dir, "a", "b");
+  mkdirSync(start, { recursive: true });
+  const r = await t.run(["--one-time", "--repo=../repo", `--root=${t.root}`, "--link=link"], { cwd: start });
+  expect(r.code).toBe(0);
+  expect(t.hash()).toBe(head(t.repo));
+});
+
+test.concurrent("--root naming a file: exit 1 with --root <path> is not a directory", async () => {
+  await using t = await scenario();
+  const file = join(t.dir, "a-file");
+  writeFileSync(file, "");
+  for (const [root, error] of [
+    [file, `--root ${file} is not a directory`],
+    [join(file, "sub"), `--root ${join(file, "sub")}: ${file} is not a directory`],
+  ]) {
+    const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${root}`]);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.stderr).find((l) => l.msg === "FATAL: can't make root dir")).toMatchObject({ error });
+    expect(r.stderr).not.toContain("EEXIST");
+  }
 });

@@ -12,6 +12,10 @@ import { startReceiver, startSecretSshd } from "./_servers.ts";
 import { startEvilHost, type AdvertisedRef } from "../adversary/_evil-host.ts";
 import { blob, commitTree, rawTree } from "../adversary/trees.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
+import { usePrivatePodman } from "../helpers/podman.ts";
+
+// podman, here and in everything this file starts, uses the store scripts/image/build.sh fills.
+usePrivatePodman();
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
 const DEBUG_IMAGE = process.env.GIT_SYNC_DEBUG_IMAGE ?? "localhost/git-sync:debug";

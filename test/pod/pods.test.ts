@@ -17,6 +17,10 @@ import { join } from "node:path";
 import { ROOT, cleanup, commit, freePort, git, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP, type GitHTTPServer } from "../servers/index.ts";
 import { renderManifest, type RenderOptions } from "../../scripts/pod/render.ts";
+import { usePrivatePodman } from "../helpers/podman.ts";
+
+// podman, here and in everything this file starts, uses the store scripts/image/build.sh fills.
+usePrivatePodman();
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
 const DEBUG_IMAGE = process.env.GIT_SYNC_DEBUG_IMAGE ?? "localhost/git-sync:debug";

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { listLocalRefs, localRepoPath } from "../../src/repo/local-refs.ts";
+import { absoluteLocalRepo, listLocalRefs, localRepoPath } from "../../src/repo/local-refs.ts";
 import { parseLsRemote, pickRef, refCandidates, type RefListing } from "../../src/repo/remote.ts";
 import { parsePktLines, pkt, SmartHTTP, smartHTTPSettings } from "../../src/repo/smart-http.ts";
 import { commit, git, makeRepo, tmpDir } from "../helpers/index.ts";
@@ -173,4 +173,31 @@ test("pkt-lines: lengths include themselves; flush, delim and ERR", () => {
   expect(parsePktLines(wire)).toEqual(["one", null, "two", null]);
   expect(() => parsePktLines(new TextEncoder().encode(pkt("ERR no such repo\n")))).toThrow("remote error: no such repo");
   expect(() => parsePktLines(new TextEncoder().encode("00ffshort"))).toThrow("truncated");
+});
+
+describe("absoluteLocalRepo: a relative local path --repo is read from the start directory, like --root", () => {
+  // <dir>/abs/start is where git-sync starts, <dir>/abs/root its root; `here` exists from the
+  // start directory, `../beside` only from root (upstream's reading, kept).
+  const base = join(dir, "abs");
+  const start = join(base, "start");
+  const root = join(base, "root");
+  beforeAll(() => {
+    for (const d of [join(start, "here"), root, join(base, "beside")]) mkdirSync(d, { recursive: true });
+  });
+  test.each([
+    ["here", join(start, "here")],
+    ["./here/", join(start, "here")],
+    ["../beside", join(base, "beside")],
+    ["missing", join(start, "missing")],
+    ["sub/dir:with-colon", join(start, "sub/dir:with-colon")],
+    ["/srv/repo", "/srv/repo"],
+    ["file:///srv/repo", "file:///srv/repo"],
+    ["https://example.com/org/repo", "https://example.com/org/repo"],
+    ["ssh://git@example.com/org/repo", "ssh://git@example.com/org/repo"],
+    ["git@example.com:org/repo", "git@example.com:org/repo"],
+    ["example.com:repo", "example.com:repo"],
+    ["ext::ssh -p 2222 host %S repo", "ext::ssh -p 2222 host %S repo"],
+  ])("%p", (repo, want) => {
+    expect(absoluteLocalRepo(repo, start, root)).toBe(want);
+  });
 });

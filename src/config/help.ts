@@ -57,11 +57,12 @@ export function usage(defaults: Defaults = {}): string {
  * which parse flags of their own. Their full usage is `git-sync help <name>`.
  */
 const COMMANDS = `
-Commands (run inside the git-sync container, e.g. kubectl exec <pod> -c git-sync -- /git-sync status):
-  git-sync status [--json] [--http-bind ADDR] [--root DIR] [--pid N]
-        report on the running git-sync: hash, last success, failures, hooks; exit 0 healthy, 1 failing, 2 unreachable
-  git-sync sync-now [--http-bind ADDR] [--secret-file FILE] [--pid N]
-        ask the running git-sync to sync now (POST /sync with its secret, or its --sync-on-signal signal)
+Commands (in the git-sync container, e.g. kubectl exec <pod> -c git-sync -- /git-sync status, or on the same host):
+  git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N]
+        report on a running git-sync: hash, last success, failures, hooks; exit 0 healthy, 1 failing, 2 unreachable
+  git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
+        ask a running git-sync to sync now (POST /sync with its secret, or its --sync-on-signal signal)
+  Both pick the instance their flags belong to; with none, PID 1 in a container, else the only one.
   git-sync help [status|sync-now]
         this text, or a subcommand's flags (the same as git-sync status --help)
 `;
@@ -180,14 +181,18 @@ PUSH TRIGGER
     scheduled. More in docs/push.md.
 
 SUBCOMMANDS
-    git-sync status [--json]
-            report on the git-sync running in this container (kubectl exec); reads its
-            endpoint from $GITSYNC_HTTP_BIND, or the root from $GITSYNC_ROOT. Exit 0 when
-            healthy, 1 when failing or not ready, 2 when nothing could be read.
-    git-sync sync-now
-            ask the running git-sync to sync right away: POST /sync with its
+    git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N]
+            report on a running git-sync (kubectl exec into its container, or on the same
+            host). Exit 0 when healthy, 1 when failing or not ready, 2 when nothing could be
+            read or it is unclear which instance is meant.
+    git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N]
+            ask a running git-sync to sync right away: POST /sync with its
             --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal
-            sent to PID 1. Exit 2 when the instance has neither.
+            sent to that instance's process. Exit 2 when the instance has neither.
+    Both choose the instance the same way: the one --root, --link or --http-bind belongs
+    to, or --pid; with none given, PID 1 when it is git-sync (a container), else the one
+    the environment names, else the only one running. With several and nothing to tell
+    them apart they list the candidates (pid, root, link, endpoint) and exit 2.
     git-sync help [status|sync-now]
             print the flag list (as --help) or a subcommand's usage (as status --help).
 

@@ -106,8 +106,8 @@ test.concurrent("print the usage on stdout for --help and exit 0", async () => {
 test.concurrent("--help names the operator subcommands status and sync-now, with their main flags", async () => {
   await using t = await scenario();
   const r = expectExit0(await t.run(["--help"]));
-  expect(r.stdout).toMatch(/^ {2}git-sync status \[--json\] \[--http-bind ADDR\] \[--root DIR\]/m);
-  expect(r.stdout).toMatch(/^ {2}git-sync sync-now \[--http-bind ADDR\] \[--secret-file FILE\]/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync status \[--json\] \[--root DIR\] \[--link PATH\] \[--http-bind ADDR\] \[--pid N\]$/m);
+  expect(r.stdout).toMatch(/^ {2}git-sync sync-now \[--root DIR\] \[--link PATH\] \[--http-bind ADDR\] \[--pid N\] \[--secret-file FILE\]$/m);
   expect(r.stdout).toMatch(/^ {2}git-sync help \[status\|sync-now\]/m);
 });
 

@@ -8,6 +8,7 @@ import { askpassCount, githubTokenCount } from "../../src/state/metrics.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { cleanup, git, gitEnv, tmpDir } from "../helpers/index.ts";
 import { makeAppKey, makeBareRepo, makeTestCA, startAskpassServer, startGitHTTP, startGitHubServer, type GitHTTPServer } from "../servers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { harness, removeSelfBinary, selfBinary, testConfig } from "./_fixtures.ts";
 
 let dir: string;
@@ -123,7 +124,7 @@ describe("http basic auth", () => {
     expect(b.requests.some((q) => q.user === "bob")).toBe(true);
   });
 
-  it("https with a private CA", async () => {
+  it.skipIf(missing("openssl"))("https with a private CA", async () => {
     const d = scratch();
     const ca = makeTestCA(d);
     const srv = startGitHTTP({ projectRoot: repos, users: { alice: "tls-secret" }, tls: { cert: ca.cert, key: ca.key } });

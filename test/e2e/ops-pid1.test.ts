@@ -6,8 +6,10 @@ import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, type Scenario, commit, git, gitEnv, head, isAlive, readOr, scenario, waitFor } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
 const UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"];
+const noNamespaces = missing("pid-namespace");
 const GIT = Bun.which("git") ?? "/usr/bin/git";
 
 /** dist/git-sync as PID 1 of a new PID namespace, with its stderr collected. */
@@ -68,7 +70,7 @@ function nsProcesses(pid1: number): ProcInfo[] {
   return [...byPid.values()];
 }
 
-test.concurrent("PID 1 in a PID namespace reaps the orphans of hundreds of git calls: zombie count stays at zero", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 in a PID namespace reaps the orphans of hundreds of git calls: zombie count stays at zero", async () => {
   await using t = await scenario();
   const calls = join(t.dir, "calls");
   const zombies = join(t.dir, "zombies");
@@ -139,7 +141,7 @@ exec ${GIT} "$@"
   }
 }, 60_000);
 
-test.concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits promptly", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits promptly", async () => {
   await using t = await scenario();
   const ns = new Namespace(t, t.args("--period=100ms"));
   try {
@@ -159,7 +161,7 @@ test.concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits prom
   }
 }, 45_000);
 
-test.concurrent("PID 1 passes the child's exit code through: one-time with a bad ref exits 1, a good one 0", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 passes the child's exit code through: one-time with a bad ref exits 1, a good one 0", async () => {
   await using t = await scenario();
   const bad = new Namespace(t, [`--repo=${t.repo}`, `--root=${join(t.dir, "root-bad")}`, "--one-time", "--ref=no-such-branch"]);
   const good = new Namespace(t, t.args("--one-time"));

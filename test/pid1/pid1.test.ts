@@ -5,13 +5,15 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { childArgv } from "../../src/pid1/index.ts";
 import { cleanup, tmpDir, waitFor } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
 let dir = "";
 let entry = "";
 
-const canUnshare = Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"]).exitCode === 0;
+const skip = missing("pid-namespace");
 
 beforeAll(async () => {
+  if (skip) return;
   dir = tmpDir("gs-pid1-");
   entry = join(dir, "entry");
   const r = await Bun.build({
@@ -21,7 +23,7 @@ beforeAll(async () => {
   if (!r.success) throw new Error(`can't compile the test entry: ${r.logs.join("\n")}`);
 });
 
-afterAll(() => cleanup(dir));
+afterAll(() => dir && cleanup(dir));
 
 function env(mode: string, extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: process.env.PATH ?? "/usr/bin:/bin", PID1_TEST_MODE: mode, ...extra };
@@ -104,7 +106,7 @@ class Namespace {
   }
 }
 
-describe.skipIf(!canUnshare)("pid1 in a PID namespace", () => {
+describe.skipIf(skip)("pid1 in a PID namespace", () => {
   it("a child that exits 42 makes PID 1 exit 42, every time", async () => {
     for (let i = 0; i < 25; i++) {
       const r = await runAsInit("exit:42", 5_000);

@@ -7,8 +7,8 @@
 // down and leave nothing behind.
 //
 // Needs podman, catatonit (for the Pod's infra container) and the images scripts/image/build.sh
-// builds. Without them the cases are skipped, with the reason printed and counted as a skip,
-// unless GIT_SYNC_REQUIRE_IMAGE=1 (.ci/run sets it): then a missing prerequisite fails.
+// builds. Without them the cases are skipped and `npm test` names what was missing, unless
+// GIT_SYNC_REQUIRE_IMAGE=1 (.ci/run sets it): then a missing prerequisite fails.
 //   GIT_SYNC_IMAGE        default localhost/git-sync:latest (the distroless target)
 //   GIT_SYNC_DEBUG_IMAGE  default localhost/git-sync:debug (busybox: the webhook's receiver)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, cleanup, commit, freePort, git, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP, type GitHTTPServer } from "../servers/index.ts";
+import { missingTools, toolGap, unmet, type Gap } from "../helpers/prereqs.ts";
 import { renderManifest, type RenderOptions } from "../../scripts/pod/render.ts";
 
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
@@ -34,20 +35,17 @@ const README = "/code/hello/README.md";
 /** In the name of every Pod, volume and image this file creates. */
 const RUN = `t${process.pid.toString(36)}${Date.now().toString(36).slice(-5)}`;
 
-function missing(): string | undefined {
-  if (!Bun.which("podman")) return "podman is not installed (scripts/image/setup-podman.sh installs it)";
-  if (!Bun.which("catatonit") && !existsSync("/usr/libexec/podman/catatonit")) {
-    return "catatonit is not installed: podman runs it in every Pod's infra container (scripts/image/setup-podman.sh installs it)";
-  }
-  for (const image of [IMAGE, DEBUG_IMAGE, DEBIAN]) {
+/** podman, catatonit and the images; under GIT_SYNC_REQUIRE_IMAGE=1 a gap fails (test/helpers/prereqs.ts). */
+function imageGaps(): Array<Gap | undefined> {
+  // podman also finds catatonit in its own libexec directory, off PATH.
+  const tools = missingTools(["podman", "catatonit"]).filter((t) => t === "podman" || !existsSync("/usr/libexec/podman/catatonit"));
+  if (tools.length > 0) return tools.map(toolGap);
+  return [IMAGE, DEBUG_IMAGE, DEBIAN].map((image) => {
     const p = Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env });
-    if (p.exitCode !== 0) return `image ${image} is not present (run scripts/image/build.sh); nothing is pulled`;
-  }
-  return undefined;
+    return p.exitCode === 0 ? undefined : { what: `image ${image} not present (nothing is pulled)`, get: "bash scripts/image/build.sh", strictness: "image" };
+  });
 }
-const skip = missing();
-const required = process.env.GIT_SYNC_REQUIRE_IMAGE === "1";
-if (skip && !required) console.log(`test/pod: SKIPPED: ${skip}`);
+const skip = unmet(imageGaps());
 
 interface Out {
   code: number | null;
@@ -168,15 +166,7 @@ async function remains(): Promise<{ pods: string[]; containers: string[]; volume
   };
 }
 
-if (skip && required) {
-  test("prerequisites: podman, catatonit and the images", () => {
-    throw new Error(`GIT_SYNC_REQUIRE_IMAGE=1, but ${skip}`);
-  });
-}
-// Counted as a skip in the summary, with the reason in its name: never a silent pass.
-if (skip && !required) test.skip(`pods (SKIPPED: ${skip})`, () => {});
-
-describe.skipIf(skip !== undefined)("pods", () => {
+describe.skipIf(skip)("pods", () => {
   let work = "";
   let repos = "";
   let server: GitHTTPServer;

@@ -58,9 +58,8 @@ describe("http basic auth", () => {
 
   it("no credential for the host fails at once instead of prompting", async () => {
     const h = await harness(testConfig({ repo: `${a.url}/repo.git` }), { privateDir: scratch() });
-    const started = Date.now();
+    // git's own refusal, not the attempt's deadline ending a wait for a prompt.
     await expect(h.attempt(["ls-remote", h.auth.repo])).rejects.toThrow(/could not read Username|terminal prompts disabled/);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it("password file rotated between two fetches", async () => {

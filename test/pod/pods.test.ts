@@ -3,8 +3,8 @@
 // written; scripts/pod/render.ts only swaps image names and the repository URL and makes names
 // and the webhook port unique. For each example: serve a repo over smart HTTP on 127.0.0.1,
 // play the Pod on the host network, read README.md through the app container, push a change,
-// see it there within a few poll periods, check the hooks and `git-sync status`, tear the Pod
-// down and leave nothing behind.
+// see it there (the delay after the push is printed), check the hooks and `git-sync status`,
+// tear the Pod down and leave nothing behind.
 //
 // Needs podman, catatonit (for the Pod's infra container) and the images scripts/image/build.sh
 // builds. Without them the cases are skipped and `npm test` names what was missing, unless
@@ -216,7 +216,7 @@ describe.skipIf(skip)("pods", () => {
 
       const hash2 = pushCommit(repos, repo, "README.md", BYE);
       const pushed = Date.now();
-      await waitFor("Bye through the app container", async () => (await pod.read("app", README)) === BYE, 5 * PERIOD_MS, 200);
+      await waitFor("Bye through the app container", async () => (await pod.read("app", README)) === BYE, 15 * PERIOD_MS, 200);
       console.log(`${pod.name}: the change reached the app ${Date.now() - pushed} ms after the push (period ${PERIOD_MS} ms)`);
       expect(await statusHash(pod)).toBe(hash2);
       await hooks?.(hash2, BYE);
@@ -305,7 +305,7 @@ describe.skipIf(skip)("pods", () => {
       git(work, "checkout", "-q", "-B", "develop");
       const dev = commit(work, "README.md", BYE);
       git(work, "push", "-q", join(repos, repo), "develop");
-      await waitFor("Bye on develop", async () => (await read("develop")) === BYE, 5 * PERIOD_MS, 200);
+      await waitFor("Bye on develop", async () => (await read("develop")) === BYE, 15 * PERIOD_MS, 200);
       expect(await target("develop")).toBe(`.worktrees/${dev}`);
       expect(await read("main")).toBe(HELLO);
       expect(await read("release")).toBe(HELLO);

@@ -81,11 +81,11 @@ let pidNamespaces: boolean | undefined;
 
 /** Conditions of the machine rather than tools: counted and required like tools. */
 export const CONDITIONS = {
-  root: (): Gap | undefined => (process.getuid?.() === 0 ? undefined : { what: "not root", get: "run the tests as root", strictness: "tools" }),
+  root: (): Gap | undefined => (process.getuid?.() === 0 ? undefined : { what: "mounting a tmpfs not permitted", get: "run the tests as root", strictness: "tools" }),
   "pid-namespace": (): Gap | undefined => {
     if (missingTools(["unshare"]).length > 0) return toolGap("unshare");
     pidNamespaces ??= Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-    return pidNamespaces ? undefined : { what: "no PID namespaces (unshare --pid failed)", get: "run the tests as root", strictness: "tools" };
+    return pidNamespaces ? undefined : { what: "PID namespaces not permitted", get: "run the tests as root", strictness: "tools" };
   },
 } as const;
 

@@ -21,10 +21,8 @@ const BUDGET_NON_BINARY_GZIP = 20e6;
 /** Podman and both images, built by scripts/image/build.sh; under GIT_SYNC_REQUIRE_IMAGE=1 a gap fails. */
 function imageGaps(): Array<Gap | undefined> {
   if (!which("podman")) return [toolGap("podman")];
-  return [IMAGE, DEBUG_IMAGE].map((image) => {
-    const p = Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env });
-    return p.exitCode === 0 ? undefined : { what: `image ${image} not built`, get: "bash scripts/image/build.sh", strictness: "image" };
-  });
+  const built = [IMAGE, DEBUG_IMAGE].every((image) => Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env }).exitCode === 0);
+  return [built ? undefined : { what: "podman images not built", get: "bash scripts/image/build.sh", strictness: "image" }];
 }
 const skip = unmet(imageGaps());
 if (!skip) {

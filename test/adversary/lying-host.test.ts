@@ -7,9 +7,13 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { archive, commit, freePort, git, httpGet, linkHash, metric, readOr, runBinary, scenario, snapshot, waitFor, type Running, type Scenario } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { startEvilHost, type AdvertisedRef, type EvilHost } from "./_evil-host.ts";
 
 setDefaultTimeout(60_000);
+
+// Signed tags and commits: git runs ssh-keygen to make them.
+const noSsh = missing("ssh-keygen");
 
 /** An ed25519 key, trusted by the scenario's allowed_signers file. */
 function trustKey(t: Scenario): { key: string; signers: string } {
@@ -73,7 +77,7 @@ async function status(port: number): Promise<StatusDoc> {
   return JSON.parse((await httpGet(port, "/status")).body) as StatusDoc;
 }
 
-test.concurrent("a host that lies about a signed tag's peeled commit cannot get the unsigned commit it put in the pack published (tag mode, protocol v2); a tag that moves between poll and fetch publishes the newer one", async () => {
+test.skipIf(noSsh).concurrent("a host that lies about a signed tag's peeled commit cannot get the unsigned commit it put in the pack published (tag mode, protocol v2); a tag that moves between poll and fetch publishes the newer one", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   const c1 = commit(t.repo, "file", "release one\n");
@@ -128,7 +132,7 @@ test.concurrent("a host that lies about a signed tag's peeled commit cannot get 
   }
 });
 
-test.concurrent("a protocol-v0 host whose ^{} line rolls a tag back to an older signed commit is refused (commit mode)", async () => {
+test.skipIf(noSsh).concurrent("a protocol-v0 host whose ^{} line rolls a tag back to an older signed commit is refused (commit mode)", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   signCommits(t, key);
@@ -150,7 +154,7 @@ test.concurrent("a protocol-v0 host whose ^{} line rolls a tag back to an older 
   }
 });
 
-test.concurrent("a local repo whose packed-refs ^ line was edited cannot get an unsigned ancestor published (file:// and plain path, tag mode)", async () => {
+test.skipIf(noSsh).concurrent("a local repo whose packed-refs ^ line was edited cannot get an unsigned ancestor published (file:// and plain path, tag mode)", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   const unsigned = git(t.repo, "rev-parse", "HEAD");
@@ -181,7 +185,7 @@ test.concurrent("a local repo whose packed-refs ^ line was edited cannot get an 
   expectTreeOf(t, join(root, "link"), c1);
 });
 
-test.concurrent("a semver: ref whose newest tag the host says peels to a signed commit it injected, not the tagged one, is refused (tag-and-commit)", async () => {
+test.skipIf(noSsh).concurrent("a semver: ref whose newest tag the host says peels to a signed commit it injected, not the tagged one, is refused (tag-and-commit)", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   signCommits(t, key);
@@ -240,7 +244,7 @@ test.concurrent("with --also-link and no --verify-signatures, a ref the host say
   }
 });
 
-test.concurrent("copy mode: a host that lies about a signed tag's peeled commit cannot get its injected commit copied into --link", async () => {
+test.skipIf(noSsh).concurrent("copy mode: a host that lies about a signed tag's peeled commit cannot get its injected commit copied into --link", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   const c1 = commit(t.repo, "file", "release one\n");
@@ -261,7 +265,7 @@ test.concurrent("copy mode: a host that lies about a signed tag's peeled commit 
   }
 });
 
-test.concurrent("the cheap poll is no way around the policy: a tag re-pointed at an unsigned tag is refused whether the host lies that it still peels to the published commit or it really does", async () => {
+test.skipIf(noSsh).concurrent("the cheap poll is no way around the policy: a tag re-pointed at an unsigned tag is refused whether the host lies that it still peels to the published commit or it really does", async () => {
   await using t = await scenario();
   const { key, signers } = trustKey(t);
   const c1 = commit(t.repo, "file", "release one\n");

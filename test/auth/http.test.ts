@@ -8,6 +8,7 @@ import { askpassCount, githubTokenCount } from "../../src/state/metrics.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { cleanup, git, gitEnv, tmpDir } from "../helpers/index.ts";
 import { makeAppKey, makeBareRepo, makeTestCA, startAskpassServer, startGitHTTP, startGitHubServer, type GitHTTPServer } from "../servers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { harness, removeSelfBinary, selfBinary, testConfig } from "./_fixtures.ts";
 
 let dir: string;
@@ -57,9 +58,8 @@ describe("http basic auth", () => {
 
   it("no credential for the host fails at once instead of prompting", async () => {
     const h = await harness(testConfig({ repo: `${a.url}/repo.git` }), { privateDir: scratch() });
-    const started = Date.now();
+    // git's own refusal, not the attempt's deadline ending a wait for a prompt.
     await expect(h.attempt(["ls-remote", h.auth.repo])).rejects.toThrow(/could not read Username|terminal prompts disabled/);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it("password file rotated between two fetches", async () => {
@@ -123,7 +123,7 @@ describe("http basic auth", () => {
     expect(b.requests.some((q) => q.user === "bob")).toBe(true);
   });
 
-  it("https with a private CA", async () => {
+  it.skipIf(missing("openssl"))("https with a private CA", async () => {
     const d = scratch();
     const ca = makeTestCA(d);
     const srv = startGitHTTP({ projectRoot: repos, users: { alice: "tls-secret" }, tls: { cert: ca.cert, key: ca.key } });

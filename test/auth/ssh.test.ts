@@ -5,7 +5,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, git, tmpDir } from "../helpers/index.ts";
 import { genKey, makeBareRepo, startSSHD, type SSHServer } from "../servers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { harness, removeSelfBinary, selfBinary, testConfig } from "./_fixtures.ts";
+
+const skip = missing("sshd", "ssh", "ssh-keygen");
 
 let dir: string;
 let repos: string;
@@ -16,6 +19,7 @@ let head: string;
 let subHead: string;
 
 beforeAll(async () => {
+  if (skip) return;
   await selfBinary();
   dir = tmpDir("gs-auth-ssh-");
   repos = join(dir, "repos");
@@ -32,6 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (skip) return;
   await srv.stop();
   await other.stop();
   cleanup(dir);
@@ -46,7 +51,7 @@ function scratch(): string {
 
 const url = (s: SSHServer, name = "repo.git") => `ssh://${s.user}@127.0.0.1:${s.port}${join(repos, name)}`;
 
-describe("ssh", () => {
+describe.skipIf(skip)("ssh", () => {
   it("three keys, only the last one authorized", async () => {
     const h = await harness(testConfig({ repo: url(srv), sshKeyFiles: keys, sshKnownHostsFile: srv.knownHostsFile }), { privateDir: scratch() });
     expect(h.auth.gitEnv().GIT_SSH).toBe(await selfBinary());

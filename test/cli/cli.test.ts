@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandHelp, runSubcommand } from "../../src/cli/index.ts";
-import { cleanup, tmpDir } from "../helpers/index.ts";
+import { cleanup, tmpDir, waitFor } from "../helpers/index.ts";
 import { startTestServer, type TestServer } from "../http/_server.ts";
 
 let t: TestServer | undefined;
@@ -260,7 +260,7 @@ describe("git-sync sync-now", () => {
       const r = await cli(["sync-now", "--pid", String(process.pid)], { GITSYNC_SYNC_ON_SIGNAL: "USR2" });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`SIGUSR2 sent to PID ${process.pid}`);
-      for (let i = 0; i < 50 && got === 0; i++) await Bun.sleep(10);
+      await waitFor("SIGUSR2 to arrive", () => got > 0);
       expect(got).toBe(1);
     } finally {
       process.off("SIGUSR2", onSignal);
@@ -276,7 +276,7 @@ describe("git-sync sync-now", () => {
       const r = await cli(["sync-now", "--pid", String(process.pid)], { GITSYNC_HTTP_BIND: `127.0.0.1:${t.server.port}`, GITSYNC_SYNC_ON_SIGNAL: "USR2" });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("SIGUSR2");
-      for (let i = 0; i < 50 && got === 0; i++) await Bun.sleep(10);
+      await waitFor("SIGUSR2 to arrive", () => got > 0);
       expect(got).toBe(1);
       expect(t.syncRequests()).toBe(0);
     } finally {

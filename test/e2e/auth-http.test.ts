@@ -5,6 +5,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { git, jsonLines, linkHash, readOr, type Running, type Scenario, scenario, waitFor } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { makeAppKey, makeBareRepo, makeTestCA, pushCommit, startAskpassServer, startGitHTTP, startGitHubServer } from "../servers/index.ts";
 
 /** Per test: explicit, as a default set elsewhere does not reach every file of a run. */
@@ -308,7 +309,7 @@ test.concurrent("--askpass-url that fails its first calls: the long-running proc
   expect(r.stderr).not.toContain(pw);
 }, TIMEOUT);
 
-test.concurrent("https with a test CA through --git-config=http.sslCAInfo", async () => {
+test.skipIf(missing("openssl")).concurrent("https with a test CA through --git-config=http.sslCAInfo", async () => {
   await using t = await scenario();
   const repos = reposDir(t);
   const pw = secret("tls");

@@ -5,7 +5,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, git, jsonLines, type Scenario, scenario, tmpDir } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { genKey, makeBareRepo, pushCommit, startSSHD, type SSHServer } from "../servers/index.ts";
+
+const skip = missing("sshd", "ssh", "ssh-keygen");
 
 /** Per test: explicit, as a default set elsewhere does not reach every file of a run. */
 // Generous: three git servers with a CGI process per request share two cores with other suites.
@@ -21,6 +24,7 @@ let s2: SSHServer;
 let s3: SSHServer;
 
 beforeAll(async () => {
+  if (skip) return;
   dir = tmpDir("gs-e2e-ssh-");
   keys = [1, 2, 3].map((n) => join(dir, `key${n}`));
   const pubs = keys.map((k) => genKey(k, `key-${k.slice(-1)}`));
@@ -29,6 +33,7 @@ beforeAll(async () => {
 }, TIMEOUT);
 
 afterAll(async () => {
+  if (skip) return;
   await Promise.all([s1, s2, s3].map((s) => s?.stop()));
   cleanup(dir);
 }, TIMEOUT);
@@ -67,7 +72,7 @@ function errorText(stderr: string): string {
 }
 
 /** Wait for the link to reach `hash`; on a timeout, say what the process last logged as errors. */
-test.concurrent("ssh:// URL with user and port, synced by the long-running loop", async () => {
+test.skipIf(skip).concurrent("ssh:// URL with user and port, synced by the long-running loop", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
@@ -83,7 +88,7 @@ test.concurrent("ssh:// URL with user and port, synced by the long-running loop"
   await r.stop();
 }, TIMEOUT);
 
-test.concurrent("three --ssh-key-file where only one is authorized", async () => {
+test.skipIf(skip).concurrent("three --ssh-key-file where only one is authorized", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
@@ -102,7 +107,7 @@ test.concurrent("three --ssh-key-file where only one is authorized", async () =>
   expect(t.read()).toBe("repo.git\n");
 }, TIMEOUT);
 
-test.concurrent("--ssh-known-hosts-file with a mismatched host key is refused", async () => {
+test.skipIf(skip).concurrent("--ssh-known-hosts-file with a mismatched host key is refused", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   makeBareRepo(repos, "repo.git");
@@ -115,7 +120,7 @@ test.concurrent("--ssh-known-hosts-file with a mismatched host key is refused", 
   expect(t.hash()).toBe("");
 }, TIMEOUT);
 
-test.concurrent("--ssh-known-hosts=false accepts a mismatched host key", async () => {
+test.skipIf(skip).concurrent("--ssh-known-hosts=false accepts a mismatched host key", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
@@ -131,7 +136,7 @@ test.concurrent("--ssh-known-hosts=false accepts a mismatched host key", async (
 // The scp-like form (`user@host:path`) has no place for a port and our sshd cannot listen on 22,
 // so the host is an alias from the user's own ssh config ($HOME/.ssh/config, HOME = a temp dir),
 // which git-sync's generated config Includes.
-test.concurrent("scp-like user@host:path URL through a Host alias in $HOME/.ssh/config", async () => {
+test.skipIf(skip).concurrent("scp-like user@host:path URL through a Host alias in $HOME/.ssh/config", async () => {
   await using t = await scenario();
   const { repos, env, home } = setup(t);
   const first = makeBareRepo(repos, "repo.git").head;
@@ -147,7 +152,7 @@ test.concurrent("scp-like user@host:path URL through a Host alias in $HOME/.ssh/
   await r.stop();
 }, TIMEOUT);
 
-test.concurrent("submodules on two other ssh servers with different keys", async () => {
+test.skipIf(skip).concurrent("submodules on two other ssh servers with different keys", async () => {
   await using t = await scenario();
   const { repos, env } = setup(t);
   const sub1 = makeBareRepo(repos, "sub1.git", "file", "sub one\n").head;

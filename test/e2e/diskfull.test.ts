@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, w
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { ERROR, commit, freePort, git, head, metric, readOr, scenario, waitFor, type Running } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
-const canMount = process.getuid?.() === 0;
+const cantMount = missing("root", "mount");
 const MB = 1024 * 1024;
 
 // Free space left for the update: less than its pack (the fetch fails), or room for the pack
@@ -17,7 +18,7 @@ for (const [where, free] of [
   ["the fetch", 1 * MB],
   ["the checkout", 3.5 * MB],
 ] as const) {
-  test.skipIf(!canMount).concurrent(`disk full during ${where}: the last tree stays served, errors are reported, and it recovers cleanly`, async () => {
+  test.skipIf(cantMount).concurrent(`disk full during ${where}: the last tree stays served, errors are reported, and it recovers cleanly`, async () => {
     await using t = await scenario();
     const mnt = join(t.dir, "mnt");
     mkdirSync(mnt);

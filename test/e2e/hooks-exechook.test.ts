@@ -77,14 +77,12 @@ test.concurrent("exechook that fails N times then succeeds is retried at the bac
   const runs = lines(hook.log).map((l) => l.split(" "));
   expect(runs.length).toBe(N + 1);
   expect(new Set(runs.map((r) => r[2]))).toEqual(new Set([head(t.repo)]));
-  for (let i = 1; i < runs.length; i++) {
-    const gap = Number(runs[i]![1]) - Number(runs[i - 1]![1]);
-    expect(gap).toBeGreaterThanOrEqual(950);
-    expect(gap).toBeLessThan(3000);
-  }
+  // Never before the backoff; how much later depends on the machine, so each failure's own
+  // log line says when it is retried.
+  for (let i = 1; i < runs.length; i++) expect(Number(runs[i]![1]) - Number(runs[i - 1]![1])).toBeGreaterThanOrEqual(950);
   const failed = gs.logs().filter((l) => l.logger === "exechook" && l.msg === "hook failed");
   expect(failed.length).toBe(N);
-  expect(failed[0]!.retry).toBe("1s");
+  expect(failed.map((f) => f.retry)).toEqual(Array(N).fill("1s"));
   expect(String(failed[0]!.error)).toContain("exit status 1");
   expect(String(failed[0]!.error)).toContain("failing run 1");
 });

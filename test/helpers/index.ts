@@ -225,14 +225,14 @@ export class Running {
   }
 }
 
-/** Poll `fn` until it returns truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+/** Poll `fn` until it returns truthy, and return that; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, false | 0 | "" | null | undefined>;
     } catch (e) {
       last = e;
     }

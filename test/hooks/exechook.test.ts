@@ -117,13 +117,12 @@ describe("exechook", () => {
   it("a timeout kills the hook's whole process group", async () => {
     const cmd = script(dir, "slow.sh", `sleep 30 &\necho $! > "${out}/bg"\nsleep 30`);
     h = harness(makeConfig({ exechook: { command: cmd, timeout: 1000 }, oneTime: true }));
-    const t0 = Date.now();
     h.hooks.exechook!.send({ hash: "eeee", previousHash: "", worktree: worktree(dir, "eeee") });
+    // The hook would run for 30s; the error says the timeout ended it.
     expect(await h.hooks.exechook!.firstResult()).toBe(false);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(String(messages(h.lines, "hook failed")[0]!.error)).toContain("timed out after 1s");
     const bg = Number(readFileSync(join(out, "bg"), "utf8"));
-    await waitFor("grandchild sleep gone", () => processGone(bg), 3000);
+    await waitFor("grandchild sleep gone", () => processGone(bg), 15_000);
   });
 
   it("a hash that already succeeded is not run again; a new one is", async () => {

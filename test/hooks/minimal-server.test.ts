@@ -67,9 +67,8 @@ describe("webhook to a minimal HTTP server", () => {
   });
 
   it("a body that never ends fails at the webhook timeout instead of hanging", async () => {
-    const t0 = Date.now();
+    // Without the timeout this would hang until the test's own; the error says which ended it.
     expect(await oneShot("HTTP/1.1 200 OK\n\npartial", { timeout: 1000 }, false)).toBe(false);
-    expect(Date.now() - t0).toBeLessThan(3000);
     expect(String(messages(h!.lines, "hook failed")[0]!.error)).toContain("context deadline exceeded");
   });
 

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pushRequestCount } from "../../src/state/metrics.ts";
 import { BURST, MAX_BODY, PushCoalescer, RequestBudget, pushedRef, refMatches } from "../../src/http/push.ts";
+import { waitFor } from "../helpers/index.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 
 const SECRET = "s3cret-push";
@@ -235,26 +236,34 @@ describe("events", () => {
 
 describe("coalescing", () => {
   it("a burst of 10 pushes inside --http-sync-min-interval: one wake at once, one at the end of the interval", async () => {
-    start({ httpSyncMinInterval: 2_000 });
-    const accepted = pushRequestCount.get({ result: "accepted" });
-    const began = performance.now();
-    const answers: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const r = await push(github(MAIN));
-      expect(r.status).toBe(202);
-      answers.push(r.body);
+    // The burst must land inside the interval. Whether it did, the answers say (the deferred wake
+    // has not fired yet): a machine too busy to send ten loopback requests in 2s gets a longer
+    // interval and another burst, instead of a failure that says nothing about coalescing.
+    let interval = 2_000;
+    let answers: string[] = [];
+    let began = 0;
+    for (let attempt = 1; ; attempt++) {
+      t?.stop();
+      start({ httpSyncMinInterval: interval });
+      const accepted = pushRequestCount.get({ result: "accepted" });
+      began = performance.now();
+      answers = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await push(github(MAIN));
+        expect(r.status).toBe(202);
+        answers.push(r.body);
+      }
+      expect(pushRequestCount.get({ result: "accepted" })).toBe(accepted + 10);
+      if (t!.syncRequests() === 1 || attempt === 3) break;
+      interval *= 4;
     }
-    // Ten loopback requests take well under the 2s interval, even on a loaded machine.
-    expect(performance.now() - began).toBeLessThan(2_000);
     expect(answers[0]).toBe("sync requested\n");
     for (const a of answers.slice(1)) expect(a).toMatch(/^sync requested: joins the sync due in \d+ms\n$/);
     expect(t!.syncRequests()).toBe(1);
-    expect(pushRequestCount.get({ result: "accepted" })).toBe(accepted + 10);
-    const end = Date.now() + 5_000;
-    while (t!.syncRequests() < 2 && Date.now() < end) await Bun.sleep(20);
-    expect(t!.syncRequests()).toBe(2);
-    expect(performance.now() - began).toBeGreaterThanOrEqual(1_900);
-    await Bun.sleep(500);
+    await waitFor("the deferred wake", () => t!.syncRequests() >= 2, interval + 15_000);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(interval - 100);
+    // A quarter interval more: no third wake.
+    await Bun.sleep(interval / 4);
     expect(t!.syncRequests()).toBe(2);
   });
 

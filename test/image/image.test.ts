@@ -1,13 +1,15 @@
 // Black-box tests of the container image built from Dockerfile.distroless (scripts/image/build.sh).
 // Containers run with --network=host only to reach servers on 127.0.0.1; nothing else is contacted.
-// Skipped, with the reason printed, when podman or the built images are missing.
+// Skipped when podman or the built images are missing (test/helpers/prereqs.ts), unless
+// GIT_SYNC_REQUIRE_IMAGE=1 (.ci/run): then that is a failure.
 //   GIT_SYNC_IMAGE        default localhost/git-sync:latest (the distroless target)
 //   GIT_SYNC_DEBUG_IMAGE  default localhost/git-sync:debug
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { archive, cleanup, git, snapshot, tmpDir, waitFor } from "../helpers/index.ts";
-import { makeBareRepo, makeTestCA, pushCommit, SSHD, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
+import { makeBareRepo, makeTestCA, pushCommit, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
+import { missing, toolGap, unmet, which, type Gap } from "../helpers/prereqs.ts";
 import { startReceiver, startSecretSshd } from "./_servers.ts";
 import { startEvilHost, type AdvertisedRef } from "../adversary/_evil-host.ts";
 import { blob, commitTree, rawTree } from "../adversary/trees.ts";
@@ -20,26 +22,14 @@ usePrivatePodman();
 const IMAGE = process.env.GIT_SYNC_IMAGE ?? "localhost/git-sync:latest";
 const DEBUG_IMAGE = process.env.GIT_SYNC_DEBUG_IMAGE ?? "localhost/git-sync:debug";
 const BUDGET_NON_BINARY_GZIP = 20e6;
-const haveOpenssl = () => Bun.which("openssl") !== null;
-const haveSshd = () => existsSync(SSHD);
-
-function skipReason(): string | undefined {
-  if (!Bun.which("podman")) return "podman is not installed (run scripts/image/build.sh)";
-  for (const image of [IMAGE, DEBUG_IMAGE]) {
-    const p = Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env });
-    if (p.exitCode !== 0) return `image ${image} is not built (run scripts/image/build.sh)`;
-  }
-  return undefined;
+/** Podman and both images, built by scripts/image/build.sh; under GIT_SYNC_REQUIRE_IMAGE=1 a gap fails. */
+function imageGaps(): Array<Gap | undefined> {
+  if (!which("podman")) return [toolGap("podman")];
+  const built = [IMAGE, DEBUG_IMAGE].every((image) => Bun.spawnSync(["podman", "image", "exists", image], { stdout: "ignore", stderr: "ignore", env: process.env }).exitCode === 0);
+  return [built ? undefined : { what: "podman images not built", get: "bash scripts/image/build.sh", strictness: "image" }];
 }
-const skip = skipReason();
-// .ci/run builds the image and sets this: there a missing prerequisite is a failure, not a skip.
-const required = process.env.GIT_SYNC_REQUIRE_IMAGE === "1";
-if (skip && required) {
-  test("the image is built (GIT_SYNC_REQUIRE_IMAGE=1)", () => {
-    throw new Error(skip);
-  });
-} else if (skip) console.log(`test/image: SKIPPED: ${skip}`);
-else {
+const skip = unmet(imageGaps());
+if (!skip) {
   const p = Bun.spawnSync(["podman", "image", "inspect", "--format", "{{.Created.Unix}}", IMAGE], { stdout: "pipe", env: process.env });
   const created = Number(p.stdout.toString().trim()) * 1000;
   const bin = Bun.file(`${import.meta.dir}/../../dist/git-sync`);
@@ -47,6 +37,10 @@ else {
     console.log(`test/image: NOTE: dist/git-sync is newer than ${IMAGE}; run scripts/image/build.sh to test the current binary`);
   }
 }
+// Servers on the host the HTTPS and ssh cases need; without them only those cases skip.
+const noHttps = !skip && missing("openssl");
+const noSsh = !skip && missing("sshd", "ssh-keygen");
+const noSigners = !skip && missing("ssh-keygen", "gpg");
 
 interface RunOpts {
   image?: string;
@@ -99,7 +93,7 @@ function synced(root: string, rel: string, link = "current"): string {
   return readFileSync(join(realpathSync(join(root, link)), rel), "utf8");
 }
 
-describe.skipIf(skip !== undefined)("image", () => {
+describe.skipIf(skip)("image", () => {
   let work = "";
   let repos = ""; // bare repos served by every server
   let mainHash = "";
@@ -120,7 +114,7 @@ describe.skipIf(skip !== undefined)("image", () => {
     mkdirSync(repos);
     publicHttp = startGitHTTP({ projectRoot: repos });
     authHttp = startGitHTTP({ projectRoot: repos, users: { [auth.user]: auth.pass } });
-    if (haveOpenssl()) {
+    if (!noHttps) {
       const caDir = join(work, "ca");
       mkdirSync(caDir);
       const ca = makeTestCA(caDir);
@@ -128,7 +122,7 @@ describe.skipIf(skip !== undefined)("image", () => {
       caFile = ca.caFile;
       https = startGitHTTP({ projectRoot: repos, users: { [auth.user]: auth.pass }, tls: ca });
     }
-    if (haveSshd()) {
+    if (!noSsh) {
       secretDir = join(work, "git-secret");
       sshd = await startSecretSshd(join(work, "sshd"), secretDir);
       sshPort = sshd.port;
@@ -259,7 +253,7 @@ describe.skipIf(skip !== undefined)("image", () => {
     expect(r.stderr + r.stdout).not.toContain(auth.pass);
   });
 
-  test.skipIf(!haveOpenssl())("sync over HTTPS with a test CA", async () => {
+  test.skipIf(noHttps)("sync over HTTPS with a test CA", async () => {
     const root = volumeDir(work, "sync-https");
     const r = await sync([`--repo=${https?.url}/main.git`, `--username=${auth.user}`], {
       root,
@@ -270,7 +264,7 @@ describe.skipIf(skip !== undefined)("image", () => {
     expect(synced(root, "file")).toBe("main\n");
   });
 
-  test.skipIf(!haveSshd())("sync over ssh with a key and known_hosts in /etc/git-secret", async () => {
+  test.skipIf(noSsh)("sync over ssh with a key and known_hosts in /etc/git-secret", async () => {
     const root = volumeDir(work, "sync-ssh");
     const r = await sync([`--repo=ssh://${sshd?.user}@127.0.0.1:${sshPort}${repos}/main.git`], { root, volumes: [`${secretDir}:/etc/git-secret:ro`] });
     expectOk(r);
@@ -358,7 +352,7 @@ describe.skipIf(skip !== undefined)("image", () => {
   };
   let signed: ReturnType<typeof signedRepo> | undefined;
 
-  test("--verify-signatures: SSH- and OpenPGP-signed commits are verified and published", async () => {
+  test.skipIf(noSigners)("--verify-signatures: SSH- and OpenPGP-signed commits are verified and published", async () => {
     signed ??= signedRepo();
     const keys = [`${signed.pub}:/keys:ro`];
     const flags = ["--verify-signatures=commit", "--allowed-signers-file=/keys/allowed_signers", "--trusted-keys-file=/keys/trusted.asc"];
@@ -371,7 +365,7 @@ describe.skipIf(skip !== undefined)("image", () => {
     }
   });
 
-  test("--verify-signatures: an unsigned commit is refused, exit 1, nothing published", async () => {
+  test.skipIf(noSigners)("--verify-signatures: an unsigned commit is refused, exit 1, nothing published", async () => {
     signed ??= signedRepo();
     const root = volumeDir(work, "sync-verify-unsigned");
     const r = await sync(

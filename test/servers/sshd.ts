@@ -1,11 +1,10 @@
 // sshd on a free 127.0.0.1 port with a test host key, an authorized_keys file the test chooses,
-// and a matching known_hosts line. Needs Debian's openssh-server (/usr/sbin/sshd) and, as root,
-// /run/sshd (privilege separation directory).
+// and a matching known_hosts line. Needs sshd and ssh-keygen on PATH (tests check with
+// `needs("sshd", "ssh-keygen")`) and, as root, /run/sshd (privilege separation directory).
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, waitFor } from "../helpers/index.ts";
-
-export const SSHD = "/usr/sbin/sshd";
+import { toolPath } from "../helpers/prereqs.ts";
 
 /** ed25519 key pair at <path> and <path>.pub (mode 0600, as ssh demands); returns the public line. */
 export function genKey(path: string, comment = "git-sync-test"): string {
@@ -29,7 +28,8 @@ export interface SSHServer {
 }
 
 export async function startSSHD(dir: string, authorizedKeys: string[]): Promise<SSHServer> {
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  // Only a root sshd chroots its unprivileged child there; another user could not create it.
+  if (process.getuid?.() === 0) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const hostKey = join(dir, "host_key");
   const hostPub = genKey(hostKey, "host");
   const authFile = join(dir, "authorized_keys");
@@ -56,7 +56,8 @@ export async function startSSHD(dir: string, authorizedKeys: string[]): Promise<
       "",
     ].join("\n"),
   );
-  const proc = Bun.spawn([SSHD, "-D", "-e", "-f", cfg], { stdout: "pipe", stderr: "pipe" });
+  // sshd re-executes itself, which needs its absolute path.
+  const proc = Bun.spawn([toolPath("sshd"), "-D", "-e", "-f", cfg], { stdout: "pipe", stderr: "pipe" });
   let log = "";
   void (async () => {
     for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);

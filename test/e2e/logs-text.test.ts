@@ -3,10 +3,13 @@
 // binary a real pseudo-terminal; its transcript is what the terminal showed.
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { missing } from "../helpers/prereqs.ts";
 import { BIN, gitEnv, jsonLines, readOr, scenario, type Scenario } from "../helpers/index.ts";
 
 const TEXT_LINE = /^\d\d:\d\d:\d\d\.\d{3} (INFO |ERROR|V\d   ) /;
 const ESC = "\x1b[";
+
+const noTerminal = missing("script");
 
 function quote(s: string): string {
   return `'${s.replace(/'/g, "'\\''")}'`;
@@ -33,7 +36,7 @@ test.concurrent("JSON lines when stderr is not a terminal, by default and with -
   }
 });
 
-test.concurrent("text lines on a terminal by default", async () => {
+test.skipIf(noTerminal).concurrent("text lines on a terminal by default", async () => {
   await using t = await scenario();
   const r = await onTerminal(t, ["--one-time", ...t.args()]);
   expect(r.code).toBe(0);
@@ -44,7 +47,7 @@ test.concurrent("text lines on a terminal by default", async () => {
   expect(r.out).not.toContain(ESC);
 });
 
-test.concurrent("--log-format=json on a terminal prints JSON lines", async () => {
+test.skipIf(noTerminal).concurrent("--log-format=json on a terminal prints JSON lines", async () => {
   await using t = await scenario();
   const r = await onTerminal(t, ["--one-time", "--log-format=json", ...t.args()]);
   expect(r.code).toBe(0);
@@ -52,7 +55,7 @@ test.concurrent("--log-format=json on a terminal prints JSON lines", async () =>
   expect(lines(r.out).filter((l) => TEXT_LINE.test(l))).toEqual([]);
 });
 
-test.concurrent("colour on a terminal with TERM set, none under NO_COLOR", async () => {
+test.skipIf(noTerminal).concurrent("colour on a terminal with TERM set, none under NO_COLOR", async () => {
   await using t = await scenario();
   const colored = await onTerminal(t, ["--one-time", ...t.args()], { TERM: "xterm" });
   expect(colored.code).toBe(0);

@@ -6,7 +6,10 @@
 import { expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { missing } from "../helpers/prereqs.ts";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
+
+const noNamespaces = missing("pid-namespace");
 
 /** `kubectl exec` / a shell on the laptop: a new process of the binary, with an empty environment. */
 function exec(t: Scenario, ...args: string[]) {
@@ -84,7 +87,7 @@ test.concurrent("two instances on one host: --root, --link and --http-bind each 
   expect(gsA.done).toBe(false);
 }, 60_000);
 
-test.concurrent("sync-now in a namespace whose PID 1 is not git-sync signals the only instance, which syncs", async () => {
+test.skipIf(noNamespaces).concurrent("sync-now in a namespace whose PID 1 is not git-sync signals the only instance, which syncs", async () => {
   await using t = await scenario();
   const go = join(t.dir, "go");
   // PID 1 is a shell (the pause container of a shareProcessNamespace Pod, or systemd on a host).
@@ -105,7 +108,7 @@ kill $!; wait`;
   expect(out).toContain("synced");
 }, 30_000);
 
-test.concurrent("in a container whose PID 1 is git-sync's init, sync-now and status with nothing given find it", async () => {
+test.skipIf(noNamespaces).concurrent("in a container whose PID 1 is git-sync's init, sync-now and status with nothing given find it", async () => {
   await using t = await scenario();
   const port = freePort();
   const ns = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", BIN, ...t.args("--period=1h", "--sync-on-signal=SIGHUP", `--http-bind=127.0.0.1:${port}`)], {

@@ -1,4 +1,4 @@
-// Compiles src/main.ts into one executable with Bun.build (STYLE.md 12).
+// Compiles src/main.ts into one executable with Bun.build.
 //   bun scripts/build.ts             -> dist/git-sync for this machine
 //   bun scripts/build.ts --release   -> dist/git-sync-<os>-<arch> for every release target + SHA256SUMS
 import { mkdirSync } from "node:fs";

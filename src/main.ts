@@ -1,4 +1,4 @@
-// Entry point (STYLE.md 1): argv + env -> validated config -> sync loop; this file owns the
+// Entry point: argv + env -> validated config -> sync loop; this file owns the
 // exit code and is the only place that writes to stdout/stderr directly.
 //
 // Before the CLI proper, the binary may be running in another role:

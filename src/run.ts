@@ -1,4 +1,4 @@
-// The composition root: the startup sequence (compat.md 3) and the process lifecycle around the
+// The composition root: the startup sequence (behaviour.md 3) and the process lifecycle around the
 // sync loop. It resolves git and root, builds the private git config, sets up auth, starts the
 // HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
 // together (the loop never starts the server; the server never imports the loop). Returns the
@@ -38,7 +38,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
   const terminal = stderrIsTerminal();
   stderrSink.format = chooseLogFormat(config.logFormat, terminal);
   stderrSink.color = chooseColor(stderrSink.format, terminal, process.env);
-  // "setting --ref from deprecated --branch" and friends (compat.md 2.4).
+  // "setting --ref from deprecated --branch" and friends (behaviour.md 2.4).
   for (const msg of overrideLogs) log.info(msg);
   log.info("starting up", {
     version: VERSION,
@@ -97,7 +97,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     log.v(2, "created private gitconfig file", { path: gitConfigPath });
 
     const git = new Git(gitPath, log, () => process.env);
-    // compat.md 3 step 7, off the critical path: logged when git answers (in practice while the
+    // behaviour.md 3 step 7, off the critical path: logged when git answers (in practice while the
     // rest of startup and the first `git init` run), and awaited by the first attempt before it
     // fetches, where a failure still ends the process with exit 1.
     const startupDeadline = Date.now() + 30_000;
@@ -183,7 +183,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       syncer = new Fleet(ctx, members, remote, refresh);
     }
     const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
-    // SIGINT ends sleep-forever with 0 (compat.md 4.1); any other stop reports the signal.
+    // SIGINT ends sleep-forever with 0 (behaviour.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
     return await reraise(stopSignal, cleanups);
   } catch (e) {
@@ -218,7 +218,7 @@ async function reraise(sig: NodeJS.Signals, cleanups: Array<() => void>): Promis
 }
 
 function resolveGit(git: string): string {
-  // A path must exist and be executable; a bare name is looked up on PATH (compat.md 3 step 2).
+  // A path must exist and be executable; a bare name is looked up on PATH (behaviour.md 3 step 2).
   const found = lookPath(git, process.cwd(), process.env.PATH ?? "");
   if (!found) throw new FatalError("FATAL: git executable not found", { cause: new Error(`${git}: not found on PATH`) });
   return found;
@@ -251,7 +251,7 @@ function notADirectory(root: string): string {
 }
 
 /**
- * compat.md 3 steps 9-12: our defaults, then --git-config and --git-config-add, written to the
+ * behaviour.md 3 steps 9-12: our defaults, then --git-config and --git-config-add, written to the
  * private global gitconfig in one go (git/config-file.ts) and logged as `git config`.
  */
 async function setupGitConfig(git: Git, gitConfig: GitConfigFile, path: string, config: Config, cwd: string, deadline: number): Promise<void> {

@@ -1,4 +1,4 @@
-// --askpass-url (compat.md 6.3): GET the URL at every sync attempt, 1s timeout, no redirects,
+// --askpass-url (behaviour.md 6.3): GET the URL at every sync attempt, 1s timeout, no redirects,
 // status 200 required, body lines `username=…` / `password=…`.
 import { readBounded } from "../lib/bounded-body.ts";
 import { createHttpClient } from "../lib/http-client.ts";

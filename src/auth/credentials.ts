@@ -1,4 +1,4 @@
-// Credentials for remotes git prompts for (http(s), and file:// as upstream's own tests use it): moving userinfo out of --repo (compat.md 3 step 5), reading
+// Credentials for remotes git prompts for (http(s), and file:// as upstream's own tests use it): moving userinfo out of --repo (behaviour.md 3 step 5), reading
 // password files, and matching git's askpass prompts against the credential list.
 //
 // Upstream stores credentials with `git credential approve` into `credential-cache`. A credential
@@ -15,7 +15,7 @@ export interface ResolvedCredential {
 }
 
 /**
- * compat.md 3 step 5: an http(s) --repo with userinfo loses it, and (with no --username) it becomes
+ * behaviour.md 3 step 5: an http(s) --repo with userinfo loses it, and (with no --username) it becomes
  * the first credential. The username credential, when there is one, always comes first.
  */
 export function mergeRepoCredentials(config: Pick<Config, "repo" | "username" | "password" | "passwordFile" | "credentials">): {

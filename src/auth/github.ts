@@ -1,4 +1,4 @@
-// GitHub App installation tokens (compat.md 6.4): a JWT signed RS256 with WebCrypto, exchanged
+// GitHub App installation tokens (behaviour.md 6.4): a JWT signed RS256 with WebCrypto, exchanged
 // at <base>/app/installations/<id>/access_tokens for a token used as the repo's password.
 import { readFileSync } from "node:fs";
 import { readBounded } from "../lib/bounded-body.ts";

@@ -1,7 +1,7 @@
-// Authentication (compat.md 6): everything git needs to reach a private repo, set up once at
+// Authentication (behaviour.md 6): everything git needs to reach a private repo, set up once at
 // startup and refreshed at the start of every sync attempt.
 //
-// Mechanisms chosen because the image has no /bin/sh (image README 5), and used on the host too:
+// Mechanisms chosen because the image has no /bin/sh (docs/image.md, "no shell"), and used on the host too:
 //  - http(s): this binary is GIT_ASKPASS; the credentials reach it through GITSYNC_INTERNAL_ASKPASS
 //    in the env of git children only (never argv, never disk, never the process env that hooks get).
 //    No credential.helper at all: upstream's `credential.helper cache` cannot run without a shell.
@@ -25,7 +25,7 @@ export { runInternalMode } from "./internal.ts";
 export { FatalAuthError } from "./github.ts";
 export { mergeRepoCredentials } from "./credentials.ts";
 
-/** compat.md 6.7: a fixed path, as upstream. */
+/** behaviour.md 6.7: a fixed path, as upstream. */
 export const COOKIE_FILE = "/etc/git-secret/cookie_file";
 
 export interface Auth {
@@ -41,7 +41,7 @@ export interface Auth {
   /** Environment to add to the PROCESS env (inherited by hooks): no secrets here. */
   processEnv(): Record<string, string>;
   /**
-   * Step 1 of every sync attempt (compat.md 6.1). Throws Error("credential refresh failed: …"),
+   * Step 1 of every sync attempt (behaviour.md 6.1). Throws Error("credential refresh failed: …"),
    * or a FatalAuthError (unreadable GitHub key file) that the caller turns into exit 1 after
    * logging `log.error(err.cause, err.message)`.
    */
@@ -55,7 +55,7 @@ export interface AuthDeps {
   log: Logger;
   /** The program git runs as GIT_ASKPASS and GIT_SSH. Default: process.execPath (the compiled binary). */
   self?: string;
-  /** The private global gitconfig being built; http.cookiefile goes there (compat.md 6.7). */
+  /** The private global gitconfig being built; http.cookiefile goes there (behaviour.md 6.7). */
   gitConfig?: GitConfigFile;
   /** Defaults for tests: process.env, COOKIE_FILE. */
   env?: Record<string, string | undefined>;
@@ -71,7 +71,7 @@ function isCompiled(): boolean {
 }
 
 /**
- * compat.md 3 steps 5, 6 and 10. Call it after the private gitconfig has its defaults (step 9)
+ * behaviour.md 3 steps 5, 6 and 10. Call it after the private gitconfig has its defaults (step 9)
  * and before --git-config is applied (step 11), with `git` already using that gitconfig.
  */
 export async function setupAuth(config: Config, deps: AuthDeps): Promise<Auth> {
@@ -193,7 +193,7 @@ class AuthImpl implements Auth {
     for (const c of this.credentials) {
       let password = c.password;
       if (c.passwordFile !== "") {
-        // compat.md 6.1: re-read at every attempt, so a rotated token needs no restart.
+        // behaviour.md 6.1: re-read at every attempt, so a rotated token needs no restart.
         password = readSecretFile(c.passwordFile, "password file");
         this.log.v(3, "read password from file", { file: c.passwordFile });
       }

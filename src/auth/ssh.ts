@@ -1,4 +1,4 @@
-// SSH without a shell (compat.md 6.6; image README 5). Upstream exports
+// SSH without a shell (behaviour.md 6.6; docs/image.md, "no shell"). Upstream exports
 // GIT_SSH_COMMAND="ssh -i key -o …", which git can only run through /bin/sh. Instead git runs
 // GIT_SSH=<this binary> (a bare path is exec'd directly) and the binary, in its internal ssh
 // mode, runs the real `ssh -F <generated config> <git's args>`. The options upstream puts on the

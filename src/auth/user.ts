@@ -1,4 +1,4 @@
-// --add-user (compat.md 3 step 6): ssh refuses to run for a UID without a passwd entry on older
+// --add-user (behaviour.md 3 step 6): ssh refuses to run for a UID without a passwd entry on older
 // OpenSSH, so give an arbitrary UID (OpenShift, `runAsUser`) one in the writable /etc/passwd.
 import { appendFileSync, readFileSync } from "node:fs";
 import { FatalAuthError } from "./github.ts";

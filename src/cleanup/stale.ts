@@ -1,4 +1,4 @@
-// After every successful attempt (compat.md 1.6): delete whatever in root/.worktrees is not a
+// After every successful attempt (behaviour.md 1.6): delete whatever in root/.worktrees is not a
 // current hash (the link's; with --also-link, every link's) and is older than --stale-worktree-timeout (by mtime, so it survives restarts),
 // then prune, expire reflogs (when there are any) and gc -- but only when something was deleted.
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, type Stats } from "node:fs";
@@ -77,7 +77,7 @@ const lookedAt = new Set<string>();
 /**
  * Not upstream (issue 13): a process killed after removing a worktree but before `git worktree
  * prune` leaves git a registration whose directory is gone; the next cleanup finds nothing to
- * delete and, by compat.md 1.6, would not prune it ever. Only a process that died leaves that, so
+ * delete and, by behaviour.md 1.6, would not prune it ever. Only a process that died leaves that, so
  * the first cleanup of a process looks (not every poll's): more admin dirs than worktree dirs is
  * the sign, and then one of them must point at a worktree that is gone.
  */

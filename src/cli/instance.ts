@@ -206,7 +206,7 @@ function fromEnv(env: Env): Instance {
   };
 }
 
-/** compat.md 2.1: when both are set, the old GIT_SYNC_ name wins, even when it is empty. */
+/** behaviour.md 2.1: when both are set, the old GIT_SYNC_ name wins, even when it is empty. */
 function envValue(env: Env, name: string): string {
   return env[`GIT_SYNC_${name}`] ?? env[`GITSYNC_${name}`] ?? "";
 }

@@ -134,7 +134,7 @@ function readLinks(root: string): RootFacts["links"] {
   return (registeredLinks(root) ?? []).map((name) => ({ name, hash: servedHash("symlink", root, resolve(root, name)) }));
 }
 
-/** What the on-disk contract (compat.md 1, 4.8) tells without asking the process. */
+/** What the on-disk contract (behaviour.md 1, 4.8) tells without asking the process. */
 export function readRoot(root: string, link: string, errorFile: string): RootFacts {
   lstatSync(root); // throws when there is no root: nothing to report
   // The same reading a starting instance makes of what is served (publish/links.ts), so the two agree.

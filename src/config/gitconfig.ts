@@ -1,4 +1,4 @@
-// The `--git-config` / `--git-config-add` list grammar (compat.md 3 step 11), ported from
+// The `--git-config` / `--git-config-add` list grammar (behaviour.md 3 step 11), ported from
 // upstream's rune-by-rune parser so that its quirks survive: the first character of an unquoted
 // key or value is always literal, unquoted keys have no escapes, a trailing comma is fine.
 import { goQuote } from "../lib/go.ts";

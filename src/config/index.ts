@@ -20,7 +20,7 @@ const lines = (ls: string[]) => ls.map((l) => l + "\n").join("");
 export const SEE_HELP = "run 'git-sync --help' for usage";
 
 /**
- * compat.md 2: env (read first, as upstream does while defining flags), then argv (without the
+ * behaviour.md 2: env (read first, as upstream does while defining flags), then argv (without the
  * program name), then --version/--help/--man, then the 2.4 rules. `warnings` are the plain
  * stderr lines main prints before it starts; `logs` are V0 messages for the logger.
  */

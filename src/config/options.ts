@@ -1,6 +1,6 @@
 // The option table: one place that knows every flag, its env names, default and help text.
 // The argv pre-pass, env lookup, --help, --man and the startup flag log all read from it
-// (compat.md 2.2, 2.3). Order matters: env values are read in this order, as upstream reads them
+// (behaviour.md 2.2, 2.3). Order matters: env values are read in this order, as upstream reads them
 // while defining its flags, so deprecation lines and the first env FATAL come out in this order.
 import type { Credential } from "./types.ts";
 
@@ -14,7 +14,7 @@ export interface OptionSpec {
   readonly type: OptionType;
   /** Durations are in milliseconds. */
   readonly default: string | number | boolean | readonly string[];
-  /** Env names in precedence order: the LAST one that is set wins (compat.md 2.1). */
+  /** Env names in precedence order: the LAST one that is set wins (behaviour.md 2.1). */
   readonly env: readonly string[];
   readonly hidden?: boolean;
   /** Set for deprecated flags: `Flag --<name> has been deprecated, <deprecated>`. Implies hidden. */

@@ -1,4 +1,4 @@
-// Env lookup and a pflag-compatible argv pre-pass (compat.md 2.1). citty neither accumulates
+// Env lookup and a pflag-compatible argv pre-pass (behaviour.md 2.1). citty neither accumulates
 // repeated flags nor rejects unknown ones, and git-sync users rely on pflag's exact quirks
 // (`--one-time false` leaves `false` behind, `-v3`, `-repo=x` is an error), so we do it ourselves.
 import { goQuote, parseGoBool, parseGoDuration, parseGoFloat, parseGoInt } from "../lib/go.ts";
@@ -86,7 +86,7 @@ export function readEnv(env: Record<string, string | undefined>): ParseState {
       // A trailing newline in a header list is normal; a ":"-list keeps Go's strings.Split result.
       values[o.name] = o.envSplit === "\n" ? raw.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.trim() !== "") : raw.split(o.envSplit ?? ",");
     } else if (o.type === "credential-array") {
-      // Upstream quirk (compat.md 2.1): an unparsable env credential is silently dropped.
+      // Upstream quirk (behaviour.md 2.1): an unparsable env credential is silently dropped.
       try {
         values[o.name] = parseCredentials(raw);
       } catch {
@@ -228,7 +228,7 @@ function decodeCredential(v: unknown): Credential {
   return c;
 }
 
-/** `--credential` / GITSYNC_CREDENTIAL (compat.md 6.2): an object or a list of them; "" is nothing. */
+/** `--credential` / GITSYNC_CREDENTIAL (behaviour.md 6.2): an object or a list of them; "" is nothing. */
 export function parseCredentials(raw: string): Credential[] {
   const s = raw.trim();
   if (s === "") return [];

@@ -1,7 +1,7 @@
 // The validated configuration: what `resolveConfig(argv, env)` hands to the sync loop after
-// compat.md 2.4 has been applied (deprecated flags folded in, defaults filled, rules checked).
+// behaviour.md 2.4 has been applied (deprecated flags folded in, defaults filled, rules checked).
 // Durations are milliseconds. Paths are as the user gave them unless noted; the loop resolves
-// root and link at startup (compat.md 1.2).
+// root and link at startup (behaviour.md 1.2).
 import type { LogFormat } from "../log/logger.ts";
 
 export type SubmoduleMode = "recursive" | "shallow" | "off";
@@ -28,7 +28,7 @@ export interface ExecHookConfig {
 export interface Config {
   repo: string;
   ref: string;
-  /** Absolute and cleaned, not yet symlink-resolved (compat.md 1.2). */
+  /** Absolute and cleaned, not yet symlink-resolved (behaviour.md 1.2). */
   root: string;
   /** As given (or the default leaf of --repo); made absolute against the resolved root at startup. */
   link: string;
@@ -91,7 +91,7 @@ export interface Config {
   /** From GITSYNC_PASSWORD / --password / the hidden --__env__ flag. Never logged. */
   password: string;
   passwordFile: string;
-  /** GITSYNC_CREDENTIAL entries, then --credential flags (compat.md 2.1). */
+  /** GITSYNC_CREDENTIAL entries, then --credential flags (behaviour.md 2.1). */
   credentials: Credential[];
   askpassURL: string;
   sshKeyFiles: string[];
@@ -129,7 +129,7 @@ export interface Config {
   logFormat: LogFormat | "auto";
 
   /**
-   * For the `starting up` log (compat.md 3.1): every visible option with its effective value as
+   * For the `starting up` log (behaviour.md 3 step 1): every visible option with its effective value as
    * a `--name=value` string, whether it was changed on the command line, and whether it is empty.
    * Secrets already redacted; hidden and deprecated flags absent.
    */
@@ -142,7 +142,7 @@ export type ConfigResult =
       kind: "run";
       config: Config;
       warnings: string[];
-      /** V0 log messages such as `setting --ref from deprecated --branch`, for main to log (compat.md 2.4 step 5). */
+      /** V0 log messages such as `setting --ref from deprecated --branch`, for main to log (behaviour.md 2.4 step 5). */
       logs?: string[];
     }
   | { kind: "exit"; code: number; stdout: string; stderr: string; errorFile?: { path: string; content: string } };

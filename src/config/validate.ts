@@ -1,4 +1,4 @@
-// Derived values and the validation rules of compat.md 2.4, in upstream's order (the first
+// Derived values and the validation rules of behaviour.md 2.4, in upstream's order (the first
 // failure wins, and tests look for the exact message).
 import { isAbsolute, resolve } from "node:path";
 import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
@@ -30,14 +30,14 @@ export function absPath(p: string, cwd: string): string {
   return resolve(cwd, p);
 }
 
-/** compat.md 1.2 makeAbsPath: "" stays "", absolute as given, relative joined to root and cleaned. */
+/** behaviour.md 1.2 makeAbsPath: "" stays "", absolute as given, relative joined to root and cleaned. */
 export function makeAbsPath(p: string, root: string): string {
   if (p === "") return "";
   if (isAbsolute(p)) return p;
   return resolve(root, p);
 }
 
-/** compat.md 1.2: strip leading/trailing `/`, take the last `/` element; no `.git` stripping. */
+/** behaviour.md 1.2: strip leading/trailing `/`, take the last `/` element; no `.git` stripping. */
 export function defaultLinkName(repo: string): string {
   const parts = repo.replace(/^\/+|\/+$/g, "").split("/");
   return parts[parts.length - 1]!;
@@ -46,9 +46,9 @@ export function defaultLinkName(repo: string): string {
 const UNCATCHABLE = new Set(["SIGKILL", "SIGSTOP"]);
 
 /**
- * compat.md 2.4 step 12: a base-0 number, `SIGHUP` or `HUP` (exact case) -> the signal name.
+ * behaviour.md 2.4 step 12: a base-0 number, `SIGHUP` or `HUP` (exact case) -> the signal name.
  * Returns undefined when it is not a signal we can listen for. Bun needs a name, so numbers
- * without one, SIGKILL and SIGSTOP are refused (a deliberate deviation, compat.md 4.6).
+ * without one, SIGKILL and SIGSTOP are refused (a deliberate deviation, behaviour.md 4.6).
  */
 export function resolveSignal(s: string): string | undefined {
   // Required here: node:os costs ~2.5 ms to load, and only a --sync-on-signal needs its table.
@@ -121,7 +121,7 @@ function buildFlagLog(values: OptionValues, changed: Set<string>): Config["flagL
 }
 
 /**
- * compat.md 2.4 steps 2-22 plus our opt-in options. `st.values` is updated in place with the
+ * behaviour.md 2.4 steps 2-22 plus our opt-in options. `st.values` is updated in place with the
  * back-compat overrides, as upstream rewrites its flag variables (the flag log shows them).
  * Step 1 (--version/--help/--man) is the caller's.
  */
@@ -343,7 +343,7 @@ export function validate(st: ParseState, cwd: string): Validated {
     }
   }
 
-  // Ours: --log-format. Set but empty is a mistake, as for upstream's enums (compat.md 2.1).
+  // Ours: --log-format. Set but empty is a mistake, as for upstream's enums (behaviour.md 2.1).
   const logFormat = v["log-format"];
   const logFormatGiven = st.changed.has("log-format") || st.fromEnv.has("log-format");
   if (logFormat !== "json" && logFormat !== "text" && (logFormat !== "" || logFormatGiven)) {

@@ -1,5 +1,5 @@
 // A git config file written by us in one go instead of one `git config <k> <v>` process per key:
-// the private global gitconfig (compat.md 3 steps 8-12; with the defaults and a few --git-config
+// the private global gitconfig (behaviour.md 3 steps 8-12; with the defaults and a few --git-config
 // entries that was five processes and ~8 ms of every start) and `origin` in a new repo.
 //
 // Semantics kept from `git config <k> <v>`: section and variable names are

@@ -1,5 +1,5 @@
 // Every git command goes through here: `<--git> <args>` with the private environment, a
-// deadline, V5/V6 command logging, and upstream's error text (compat.md 4.2):
+// deadline, V5/V6 command logging, and upstream's error text (behaviour.md 4.2):
 //   Run(<cmd line>): <exit status N | context deadline exceeded | signal: killed>: { stdout: "…", stderr: "…" }
 import { execute, failureText, SpawnError } from "../lib/exec.ts";
 import { Duration, goQuote } from "../lib/go.ts";

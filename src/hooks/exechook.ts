@@ -1,4 +1,4 @@
-// The exechook and the pre-publish exechook (compat.md 5.2, 5.3): a program run in the new
+// The exechook and the pre-publish exechook (behaviour.md 5.2, 5.3): a program run in the new
 // worktree with git-sync's environment plus GITSYNC_HASH. Upstream runs the command string as a
 // program path with no shell and no word splitting; `--*-exechook-argv` (ours) takes a JSON
 // array instead, still without a shell.
@@ -26,7 +26,7 @@ function notFound(name: HookName, cfg: ExecHookConfig, program: string, worktree
   const argvForm = cfg.argv.length > 0;
   const head = `${name} ${argvForm ? "program" : "command"} ${goQuote(program)} not found (or not executable)`;
   const words = program.trim().split(/\s+/);
-  // Upstream's cwd is the worktree (compat.md 5.2), so `./hook.sh` is looked for in the synced
+  // Upstream's cwd is the worktree (behaviour.md 5.2), so `./hook.sh` is looked for in the synced
   // tree, not where git-sync was started: say where, since that is rarely what was meant.
   if (program.includes("/") && !isAbsolute(program) && (argvForm || words.length === 1)) {
     return new Error(

@@ -1,4 +1,4 @@
-// Hooks (compat.md 5): the runners the sync loop hands hashes to, built from the config.
+// Hooks (behaviour.md 5): the runners the sync loop hands hashes to, built from the config.
 // The loop calls `prePublish.send()` (or awaits `gate()` in gate mode) before the link swap,
 // `exechook.send()` and `webhook.send()` after it and at startup, and in one-time mode awaits
 // `firstResult()` of the runners it sent something to.

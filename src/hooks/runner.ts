@@ -1,4 +1,4 @@
-// The hook runner of compat.md 5.1, shared by the exechook, the pre-publish hook and the webhook.
+// The hook runner of behaviour.md 5.1, shared by the exechook, the pre-publish hook and the webhook.
 // Each runner owns a "latest event" slot and a one-element wake-up queue, so `send()` never
 // blocks the sync loop, and a hook that is failing or slow is retried with the NEWEST hash only:
 // after an outage the receiver gets one call, not a backlog.
@@ -153,7 +153,7 @@ export class Runner implements HookRunner {
         if (ok) this.lastOK = ev.hash;
         this.report(ok);
         if (this.oneTime) {
-          // compat.md 4.5: exactly one try, then the process reports and exits.
+          // behaviour.md 4.5: exactly one try, then the process reports and exits.
           this.stopped = true;
           return;
         }

@@ -1,4 +1,4 @@
-// The webhook (compat.md 5.4): one HTTP request per try, header `Gitsync-Hash`, success iff the
+// The webhook (behaviour.md 5.4): one HTTP request per try, header `Gitsync-Hash`, success iff the
 // status matches (any status when successStatus is 0). Opt-in extras (ours): a JSON payload, an
 // HMAC-SHA256 signature with a secret re-read at every send (so rotation needs no restart), and
 // extra headers. Retries belong to the runner, so the client never retries.

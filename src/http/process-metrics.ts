@@ -1,4 +1,4 @@
-// Scrape-time metrics: the process_* family Go's client exposes (compat.md 7 asks for the cheap
+// Scrape-time metrics: the process_* family Go's client exposes (behaviour.md 7 lists the cheap
 // ones) and two gauges of ours for stale-sync alerting. Registered once per process through
 // `addCollector`; the sync gauges read whichever SyncState the running server was given.
 import { readdirSync, readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The HTTP endpoint (compat.md 7), only when --http-bind is set.
+// The HTTP endpoint (behaviour.md 7), only when --http-bind is set.
 //
 // Upstream's routes:
 //   /                 catch-all, any method: 503 "repo is not ready\n" until the first successful

@@ -89,7 +89,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     ref: config.ref,
     resolvedRef: state.remoteRef,
     root: config.root,
-    // --link is relative to --root unless absolute (compat.md 1.2); report the path it names.
+    // --link is relative to --root unless absolute (behaviour.md 1.2); report the path it names.
     link: makeAbsPath(config.link, config.root),
     ...served(state),
     ready: state.ready,

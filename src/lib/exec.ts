@@ -84,7 +84,7 @@ export function lookPath(program: string, cwd: string, path: string): string {
 const SIGNAL_WORDS: Record<string, string> = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGSEGV: "segmentation fault", SIGABRT: "aborted" };
 
 /**
- * Upstream's text for a command that did not succeed (compat.md 4.2), shared by git and hooks:
+ * Upstream's text for a command that did not succeed (behaviour.md 4.2), shared by git and hooks:
  *   Run(<cmd line>): <exit status N | <timeout> | signal: killed>: { stdout: "…", stderr: "…" }
  */
 export function failureText(cmd: string, r: ExecResult, timeoutText = "context deadline exceeded"): string {

@@ -1,4 +1,4 @@
-// The one place ofetch instances are made (STYLE.md 8). No retries (the hook runner and the
+// The one place ofetch instances are made. No retries (the hook runner and the
 // sync loop own retries and backoff), no throwing on HTTP error statuses (callers compare
 // status codes themselves), and always a timeout.
 //

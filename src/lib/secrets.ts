@@ -6,7 +6,7 @@ import { registerSecret } from "../log/logger.ts";
 
 /**
  * `echo secret > file` and Secrets created from literals end with a newline that is not part of
- * the secret; for a password it is the credential protocol's terminator (compat.md 6.1).
+ * the secret; for a password it is the credential protocol's terminator (behaviour.md 6.1).
  */
 export function stripOneNewline(s: string): string {
   if (s.endsWith("\r\n")) return s.slice(0, -2);

@@ -1,4 +1,4 @@
-// The one logger (compat.md 8). Lines are JSON objects on stderr in git-sync's key order:
+// The one logger (behaviour.md 8). Lines are JSON objects on stderr in git-sync's key order:
 //   info:  {"logger","ts","caller","level","msg",...kv}
 //   error: {"logger","ts","caller","msg","error",...kv}      (no "level" key)
 // or, with --log-format=text (the default when stderr is a terminal), the same fields laid out
@@ -126,7 +126,7 @@ function timestamp(): string {
   return `${y}-${p(mo + 1)}-${p(day)} ${p(h)}:${p(mi)}:${p(sec)}.${p(micros, 6)}`;
 }
 
-// Best effort, as the spec allows: the first stack frame outside this file.
+// Best effort, as behaviour.md 8.1 allows: the first stack frame outside this file.
 function caller(): { file: string; line: number } {
   const stack = new Error().stack?.split("\n") ?? [];
   for (const frame of stack.slice(1)) {
@@ -153,7 +153,7 @@ function appendKV(obj: Record<string, unknown>, kv: KV | undefined): void {
 }
 
 /**
- * Written atomically: tmp file beside the target, rename over it (compat.md 4.8). Never through
+ * Written atomically: tmp file beside the target, rename over it (behaviour.md 4.8). Never through
  * a symlink placed in root or a link (lib/no-follow.ts): the temp file is created with O_EXCL and
  * 0644 before the rename, which replaces a symlink at the name itself instead of following it.
  */

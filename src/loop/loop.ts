@@ -1,4 +1,4 @@
-// The outer loop (compat.md 4.1): attempt, count, clean up, sleep, repeat; the failure
+// The outer loop (behaviour.md 4.1): attempt, count, clean up, sleep, repeat; the failure
 // budget (--max-failures, --init-max-failures), one-time exits, sleep-forever for hash refs,
 // and the wake-ups (--sync-on-signal, POST /sync).
 import { FatalAuthError } from "../auth/index.ts";
@@ -35,7 +35,7 @@ export interface LoopDeps {
   onSleepForever: () => void;
 }
 
-/** A one-slot wake-up: several requests during an attempt count as one (compat.md 4.6). */
+/** A one-slot wake-up: several requests during an attempt count as one (behaviour.md 4.6). */
 export class Wake {
   private pending = false;
   private resolve: (() => void) | null = null;
@@ -141,7 +141,7 @@ export async function runLoop(d: LoopDeps): Promise<number> {
     } catch (err) {
       if (d.stopping()) break;
       if (err instanceof FatalAuthError || err instanceof FatalError || err instanceof RootBusy) {
-        // e.g. an unreadable GitHub App key file (compat.md 6.4), another git-sync on this root: exit 1 at once.
+        // e.g. an unreadable GitHub App key file (behaviour.md 6.4), another git-sync on this root: exit 1 at once.
         log.error(err.cause ?? null, err.message);
         return 1;
       }
@@ -198,13 +198,13 @@ export async function runLoop(d: LoopDeps): Promise<number> {
   return 0;
 }
 
-/** One-time mode (compat.md 4.5): each hook that was handed the hash is tried once; all must pass. */
+/** One-time mode (behaviour.md 4.5): each hook that was handed the hash is tried once; all must pass. */
 async function waitForHooks(sent: HookRunner[]): Promise<boolean> {
   const results = await Promise.all(sent.map((r) => r.firstResult()));
   return results.every(Boolean);
 }
 
-/** A full-hash ref never moves: keep serving HTTP and hook retries; SIGINT ends it with 0 (compat.md 4.1). */
+/** A full-hash ref never moves: keep serving HTTP and hook retries; SIGINT ends it with 0 (behaviour.md 4.1). */
 async function sleepForever(d: LoopDeps): Promise<number> {
   d.onSleepForever();
   while (!d.stopping()) await Bun.sleep(1000);

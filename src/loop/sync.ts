@@ -1,10 +1,10 @@
-// One sync attempt (compat.md 4.2): refresh credentials, validate root, fetch the ref, and if
+// One sync attempt (behaviour.md 4.2): refresh credentials, validate root, fetch the ref, and if
 // the remote moved (or this is the process's first update) check out a worktree and publish it.
 //
 // Most attempts of a long-lived sidecar find nothing new, so after a good attempt the next one
 // is a poll: a few direct reads of what we published (root, link, worktree HEAD), then one
 // question to the remote (repo/remote.ts). Only if the ref moved does it fetch. The full checks
-// of compat.md 1.3 and 1.4 (git rev-parse, two fscks, origin) run at startup, after any failed
+// of behaviour.md 1.3 and 1.4 (git rev-parse, two fscks, origin) run at startup, after any failed
 // attempt, and whenever a direct read finds something off, which covers every repair the engine
 // makes: a deleted link, worktree or root, a moved worktree HEAD, a leftover lock. Damage no read
 // can see (objects deleted from .git) is found when git next needs them: that attempt fails and
@@ -89,7 +89,7 @@ export interface Published {
 }
 
 export class Syncer {
-  /** Successful updates by this process (compat.md 4.2 step 8). */
+  /** Successful updates by this process (behaviour.md 4.2 step 8). */
   private updates = 0;
   /** What the last good attempt left published; null = run the full checks next time. */
   private published: Published | null = null;
@@ -187,7 +187,7 @@ export class Syncer {
   /**
    * The direct reads a poll makes of the link and its worktree (offFromRoot reads root's): ""
    * when they are as this process left them, else what is off. Each read replaces a git process
-   * upstream runs on every attempt. A worktree with its `.git` file is not empty (compat.md 1.4's
+   * upstream runs on every attempt. A worktree with its `.git` file is not empty (behaviour.md 1.4's
    * check), so reading that file answers both.
    */
   private offFromPublished(p: Published): string {
@@ -206,7 +206,7 @@ export class Syncer {
   }
 
   /**
-   * compat.md 4.2 steps 2-9. `polled`: the poll's answer when the ref moved (the fetch verifies
+   * behaviour.md 4.2 steps 2-9. `polled`: the poll's answer when the ref moved (the fetch verifies
    * it); `full`: run the full root and worktree checks (false when the poll's reads just passed).
    */
   private async sync(deadline: number, syncCount: number, polled: RemoteRef | null, full: boolean): Promise<SyncResult> {
@@ -274,7 +274,7 @@ export class Syncer {
   }
 
   /**
-   * compat.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
+   * behaviour.md 4.2 steps 6-9, once the commit is fetched (by sync() above, or by a fleet's one
    * fetch for every ref that moved): check out a worktree if the ref moved, publish, hooks.
    * `fetched` was read from our own objects (fetch.ts); `answer` is only held to it.
    */

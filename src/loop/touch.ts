@@ -1,4 +1,4 @@
-// --touch-file (compat.md 4.7): "a sync happened" for readers that watch a file.
+// --touch-file (behaviour.md 4.7): "a sync happened" for readers that watch a file.
 // A touch file in root or inside a link is never touched through a symlink a commit or a
 // neighbour placed on its path (lib/no-follow.ts): that touch is refused and logged as an error.
 import { closeSync, constants, futimesSync, mkdirSync, openSync } from "node:fs";

@@ -1,4 +1,4 @@
-// PID 1 (compat.md 9). In a container git-sync is usually the first process, and PID 1 has two
+// PID 1 (behaviour.md 9). In a container git-sync is usually the first process, and PID 1 has two
 // jobs nobody else does: orphans (git's credential-cache daemon, ssh, a killed hook's
 // grandchildren) are re-parented to it and stay zombies until it waits for them, and the kernel
 // drops every signal PID 1 has no handler for. Like upstream's pkg/pid1, we re-execute ourselves

@@ -1,4 +1,4 @@
-// The atomic publish (compat.md 1.5): a relative symlink created as tmp-link beside the link
+// The atomic publish (behaviour.md 1.5): a relative symlink created as tmp-link beside the link
 // and renamed over it. rename(2) replaces the old link in one step, so a reader sees either
 // the old tree or the new one, never a missing or half-written link.
 import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from "node:fs";
@@ -63,7 +63,7 @@ export function publishSymlink(log: Logger, link: string, worktree: string): voi
   }
 }
 
-/** Start the replaced worktree's stale timer (compat.md 1.6): its mtime is when it was replaced. */
+/** Start the replaced worktree's stale timer (behaviour.md 1.6): its mtime is when it was replaced. */
 export function touchOldWorktree(log: Logger, path: string): void {
   if (!existsSync(path)) return;
   const now = new Date();

@@ -13,7 +13,7 @@ export interface RepoContext {
   log: Logger;
   /** The resolved (realpath) root; used for every comparison and path. */
   root: string;
-  /** The repo URL with any userinfo removed (compat.md 3 step 5). */
+  /** The repo URL with any userinfo removed (behaviour.md 3 step 5). */
   repo: string;
   /** Absolute link path. */
   link: string;

@@ -1,4 +1,4 @@
-// Fetch exactly the ref we sync (compat.md 4.2 steps 4-5): by URL, not by `origin`, shallow by
+// Fetch exactly the ref we sync (behaviour.md 4.2 steps 4-5): by URL, not by `origin`, shallow by
 // default, unshallowing when --depth goes to 0. What was fetched is read off FETCH_HEAD and peeled
 // here, from the objects the fetch wrote: the poll's answer decides whether to fetch, never which
 // commit is published (a host can advertise anything; loop/sync.ts compares the two).
@@ -59,7 +59,7 @@ async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly st
   return oids.map((oid) => peeled[asked.indexOf(oid)]!.trim());
 }
 
-/** compat.md 4.2 steps 4-5 for `refs`: by URL, shallow unless --depth 0 (then unshallowing once). */
+/** behaviour.md 4.2 steps 4-5 for `refs`: by URL, shallow unless --depth 0 (then unshallowing once). */
 async function runFetch(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<void> {
   const { config, git, root, repo } = ctx;
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes

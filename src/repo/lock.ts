@@ -5,7 +5,7 @@
 // `worktree add`) was left by a dead one, and is removed instead of making git refuse or the
 // root be wiped. A second git-sync on the same root gets a clear error instead of racing.
 //
-// Why the directory and not a file in root: root's contents belong to the contract (compat.md
+// Why the directory and not a file in root: root's contents belong to the contract (behaviour.md
 // 1.1; tests list them, the wipe of 1.3 empties them), and a directory needs no file that would
 // have to survive the wipe or not count as "root is not empty". The kernel drops the lock when the
 // process dies, SIGKILL and OOM included; the descriptor is close-on-exec, so no child holds it.
@@ -15,7 +15,7 @@
 //
 // flock on a directory works on local filesystems and tmpfs; where it does not (some network
 // filesystems answer EBADF or ENOLCK), we run unlocked as upstream does: stale git locks are then
-// not removed, and compat.md 1.3's "repo contains lock file" check applies.
+// not removed, and behaviour.md 1.3's "repo contains lock file" check applies.
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";

@@ -1,4 +1,4 @@
-// Validating and initializing --root (compat.md 1.3), on every sync attempt: a root that
+// Validating and initializing --root (behaviour.md 1.3), on every sync attempt: a root that
 // is a valid repo toplevel is reused (the normal restart); anything else is wiped (contents
 // only: root may be a mount point) and re-initialized with `git init -b git-sync`.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -148,7 +148,7 @@ export function wipeDir(ctx: RepoContext, dir: string, keep: readonly string[] =
   }
 }
 
-/** `origin` matters for relative submodule URLs; fetching itself uses the URL (compat.md 1.3 step 5). */
+/** `origin` matters for relative submodule URLs; fetching itself uses the URL (behaviour.md 1.3 step 5). */
 async function ensureOrigin(ctx: RepoContext, deadline: number): Promise<void> {
   const { git, root, repo } = ctx;
   try {
@@ -164,7 +164,7 @@ async function ensureOrigin(ctx: RepoContext, deadline: number): Promise<void> {
 }
 
 /**
- * compat.md 4.2 step 8's `git reset --soft <hash>` (cwd root): point the branch HEAD names at the
+ * behaviour.md 4.2 step 8's `git reset --soft <hash>` (cwd root): point the branch HEAD names at the
  * commit, so it stays reachable and the next fetch is cheap. Written as git writes a loose ref
  * (under its lock file, then renamed into place), which saves a process per update. Anything
  * unusual (a detached HEAD, a lock held by a running git) is left to git itself.

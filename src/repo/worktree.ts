@@ -1,4 +1,4 @@
-// One detached worktree per synced commit at root/.worktrees/<hash> (compat.md 1.4, 4.3).
+// One detached worktree per synced commit at root/.worktrees/<hash> (behaviour.md 1.4, 4.3).
 // Its `.git` file is rewritten with a relative gitdir so the volume can be mounted elsewhere.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
@@ -124,7 +124,7 @@ async function updateSubmodules(ctx: RepoContext, path: string, deadline: number
   }
 }
 
-/** compat.md 1.4: listable and non-empty, HEAD is `hash`, and connected. */
+/** behaviour.md 1.4: listable and non-empty, HEAD is `hash`, and connected. */
 export async function worktreeIsValid(ctx: RepoContext, path: string, hash: string, deadline: number): Promise<boolean> {
   const { git, log } = ctx;
   log.v(3, "sanity-checking worktree", { path, hash });

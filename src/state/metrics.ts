@@ -1,5 +1,5 @@
 // A small Prometheus registry: exactly the counters and summaries git-sync exposes, in the
-// text exposition format 0.0.4 (compat.md 7). Values print as plain numbers ("1", not "1.0").
+// text exposition format 0.0.4 (behaviour.md 7). Values print as plain numbers ("1", not "1.0").
 // Labelled series appear only after their first increment; unlabelled ones from the start.
 //
 // It sits at the bottom of the house (src/state/): loop, hooks and auth record into it, and the
@@ -108,7 +108,7 @@ export function renderMetrics(): string {
   return out;
 }
 
-// The metrics of compat.md 7, owned here so every module increments the same instances.
+// The metrics of behaviour.md 7, owned here so every module increments the same instances.
 export const syncCount = new Counter("git_sync_count_total", "How many git syncs completed, partitioned by state (success, error, noop)", ["status"]);
 export const syncDuration = new Summary("git_sync_duration_seconds", "Summary of git_sync durations", ["status"]);
 export const fetchCount = new Counter("git_fetch_count_total", "How many git fetches were run");

@@ -33,7 +33,7 @@ export interface VerifyState {
 
 export interface SyncState {
   startedAt: number;
-  /** True after the first successful attempt of this process; never goes back (compat.md 7). */
+  /** True after the first successful attempt of this process; never goes back (behaviour.md 7). */
   ready: boolean;
   /** The hash this process last synced; "" before its first successful attempt. */
   hash: string;

@@ -1,4 +1,4 @@
-// The architecture as a test: which folder of src/ may import which (STYLE.md 4, "dependencies
+// The architecture as a test: which folder of src/ may import which ("dependencies
 // point one way"). The data flow config -> loop -> repo -> publish -> hooks sits on the shared
 // bottom (state/: metrics and sync state; lib/, log/), and only the composition root (run.ts)
 // wires the HTTP endpoint to the loop. A new folder must say here where it belongs.

@@ -1,4 +1,4 @@
-// The --git-config grammar (compat.md 3 step 11), quirks included.
+// The --git-config grammar (behaviour.md 3 step 11), quirks included.
 import { describe, expect, it } from "bun:test";
 import { parseGitConfigList } from "../../src/config/gitconfig.ts";
 

@@ -1,4 +1,4 @@
-// pflag syntax and env precedence (compat.md 2.1), through the public resolveConfig entry.
+// pflag syntax and env precedence (behaviour.md 2.1), through the public resolveConfig entry.
 import { describe, expect, it } from "bun:test";
 import { SEE_HELP, resolveConfig, type Config, type ConfigResult } from "../../src/config/index.ts";
 

@@ -1,5 +1,5 @@
 // resolveConfig end to end: exits to stdout, the v3 seed style, the upstream e2e invocation, and
-// the startup flag log (compat.md 3 step 1).
+// the startup flag log (behaviour.md 3 step 1).
 import { describe, expect, it } from "bun:test";
 import { OPTIONS, isHidden, manual, resolveConfig, usage, type Config, type ConfigResult } from "../../src/config/index.ts";
 

@@ -1,4 +1,4 @@
-// compat.md 2.4: derived values and every validation message, with exit code and error file.
+// behaviour.md 2.4: derived values and every validation message, with exit code and error file.
 import { describe, expect, it } from "bun:test";
 import { SEE_HELP, defaultLinkName, makeAbsPath, resolveConfig, resolveSignal, type Config, type ConfigResult } from "../../src/config/index.ts";
 

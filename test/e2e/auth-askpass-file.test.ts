@@ -3,7 +3,7 @@
 // `git credential fill` for the repo's file:// URL and refuses to run git unless the answer is
 // the username and password the askpass URL handed out. git then prompts our GIT_ASKPASS with
 // "Username for 'file:///…/repo': " — a URL with no host, matched by path (credentials.ts).
-// Issue 12; compat.md 6.3.
+// Issue 12; behaviour.md 6.3.
 import { expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 // Authentication over http(s), black-box: the compiled binary against real servers on 127.0.0.1
 // (git http-backend behind Bun.serve with basic auth, a throw-away CA, an askpass URL server and a
-// GitHub-API-shaped token endpoint), through the real sync loop. Issue 4, "Proof"; compat.md 6.
+// GitHub-API-shaped token endpoint), through the real sync loop. Issue 4, "Proof"; behaviour.md 6.
 import { expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

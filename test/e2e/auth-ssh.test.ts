@@ -1,6 +1,6 @@
 // Authentication over ssh, black-box: the compiled binary (its own GIT_SSH, running
 // `ssh -F <generated config>`) against real sshd servers on 127.0.0.1, through the real sync loop.
-// Issue 4, "Proof"; compat.md 6.6.
+// Issue 4, "Proof"; behaviour.md 6.6.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// What the fetch and the worktree hold (compat.md 4.2 step 4, 4.3, 12): depth, partial-clone
+// What the fetch and the worktree hold (behaviour.md 4.2 step 4, 4.3, 12): depth, partial-clone
 // filters and sparse checkouts.
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";

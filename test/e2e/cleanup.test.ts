@@ -1,4 +1,4 @@
-// Stale worktrees and git garbage (compat.md 1.6): removal by mtime with
+// Stale worktrees and git garbage (behaviour.md 1.6): removal by mtime with
 // --stale-worktree-timeout (within a process and across restarts) and the --git-gc modes.
 import { expect, test } from "bun:test";
 import { existsSync, lstatSync, readdirSync, utimesSync } from "node:fs";

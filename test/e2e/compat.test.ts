@@ -1,4 +1,4 @@
-// Invocations from the field that must keep working (compat.md 2.3, 12): the seed's v3
+// Invocations from the field that must keep working (behaviour.md 2.3, 12): the seed's v3
 // environment and upstream's standard e2e invocation.
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Configuration mistakes through the binary (compat.md 2.1, 2.4, 4.9). The config module has
+// Configuration mistakes through the binary (behaviour.md 2.1, 2.4, 4.9). The config module has
 // its own table tests; these prove the binary wires messages and exit codes through.
 import { expect, test } from "bun:test";
 import { expectExit0, scenario } from "../helpers/index.ts";

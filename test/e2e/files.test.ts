@@ -1,4 +1,4 @@
-// Files git-sync writes besides the checkout (compat.md 1.5, 4.7, 4.8, 10): the link wherever it
+// Files git-sync writes besides the checkout (behaviour.md 1.5, 4.7, 4.8, 10): the link wherever it
 // is placed, the touch file, the error file, and group-writable output.
 import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -57,7 +57,7 @@ test.concurrent("write the error file atomically while failing and remove it aft
   const errorFile = join(t.root, "error.json");
   const gs = t.start("--ref=feature", "--error-file=error.json", "--max-failures=-1", "--period=100ms");
   await waitFor("error file", () => existsSync(errorFile));
-  // compat.md 4.8: 0644 whatever the umask made of the temp file.
+  // behaviour.md 4.8: 0644 whatever the umask made of the temp file.
   expect(statSync(errorFile).mode & 0o777).toBe(0o644);
   // Every read sees a complete JSON document: the file is replaced by rename, never rewritten in place.
   let reads = 0;
@@ -91,7 +91,7 @@ test.concurrent("write a fatal config error to the error file as plain text", as
 test.concurrent("make worktree files group-writable with --group-write", async () => {
   await using t = await scenario();
   commit(t.repo, "dir/nested", "x\n");
-  // Whatever umask the caller had, --group-write sets 0002 (compat.md 3 step 3).
+  // Whatever umask the caller had, --group-write sets 0002 (behaviour.md 3 step 3).
   expectExit0(await t.run(["--one-time", ...t.args("--group-write")], { umask: "077" }));
   const wt = t.worktree(head(t.repo));
   expect(statSync(join(wt, "file")).mode & 0o020).toBe(0o020);
@@ -102,7 +102,7 @@ test.concurrent("make worktree files group-writable with --group-write", async (
 test.concurrent("leave worktree files not group-writable without --group-write", async () => {
   await using t = await scenario();
   commit(t.repo, "dir/nested", "x\n");
-  // Whatever umask the caller had, git-sync sets 0022 (compat.md 3 step 3).
+  // Whatever umask the caller had, git-sync sets 0022 (behaviour.md 3 step 3).
   expectExit0(await t.run(["--one-time", ...t.args()], { umask: "000" }));
   const wt = t.worktree(head(t.repo));
   expect(statSync(join(wt, "file")).mode & 0o022).toBe(0);

@@ -1,4 +1,4 @@
-// The exechook of the compiled binary (compat.md 4.2 step 8, 4.5, 5.1, 5.2, 5.5): real `#!/bin/sh`
+// The exechook of the compiled binary (behaviour.md 4.2 step 8, 4.5, 5.1, 5.2, 5.5): real `#!/bin/sh`
 // hooks that log what they saw, a real webhook receiver for the metrics scenario.
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// The pre-publish hook of the compiled binary (compat.md 4.2 step 8, 5.3, 11) and the opt-in gate
+// The pre-publish hook of the compiled binary (behaviour.md 4.2 step 8, 5.3, 11) and the opt-in gate
 // (--pre-publish-exechook-gate, issue 3), plus the post-publish hooks at startup on a synced root.
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, rmSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The webhook of the compiled binary (compat.md 5.1, 5.4, issue 3): real receivers on 127.0.0.1,
+// The webhook of the compiled binary (behaviour.md 5.1, 5.4, issue 3): real receivers on 127.0.0.1,
 // a Bun.serve one that records every hit and a raw-socket one answering in the minimal style.
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";

@@ -1,4 +1,4 @@
-// Root validation and initialization (compat.md 1.2, 1.3, 12): whatever state --root is in,
+// Root validation and initialization (behaviour.md 1.2, 1.3, 12): whatever state --root is in,
 // one --one-time run leaves a valid repo and a link to the remote HEAD.
 import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Log lines on stderr (compat.md 8, 6.8, 3 step 1): git-sync's JSON shape and key order, the
+// Log lines on stderr (behaviour.md 8, 6.8, 3 step 1): git-sync's JSON shape and key order, the
 // -v scale, and passwords never printed.
 import { expect, test } from "bun:test";
 import { join } from "node:path";
@@ -55,7 +55,7 @@ test.concurrent("log the startup line with the changed flags, sorted", async () 
   expect(flags).toContain(`--repo=${t.repo}`);
 });
 
-// compat.md 3 step 1: changed flags always; unchanged ones from -v=4; empty ones only from -v=6.
+// behaviour.md 3 step 1: changed flags always; unchanged ones from -v=4; empty ones only from -v=6.
 test.concurrent.each([
   [0, false, false],
   [4, true, false],
@@ -101,7 +101,7 @@ test.concurrent("never print the password of a repo URL", async () => {
   expect(r.stderr).toContain("REDACTED");
 });
 
-// ts is local time (compat.md 8.1): UTC without TZ in a container, the zone's time with TZ set.
+// ts is local time (behaviour.md 8.1): UTC without TZ in a container, the zone's time with TZ set.
 for (const [tz, offsetMin] of [["UTC", 0], ["Asia/Kolkata", 330], ["Pacific/Marquesas", -570]] as const) {
   test.concurrent(`ts is local time with TZ=${tz}`, async () => {
     await using t = await scenario();

@@ -1,4 +1,4 @@
-// Loop control (compat.md 4.1, 4.4, 4.5, 4.6, 4.9): failure limits, periods, timeouts, signals.
+// Loop control (behaviour.md 4.1, 4.4, 4.5, 4.6, 4.9): failure limits, periods, timeouts, signals.
 import { expect, test } from "bun:test";
 import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// The HTTP endpoint (compat.md 7, 4.2 "consequences that tests check"): the readiness probe and
+// The HTTP endpoint (behaviour.md 7, 4.2 "consequences that tests check"): the readiness probe and
 // exact sync counters.
 import { expect, test } from "bun:test";
 import { existsSync, lstatSync, rmSync } from "node:fs";

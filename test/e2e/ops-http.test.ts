@@ -1,4 +1,4 @@
-// Operations over HTTP, black-box against dist/git-sync (issue 5, compat.md 7): the probe's
+// Operations over HTTP, black-box against dist/git-sync (issue 5, behaviour.md 7): the probe's
 // transitions, exact metric lines, /readyz going unready and back, /status, pprof and POST /sync.
 import { expect, test } from "bun:test";
 import { createHmac } from "node:crypto";

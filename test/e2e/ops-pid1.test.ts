@@ -1,4 +1,4 @@
-// PID 1 and signals (issue 5, compat.md 9, 4.9), black-box against dist/git-sync: in a fresh PID
+// PID 1 and signals (issue 5, behaviour.md 9, 4.9), black-box against dist/git-sync: in a fresh PID
 // namespace (`unshare --pid --fork --mount-proc`) the binary is PID 1, reaps the orphans git
 // leaves behind, forwards SIGTERM and passes its child's exit code through. And SIGTERM during a
 // slow fetch exits promptly with the previous link intact.

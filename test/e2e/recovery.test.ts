@@ -1,4 +1,4 @@
-// Repairing a damaged or outdated root (compat.md 1.4, 1.5, 1.7, 4.2 step 6-8).
+// Repairing a damaged or outdated root (behaviour.md 1.4, 1.5, 1.7, 4.2 step 6-8).
 import { expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -192,7 +192,7 @@ for (const moved of [false, true]) {
     await using t = await scenario();
     const h1 = head(t.repo);
     await t.syncOk();
-    // git no longer sees a repo here: compat.md 1.3 wipes root, link and worktree included.
+    // git no longer sees a repo here: behaviour.md 1.3 wipes root, link and worktree included.
     writeFileSync(join(t.root, ".git", "HEAD"), "garbage\n");
     const h2 = moved ? commit(t.repo, "file", "two\n") : h1;
     const bad = await watchServed(t, ["initial\n", "two\n"], () => t.syncOk());

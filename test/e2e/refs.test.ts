@@ -1,4 +1,4 @@
-// Which commit gets synced for each kind of --ref (compat.md 2.2 --ref, 4.2 steps 4-5, 4.8, 12).
+// Which commit gets synced for each kind of --ref (behaviour.md 2.2 --ref, 4.2 steps 4-5, 4.8, 12).
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// Process signals (compat.md 4.9, 9): SIGTERM never leaves a half-published link; SIGINT ends
+// Process signals (behaviour.md 4.9, 9): SIGTERM never leaves a half-published link; SIGINT ends
 // the sleep-forever state of a hash ref with exit 0.
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The startup sequence through the binary (compat.md 3): what is fatal, what is logged, and what
+// The startup sequence through the binary (behaviour.md 3): what is fatal, what is logged, and what
 // the private git config and the hooks' environment hold.
 import { expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Submodules in the worktree (compat.md 4.3 step 4): recursive, shallow (first level only), off,
+// Submodules in the worktree (behaviour.md 4.3 step 4): recursive, shallow (first level only), off,
 // relative URLs resolved against origin, and removal.
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";

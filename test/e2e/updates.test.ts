@@ -1,4 +1,4 @@
-// Following the remote over time and across restarts (compat.md 1.3 step 5, 4.2, 12).
+// Following the remote over time and across restarts (behaviour.md 1.3 step 5, 4.2, 12).
 import { expect, test } from "bun:test";
 import { commit, expectExit0, git, gitOk, head, scenario } from "../helpers/index.ts";
 
@@ -96,7 +96,7 @@ test.concurrent("move a branch backward", async () => {
   expect(t.read()).toBe("one\n");
 });
 
-// compat.md 4.2 step 8: root's branch points at the synced commit, keeping it reachable (git-sync
+// behaviour.md 4.2 step 8: root's branch points at the synced commit, keeping it reachable (git-sync
 // writes the ref under git's lock file instead of running `git reset --soft`).
 test.concurrent("root's branch follows the synced commit, and root stays a valid repo", async () => {
   await using t = await scenario();

@@ -1,4 +1,4 @@
-// The HTTP endpoint (compat.md 7 and our additions) over real HTTP on 127.0.0.1.
+// The HTTP endpoint (behaviour.md 7 and our additions) over real HTTP on 127.0.0.1.
 import { afterEach, describe, expect, it } from "bun:test";
 import { fetchCount, hookRunCount, syncCount, syncDuration } from "../../src/state/metrics.ts";
 import { parseBind, startHttpServer } from "../../src/http/server.ts";

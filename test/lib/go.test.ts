@@ -1,4 +1,4 @@
-// Go value syntax (compat.md 2.1): every example of the spec plus the edges people hit.
+// Go value syntax (behaviour.md 2.1): every example given there plus the edges people hit.
 import { describe, expect, it } from "bun:test";
 import { formatGoDuration, goQuote, goUnquote, parseGoBool, parseGoDuration, parseGoFloat, parseGoInt } from "../../src/lib/go.ts";
 

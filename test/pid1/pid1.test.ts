@@ -1,4 +1,4 @@
-// The PID-1 init (compat.md 9), proven in a real PID namespace: `unshare --pid --fork --mount-proc`
+// The PID-1 init (behaviour.md 9), proven in a real PID namespace: `unshare --pid --fork --mount-proc`
 // makes our compiled test entry PID 1, exactly as in a container. Needs root (or user namespaces).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";

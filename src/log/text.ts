@@ -69,7 +69,7 @@ const HAS_CAPTURED = new RegExp(CAPTURED_SOURCE);
  * unquoted into a `stdout:`/`stderr:` heading with the captured lines two spaces further in
  * (empty streams left out). Several failures joined by "; " each start a line.
  */
-export function unfold(text: string): string[] {
+export function unfold(text: string, scrub: (s: string) => string = (s) => s): string[] {
   const lines: string[] = [];
   let at = 0;
   for (const m of text.matchAll(CAPTURED)) {
@@ -77,7 +77,8 @@ export function unfold(text: string): string[] {
     if (streams.some(([, s]) => s === null)) continue;
     lines.push(...text.slice(at, m.index).replace(/^; /, "").split("\n"));
     for (const [name, body] of streams) {
-      const shown = body!.replace(/\s+$/, "");
+      // Scrubbed whole, before the split: a secret may span lines.
+      const shown = scrub(body!).replace(/\s+$/, "");
       if (shown !== "") lines.push(`${name}:`, ...shown.split("\n").map((l) => (l === "" ? "" : `  ${l}`)));
     }
     at = m.index + m[0].length;
@@ -88,6 +89,17 @@ export function unfold(text: string): string[] {
 }
 
 const BARE = /^[^\s"=\\]+$/;
+
+// C0 and C1 controls but the tab, and DEL: what a git host or a hook could print to move the
+// cursor, clear the screen, retitle the window or write the clipboard (OSC 52). JSON escapes them;
+// so does this, as \u001b, before anything is laid out.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/** `s` with every control character but the tab written as a JSON escape (`\u001b`). */
+export function visible(s: string): string {
+  return s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
 
 /** A value on the message line, logfmt-style: bare when it can be, else JSON-quoted. */
 function inline(v: unknown): string {
@@ -114,8 +126,9 @@ function levelLabel(level: number | null, p: Palette): string {
  * A value under the head line. Text holding a command's failure reads like an error (its first
  * line beside the key, the output below); other text starts on a line of its own.
  */
-function block(key: string, text: string, p: Palette, scrub: (s: string) => string): string[] {
-  const lines = unfold(text).map(scrub);
+function block(key: string, text: string, p: Palette, scrub: (s: string) => string, clean: (s: string) => string): string[] {
+  // Scrubbed before it is split (a secret may span lines), made visible line by line after.
+  const lines = unfold(scrub(text), scrub).map((l) => clean(l.replace(/\r$/, "")));
   const label = `  ${p.key(key + ":")}`;
   if (key !== "error" && !HAS_CAPTURED.test(text)) return [label, ...indent(lines, "    ")];
   const [first = "", ...more] = lines;
@@ -125,16 +138,17 @@ function block(key: string, text: string, p: Palette, scrub: (s: string) => stri
 /** One log entry as text: a head line, then indented lines for the error and multi-line values. */
 export function formatText(line: TextLine, style: TextStyle): string {
   const p = palette(style.color);
-  const { scrub } = style;
-  const name = line.name === "" ? "" : `${p.name(`[${line.name}]`)} `;
+  // Every piece of the entry passes here, so nothing it holds reaches the terminal raw.
+  const clean = (s: string) => visible(style.scrub(s));
+  const name = line.name === "" ? "" : `${p.name(`[${clean(line.name)}]`)} `;
   const pairs: string[] = [];
   const blocks: string[] = [];
   for (const [k, v] of line.kv) {
-    if (needsBlock(v)) blocks.push(...block(scrub(k), v, p, scrub));
-    else pairs.push(`${p.key(scrub(k) + "=")}${scrub(inline(v))}`);
+    if (needsBlock(v)) blocks.push(...block(clean(k), v, p, style.scrub, clean));
+    else pairs.push(`${p.key(clean(k) + "=")}${clean(inline(v))}`);
   }
   const kv = pairs.length > 0 ? "  " + pairs.join(" ") : "";
-  const head = `${p.time(line.ts.slice(11, 23))} ${levelLabel(line.level, p)} ${name}${scrub(line.msg)}${kv}`;
-  const error = line.error === null ? [] : block("error", line.error, p, scrub);
+  const head = `${p.time(line.ts.slice(11, 23))} ${levelLabel(line.level, p)} ${name}${clean(line.msg)}${kv}`;
+  const error = line.error === null ? [] : block("error", line.error, p, style.scrub, clean);
   return [head, ...error, ...blocks].join("\n");
 }

@@ -2,6 +2,7 @@
 // Pod), text for a person at a terminal, either on request. `script` (util-linux) gives the
 // binary a real pseudo-terminal; its transcript is what the terminal showed.
 import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
 import { BIN, gitEnv, jsonLines, readOr, scenario, type Scenario } from "../helpers/index.ts";
@@ -90,6 +91,18 @@ test.concurrent("--log-format=text shows a failing git's stderr as indented line
   expect(Object.keys(errorFile)).toEqual(["Msg", "Err", "Args"]);
   expect(errorFile.Msg).toBe("too many failures, aborting");
   expect(errorFile.Err).toContain(`stderr: "fatal: '${missing}' does not appear to be a git repository\\nfatal: Could not read`);
+});
+
+test.concurrent("--log-format=text: a hook's terminal escapes (retitle, clear screen) are shown escaped, never sent raw", async () => {
+  await using t = await scenario();
+  const hook = join(t.dir, "hook.sh");
+  writeFileSync(hook, "#!/bin/sh\nprintf 'out \\033]0;pwned\\007\\033[2J\\n'\nprintf 'err \\033]52;c;Y2xpcA==\\007\\n' >&2\nexit 1\n", { mode: 0o755 });
+  const r = await t.run(["--one-time", ...t.args(`--exechook-command=${hook}`, "--log-format=text")]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("err \\u001b]52;c;Y2xpcA==\\u0007");
+  expect(r.stderr).toContain("out \\u001b]0;pwned\\u0007\\u001b[2J");
+  expect(r.stderr).not.toContain("\u001b");
+  expect(r.stderr).not.toContain("\u0007");
 });
 
 test.concurrent("GITSYNC_LOG_FORMAT=text picks text, and -v applies as in JSON", async () => {

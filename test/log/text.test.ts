@@ -168,6 +168,30 @@ describe("text lines", () => {
     }
   });
 
+  it("a multi-line secret is scrubbed from unfolded output, where it spans lines", () => {
+    const secret = "line-one-4Tq\nline-two-9Wp";
+    registerSecret(secret);
+    const { log, out } = textLogger("text");
+    const err = failureText("git fetch", { code: 128, stdout: "", stderr: `fatal: key ${secret} refused\n`, timedOut: false, signal: null, ms: 1 });
+    log.error(new Error(err), "error syncing repo, will retry");
+    log.error(new Error(`plain ${secret} text`), "another");
+    log.info("a value", { v: `x ${secret} y` });
+    expect(out.join("\n")).not.toMatch(/one-4Tq|two-9Wp/);
+    expect(out.join("\n")).toContain("REDACTED");
+  });
+
+  it("control characters from a host or a hook reach the terminal escaped, never raw", () => {
+    const { log, out } = textLogger("text");
+    const evil = "\u001b]0;pwned\u0007\u001b[2J\u009b31m\r";
+    const err = failureText("hook", { code: 1, stdout: `out ${evil}\n`, stderr: `err ${evil}\r\n`, timedOut: false, signal: null, ms: 1 });
+    log.error(new Error(err), `msg ${evil}`, { k: evil, multi: `a\n${evil}\nb` });
+    log.info(evil, { [evil]: 1 });
+    const text = out.join("\n");
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain("\\u001b]0;pwned\\u0007");
+    expect(text).toContain("      err \\u001b]0;pwned");
+  });
+
   it("the error file stays JSON in text mode", () => {
     const dir = mkdtempSync(join(tmpdir(), "gs-log-"));
     dirs.push(dir);

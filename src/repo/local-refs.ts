@@ -39,18 +39,17 @@ function isLocalPath(repo: string): boolean {
 }
 
 /**
- * A relative local path --repo (`src`, `../mirror.git`) made absolute at startup, like --root,
- * against the directory git-sync was started in. Upstream hands it to git as it is, and git,
- * which runs in root, reads it from there: that reading is kept when nothing exists from the
- * start directory but something does from root, so a manifest relying on it keeps working.
- * URLs, scp-like addresses and absolute paths come back unchanged.
+ * A relative local path --repo (`src`, `../mirror.git`) made absolute at startup against the
+ * directory git-sync was started in, like --root, when that is the only place it names anything.
+ * Upstream hands it to git as it is, and git, which runs in root, reads it from there on every
+ * attempt: that reading is kept whenever it could matter (the path exists from root, or exists
+ * nowhere yet and may appear later), so a manifest relying on it keeps working. URLs, scp-like
+ * addresses and absolute paths come back unchanged.
  */
 export function absoluteLocalRepo(repo: string, cwd: string, root: string): string {
   if (repo === "" || isAbsolute(repo) || !isLocalPath(repo)) return repo;
   const fromCwd = resolve(cwd, repo);
-  if (existsSync(fromCwd)) return fromCwd;
-  const fromRoot = resolve(root, repo);
-  return existsSync(fromRoot) ? fromRoot : fromCwd;
+  return existsSync(fromCwd) && !existsSync(resolve(root, repo)) ? fromCwd : repo;
 }
 
 function isFile(p: string): boolean {

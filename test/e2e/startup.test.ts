@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { head, jsonLines, scenario, waitFor } from "../helpers/index.ts";
+import { git, head, jsonLines, scenario, waitFor } from "../helpers/index.ts";
 
 test.concurrent("a busy --http-bind port is fatal: exit 1 with can't bind HTTP endpoint", async () => {
   await using t = await scenario();
@@ -102,6 +102,18 @@ test.concurrent("a relative --repo that names nothing from the start directory k
   const r = await t.run(["--one-time", "--repo=../repo", `--root=${t.root}`, "--link=link"], { cwd: start });
   expect(r.code).toBe(0);
   expect(t.hash()).toBe(head(t.repo));
+});
+
+test.concurrent("a relative --repo that names nothing yet stays relative to root, as upstream: it syncs once it appears there", async () => {
+  await using t = await scenario();
+  // Started from <dir>/a/b with --repo=../late: <dir>/a/late from there, <dir>/late from root.
+  const start = join(t.dir, "a", "b");
+  mkdirSync(start, { recursive: true });
+  const gs = t.spawn(["--repo=../late", `--root=${t.root}`, "--link=link", "--period=100ms", "--max-failures=-1"], { cwd: start });
+  await waitFor("a failed attempt", () => gs.stderr.includes("error syncing repo") || gs.done, 15_000);
+  git(t.dir, "clone", "-q", "--bare", t.repo, "late");
+  await waitFor("the link", () => t.hash() === head(t.repo) || gs.done, 15_000);
+  expect(gs.stderr).not.toContain("normalized repo path");
 });
 
 test.concurrent("--root naming a file: exit 1 with --root <path> is not a directory", async () => {

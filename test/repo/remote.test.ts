@@ -175,21 +175,24 @@ test("pkt-lines: lengths include themselves; flush, delim and ERR", () => {
   expect(() => parsePktLines(new TextEncoder().encode("00ffshort"))).toThrow("truncated");
 });
 
-describe("absoluteLocalRepo: a relative local path --repo is read from the start directory, like --root", () => {
+describe("absoluteLocalRepo: a relative local path --repo is read from the start directory when only it names something there", () => {
   // <dir>/abs/start is where git-sync starts, <dir>/abs/root its root; `here` exists from the
-  // start directory, `../beside` only from root (upstream's reading, kept).
+  // start directory only; `both` from both, `../beside` names one place from both, and `missing`
+  // nothing yet: those three keep upstream's reading (git, running in root, resolves them).
   const base = join(dir, "abs");
   const start = join(base, "start");
   const root = join(base, "root");
   beforeAll(() => {
-    for (const d of [join(start, "here"), root, join(base, "beside")]) mkdirSync(d, { recursive: true });
+    for (const d of [join(start, "here"), join(start, "both"), join(root, "both"), join(base, "beside")]) mkdirSync(d, { recursive: true });
   });
   test.each([
     ["here", join(start, "here")],
     ["./here/", join(start, "here")],
-    ["../beside", join(base, "beside")],
-    ["missing", join(start, "missing")],
-    ["sub/dir:with-colon", join(start, "sub/dir:with-colon")],
+    ["both", "both"],
+    ["../beside", "../beside"],
+    ["missing", "missing"],
+    ["sub/dir:with-colon", "sub/dir:with-colon"],
+    ["here/x:y", "here/x:y"],
     ["/srv/repo", "/srv/repo"],
     ["file:///srv/repo", "file:///srv/repo"],
     ["https://example.com/org/repo", "https://example.com/org/repo"],

@@ -3,7 +3,7 @@
 // HTTP endpoint and the hook runners, then loops. It is the one place that wires the layers
 // together (the loop never starts the server; the server never imports the loop). Returns the
 // exit code; SIGTERM/SIGINT stop it cleanly.
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FatalAuthError, setupAuth } from "./auth/index.ts";
 import { makeAbsPath } from "./config/index.ts";
@@ -14,7 +14,7 @@ import { Git } from "./git/runner.ts";
 import { createHooks } from "./hooks/index.ts";
 import { startHttpServer } from "./http/server.ts";
 import { killAllRunning, lookPath } from "./lib/exec.ts";
-import { stderrIsTerminal } from "./lib/stdio.ts";
+import { stderrIsPersonsTerminal, stderrIsTerminal } from "./lib/stdio.ts";
 import { chooseColor, chooseLogFormat, log, stderrSink } from "./log/logger.ts";
 import { isSecretKey, redactURL, redactURLsInText } from "./log/redact.ts";
 import { absoluteLocalRepo } from "./repo/local-refs.ts";
@@ -36,7 +36,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
   stderrSink.verbosity = config.verbose;
   stderrSink.errorFile = config.errorFile;
   const terminal = stderrIsTerminal();
-  stderrSink.format = chooseLogFormat(config.logFormat, terminal);
+  // Only a person's terminal: a container's (tty: true) keeps upstream's JSON (lib/stdio.ts).
+  stderrSink.format = chooseLogFormat(config.logFormat, terminal && stderrIsPersonsTerminal());
   stderrSink.color = chooseColor(stderrSink.format, terminal, process.env);
   // "setting --ref from deprecated --branch" and friends (behaviour.md 2.4).
   for (const msg of overrideLogs) log.info(msg);
@@ -245,9 +246,17 @@ function makeRoot(root: string): string {
 
 /** What is in the way of root, in the words of the flag: root itself or the file above it. */
 function notADirectory(root: string): string {
+  const entry = (p: string) => {
+    try {
+      return lstatSync(p);
+    } catch {
+      return undefined; // ENOENT, or ENOTDIR under a file
+    }
+  };
   let p = root;
-  while (!existsSync(p) && p !== dirname(p)) p = dirname(p);
-  return p === root ? `--root ${root} is not a directory` : `--root ${root}: ${p} is not a directory`;
+  while (entry(p) === undefined && p !== dirname(p)) p = dirname(p);
+  const what = entry(p)?.isSymbolicLink() && !existsSync(p) ? "a dangling symlink" : "not a directory";
+  return p === root ? `--root ${root} is ${what}` : `--root ${root}: ${p} is ${what}`;
 }
 
 /**

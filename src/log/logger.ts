@@ -44,9 +44,9 @@ export interface LogSink {
  * --log-format: what the user asked for, or ("auto") text for a person at a terminal and JSON
  * for everything else. Every Pod's stderr is a pipe or a file, so it keeps upstream's JSON lines.
  */
-export function chooseLogFormat(asked: LogFormat | "auto", stderrIsTerminal: boolean): LogFormat {
+export function chooseLogFormat(asked: LogFormat | "auto", personsTerminal: boolean): LogFormat {
   if (asked !== "auto") return asked;
-  return stderrIsTerminal ? "text" : "json";
+  return personsTerminal ? "text" : "json";
 }
 
 /** Colour only text on a terminal, and never under NO_COLOR (https://no-color.org). */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GitError, interrupted } from "../git/runner.ts";
 import { TreeRefused } from "../lib/refused.ts";
-import { stderrIsTerminal } from "../lib/stdio.ts";
+import { stderrIsPersonsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { RepoContext } from "./context.ts";
 
@@ -64,7 +64,7 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
   const { config, git, root, repo } = ctx;
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes
   // (every container) get none of it.
-  const progress = config.oneTime && stderrIsTerminal();
+  const progress = config.oneTime && stderrIsPersonsTerminal();
   const args = ["fetch", repo, ...refs, "--verbose", progress ? "--progress" : "--no-progress", "--prune", "--no-auto-gc"];
   if (config.depth > 0) {
     args.push("--depth", String(config.depth));

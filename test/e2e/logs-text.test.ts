@@ -48,6 +48,16 @@ test.skipIf(noTerminal).concurrent("text lines on a terminal by default", async 
   expect(r.out).not.toContain(ESC);
 });
 
+test.skipIf(noTerminal).concurrent("a container's terminal (a Pod with tty: true) keeps JSON lines by default", async () => {
+  await using t = await scenario();
+  const r = await onTerminal(t, ["--one-time", ...t.args()], { KUBERNETES_SERVICE_HOST: "10.0.0.1" });
+  expect(r.code).toBe(0);
+  expect(jsonLines(r.out).map((l) => l.msg)).toEqual(expect.arrayContaining(["starting up", "exiting after one sync"]));
+  expect(lines(r.out).filter((l) => TEXT_LINE.test(l))).toEqual([]);
+  const text = await onTerminal(t, ["--one-time", "--log-format=text", ...t.args(`--root=${join(t.dir, "root2")}`)], { KUBERNETES_SERVICE_HOST: "10.0.0.1" });
+  expect(text.out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  starting up  version=/m);
+});
+
 test.skipIf(noTerminal).concurrent("--log-format=json on a terminal prints JSON lines", async () => {
   await using t = await scenario();
   const r = await onTerminal(t, ["--one-time", "--log-format=json", ...t.args()]);

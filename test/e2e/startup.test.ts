@@ -116,17 +116,19 @@ test.concurrent("a relative --repo that names nothing yet stays relative to root
   expect(gs.stderr).not.toContain("normalized repo path");
 });
 
-test.concurrent("--root naming a file: exit 1 with --root <path> is not a directory", async () => {
+test.concurrent("--root naming a file or a dangling symlink: exit 1 saying so", async () => {
   await using t = await scenario();
   const file = join(t.dir, "a-file");
   writeFileSync(file, "");
+  symlinkSync(join(t.dir, "nowhere"), join(t.dir, "dangling"));
   for (const [root, error] of [
     [file, `--root ${file} is not a directory`],
     [join(file, "sub"), `--root ${join(file, "sub")}: ${file} is not a directory`],
+    [join(t.dir, "dangling"), `--root ${join(t.dir, "dangling")} is a dangling symlink`],
   ]) {
     const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${root}`]);
     expect(r.code).toBe(1);
-    expect(jsonLines(r.stderr).find((l) => l.msg === "FATAL: can't make root dir")).toMatchObject({ error });
+    expect(jsonLines(r.stderr).find((l) => l.msg === "FATAL: can't make root dir"), r.stderr).toMatchObject({ error });
     expect(r.stderr).not.toContain("EEXIST");
   }
 });

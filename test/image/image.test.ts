@@ -253,6 +253,16 @@ describe.skipIf(skip)("image", () => {
     expect(r.stderr + r.stdout).not.toContain(auth.pass);
   });
 
+  test("a terminal in the container (podman run -t, a Pod's tty: true) keeps upstream's JSON lines", async () => {
+    const root = volumeDir(work, "sync-tty");
+    const r = await sync([`--repo=${publicHttp.url}/main.git`], { root, extra: ["-t"] });
+    expectOk(r);
+    // With -t podman joins stderr to the terminal, which arrives here as stdout, CRLF line ends.
+    const lines = (r.stdout + r.stderr).split(/\r?\n/).filter((l) => l.trim() !== "");
+    expect(lines.length, show(r)).toBeGreaterThan(3);
+    for (const l of lines) if (!l.startsWith("INFO: detected pid 1")) expect(() => JSON.parse(l), l).not.toThrow();
+  });
+
   test.skipIf(noHttps)("sync over HTTPS with a test CA", async () => {
     const root = volumeDir(work, "sync-https");
     const r = await sync([`--repo=${https?.url}/main.git`, `--username=${auth.user}`], {

@@ -17,7 +17,7 @@ describe("chooseLogFormat", () => {
     ["json", false, "json"],
     ["text", true, "text"],
     ["text", false, "text"],
-  ])("asked %p, stderr a terminal %p -> %p", (asked, terminal, want) => {
+  ])("asked %p, stderr a person's terminal %p -> %p", (asked, terminal, want) => {
     expect(chooseLogFormat(asked, terminal)).toBe(want);
   });
 });

@@ -62,7 +62,8 @@ Commands (in the git-sync container, e.g. kubectl exec <pod> -c git-sync -- /git
         report on a running git-sync: hash, last success, failures, hooks; exit 0 healthy, 1 failing, 2 unreachable
   git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
         ask a running git-sync to sync now (POST /sync with its secret, or its --sync-on-signal signal)
-  Both pick the instance their flags belong to; with none, PID 1 in a container, else the only one.
+  Both pick the instance their flags belong to; with none, PID 1 in a container, else the one the
+  environment's GITSYNC_ROOT names, else the only one running (several: listed, exit 2).
   git-sync help [status|sync-now]
         this text, or a subcommand's flags (the same as git-sync status --help)
 `;

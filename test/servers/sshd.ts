@@ -1,6 +1,6 @@
 // sshd on a free 127.0.0.1 port with a test host key, an authorized_keys file the test chooses,
 // and a matching known_hosts line. Needs sshd and ssh-keygen on PATH (tests check with
-// `needs("sshd", "ssh-keygen")`) and, as root, /run/sshd (privilege separation directory).
+// `missing("sshd", "ssh-keygen")` from test/helpers/prereqs.ts) and, as root, /run/sshd (privilege separation directory).
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, waitFor } from "../helpers/index.ts";

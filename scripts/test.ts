@@ -88,7 +88,10 @@ function installTools(): void {
   }
   if (packages.size === 0) return;
   const list = [...packages].sort();
-  console.log(`installing test tools: ${list.join(" ")} (apt-get)`);
+  // Debian's packages start their services where an init runs them (openssh-server's sshd on a
+  // systemd host): say so rather than do it quietly. The tests start sshd of their own.
+  const service = list.includes("openssh-server") ? "; where systemd runs, openssh-server also starts its sshd service" : "";
+  console.log(`installing test tools: ${list.join(" ")} (apt-get${service})`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const apt = (args: string[]) => Bun.spawnSync(["apt-get", ...args], { env, stdout: "ignore", stderr: "pipe" });
   // A fresh machine has no package lists yet; an install that fails only costs the skips.

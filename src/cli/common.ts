@@ -18,6 +18,12 @@ export const processIO: IO = {
 
 export class UsageError extends Error {}
 
+/** After a bad flag to `git-sync <cmd>`: the error and where the usage is, not the usage itself (as git-sync's own flag errors). */
+export function usageError(cmd: string, e: UsageError, io: IO): number {
+  io.stderr(`git-sync ${cmd}: ${e.message}\nrun 'git-sync ${cmd} --help' for usage\n`);
+  return 2;
+}
+
 /**
  * `--name value`, `--name=value` and bare booleans; nothing else is accepted, so a typo is an
  * error rather than a silently different report.

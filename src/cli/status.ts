@@ -16,7 +16,7 @@ import { semverRange } from "../lib/semver.ts";
 import { redactURLsInText } from "../log/redact.ts";
 import { publishedLinks, registeredLinks, servedHash } from "../publish/links.ts";
 import { HASH_FILE } from "../publish/copy.ts";
-import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const STATUS_USAGE = `usage: git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--error-file PATH]
@@ -188,8 +188,7 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
     pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr(`git-sync status: ${e.message}\n${STATUS_USAGE}`);
-    return 2;
+    return usageError("status", e, io);
   }
   if (opts.help || opts.h) {
     io.stdout(STATUS_USAGE);

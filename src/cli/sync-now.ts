@@ -10,7 +10,7 @@
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { readSigningKey } from "../lib/secrets.ts";
-import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
@@ -62,8 +62,7 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr(`git-sync sync-now: ${e.message}\n${SYNC_NOW_USAGE}`);
-    return 2;
+    return usageError("sync-now", e, io);
   }
   if (opts.help || opts.h) {
     io.stdout(SYNC_NOW_USAGE);

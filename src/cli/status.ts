@@ -22,16 +22,19 @@ import { selectInstance, type Instance } from "./instance.ts";
 export const STATUS_USAGE = `usage: git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--error-file PATH]
 
 Reports what a running git-sync is doing. It is found among the processes running this
-executable (/proc): the one --root, --link or --http-bind belongs to, or --pid; with none given,
-PID 1 in a container, else the one the GITSYNC_* / GIT_SYNC_* environment names, else the only
-one. Several and nothing to tell them apart: they are listed, exit 2. Its endpoint, link and
-error file come from its own command line, resolved as it resolved them; these flags override.
+executable as you (/proc; other users' are left out): the one --root, --link or --http-bind
+belongs to, or --pid; with none given, PID 1 in a container, else the one the GITSYNC_* /
+GIT_SYNC_* environment names, else the only one. Several and nothing to tell them apart: they
+are listed, exit 2. Its endpoint, link and error file come from its own command line, resolved
+as it resolved them; these flags override. None running: the root the flags (else the
+environment) name is read; the environment's endpoint and error file are used only when its
+instance is the one the flags name.
   --json         print the instance's /status document (or the root facts) as JSON
   --root         the instance of this root; with none running, read this root's link and error file
   --link         the instance serving this link (relative to the root); the link to read
   --http-bind    the instance at this endpoint; live state needs one (":port" is reached on 127.0.0.1);
                  --http-bind= reads the root only
-  --pid          the instance's process
+  --pid          the instance's process (yours: another user's exits 2)
 Exit: 0 healthy, 1 not ready or failing, 2 nothing could be read (or which instance is unclear).
 `;
 

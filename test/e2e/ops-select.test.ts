@@ -2,9 +2,10 @@
 // one host (a laptop mirroring two repos, a Pod with shareProcessNamespace and two sidecars), each
 // selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
 // and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
-// what it still serves from before; a root read with nothing running finds its one link.
+// what it still serves from before; a root read with nothing running finds its one link. Not
+// instances: another user's processes.
 import { expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
@@ -211,3 +212,56 @@ test.concurrent("with nothing running, status --root finds the root's one link; 
   expect(chosen.code).toBe(0);
   expect(chosen.stdout).toMatch(new RegExp(`^link: +${join(t.root, "other")}$`, "m"));
 });
+
+/** A long-running process with argv and options of our own; its stderr is collected. */
+function spawnRaw(argv: string[], opts: { env: Record<string, string>; cwd?: string; stdout?: number | "ignore" }) {
+  const proc = Bun.spawn(argv, { env: opts.env, cwd: opts.cwd, stdout: opts.stdout ?? "ignore", stderr: "pipe" });
+  const out = { proc, stderr: "", done: false };
+  void (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) out.stderr += dec.decode(chunk, { stream: true });
+  })();
+  void proc.exited.then(() => (out.done = true));
+  return out;
+}
+
+// Run as root, status and sync-now read files named by the instance's command line (its secret,
+// its error file) with root's rights: an instance of another user must never be one.
+test.skipIf(missing("other-user")).concurrent("an instance run by another user is not a candidate: sync-now does not send it our secret, status does not read its error file, --pid refuses", async () => {
+  await using t = await scenario();
+  const home = join(t.dir, "nobody");
+  mkdirSync(home);
+  chownSync(home, 65534, 65534);
+  chmodSync(t.dir, 0o755);
+  // Files only root may read, named as the other user's secret and error file.
+  const secret = join(t.dir, "root-only-secret");
+  writeFileSync(secret, "root-only-s3cret\n", { mode: 0o600 });
+  const errorFile = join(t.dir, "root-only-error");
+  writeFileSync(errorFile, "root-only-error-content\n", { mode: 0o600 });
+  const port = freePort();
+  const root = join(home, "root");
+  const args = [`--repo=${home}/no-such-repo`, `--root=${root}`, "--link=link", "--period=1h", "--max-failures=-1", `--error-file=${errorFile}`, `--http-bind=127.0.0.1:${port}`, `--http-sync-secret-file=${secret}`, "--sync-on-signal=SIGHUP"];
+  const other = spawnRaw(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, ...args], { env: gitEnv({ HOME: home, TMPDIR: home }), cwd: home });
+  try {
+    await waitFor("the other user's instance to serve", () => other.stderr.includes('"serving HTTP"') || other.done);
+    expect(other.done).toBe(false);
+    const pid = other.proc.pid;
+    const notYou = `pid ${pid} runs as uid 65534, not as you (uid 0)`;
+
+    const now = await exec(t, "sync-now", `--root=${root}`);
+    expect([now.code, now.stdout]).toEqual([2, ""]);
+    expect(now.stderr).not.toContain("POST");
+    expect(now.stderr).toContain(notYou);
+    const st = await exec(t, "status", `--root=${root}`, "--http-bind=");
+    expect(st.stdout + st.stderr).not.toContain("root-only-error-content");
+    expect(st.stderr).toContain(notYou);
+    for (const cmd of ["status", "sync-now"]) {
+      const r = await exec(t, cmd, `--pid=${pid}`);
+      expect([cmd, r.code, r.stdout, r.stderr]).toEqual([cmd, 2, "", `git-sync ${cmd}: ${notYou}: run git-sync ${cmd} as that user\n`]);
+    }
+    expect(other.done).toBe(false);
+  } finally {
+    other.proc.kill("SIGKILL");
+    await other.proc.exited;
+  }
+}, 30_000);

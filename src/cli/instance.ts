@@ -211,7 +211,7 @@ type Key = "root" | "link" | "httpBind";
 function matches(inst: Instance, sel: Selector, key: Key): boolean {
   switch (key) {
     case "root":
-      return realDir(inst.root) === realDir(sel.root);
+      return inst.root !== "" && realDir(inst.root) === realDir(sel.root);
     case "link": {
       const want = linkKey(isAbsolute(sel.link) ? sel.link : makeAbsPath(sel.link, sel.root || inst.root));
       return [inst.link, ...inst.alsoLinks].some((l) => l !== "" && linkKey(l) === want);
@@ -222,6 +222,8 @@ function matches(inst: Instance, sel: Selector, key: Key): boolean {
 }
 
 const FLAG: Record<Key, string> = { root: "--root", link: "--link", httpBind: "--http-bind" };
+
+const NONE: Instance = { pid: null, httpBind: "", root: "", link: "", alsoLinks: [], errorFile: "", syncOnSignal: "", httpSyncSecretFile: "" };
 
 /** What the environment alone says (a v3 env Pod, or the flags' defaults); the instance need not run. */
 function fromEnv(env: Env): Instance {
@@ -291,11 +293,11 @@ export function findInstance(env: Env, sel: Selector): Found {
       // Each flag names a running instance, but not the same one: say so rather than mix them.
       const partial = all.filter((c) => given.some((k) => matches(c.instance, sel, k)));
       if (partial.length > 0) return { kind: "ambiguous", why: `${shown} do not name one running git-sync`, candidates: partial.map((c) => c.instance) };
-      // Nothing running for them: the flags alone say where to look, and the environment lends
-      // only what belongs to the same root.
+      // Nothing running for them: the environment's instance when it is the one they name,
+      // else the flags alone (with no endpoint, secret or signal of another instance's).
       const e = fromEnv(env);
-      const sameRoot = sel.root === "" || (e.root !== "" && realDir(e.root) === realDir(sel.root));
-      return none(sameRoot ? e : { ...e, root: sel.root, link: "", alsoLinks: [], errorFile: "" }, (c) => named(c.instance));
+      const link = sel.link === "" || (sel.root === "" && !isAbsolute(sel.link)) ? "" : makeAbsPath(sel.link, sel.root);
+      return none(named(e) ? e : { ...NONE, root: sel.root, link }, (c) => named(c.instance));
     });
   }
   // In a container whose PID 1 is git-sync (or its init), that is the instance.

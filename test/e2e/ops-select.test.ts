@@ -3,7 +3,8 @@
 // selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
 // and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
 // what it still serves from before; a root read with nothing running finds its one link. Not
-// instances: another user's processes.
+// instances: another user's processes; nothing of the environment's instance is lent to a root
+// it does not run.
 import { expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -265,3 +266,32 @@ test.skipIf(missing("other-user")).concurrent("an instance run by another user i
     await other.proc.exited;
   }
 }, 30_000);
+
+/** A v3 env Pod's environment: the instance is configured by it alone. */
+function envPod(t: Scenario, port: number): Record<string, string> {
+  const secretFile = join(t.dir, "sync-secret");
+  writeFileSync(secretFile, "env-s3cret\n");
+  return { GITSYNC_REPO: t.repo, GITSYNC_ROOT: t.root, GITSYNC_LINK: "link", GITSYNC_PERIOD: "1h", GITSYNC_HTTP_BIND: `127.0.0.1:${port}`, GITSYNC_HTTP_SYNC_SECRET_FILE: secretFile };
+}
+
+test.concurrent("--root of a root nothing runs: status and sync-now never borrow the endpoint of the instance the environment names", async () => {
+  await using a = await scenario();
+  await using b = await scenario();
+  const env = envPod(a, freePort());
+  const gsA = a.spawn([], { env });
+  await waitSynced(a, gsA, head(a.repo));
+  await b.syncOk();
+
+  const st = await a.run(["status", `--root=${b.root}`], { env, timeoutMs: 10_000 });
+  expect([st.code, st.stderr]).toEqual([0, ""]);
+  expect(st.stdout).toMatch(new RegExp(`^root: +${b.root}$`, "m"));
+  expect(st.stdout).toMatch(new RegExp(`^hash: +${head(b.repo)}$`, "m"));
+  expect(st.stdout).toMatch(/^instance: +none found running$/m);
+  const now = await a.run(["sync-now", `--root=${b.root}`], { env, timeoutMs: 10_000 });
+  expect([now.code, now.stdout]).toEqual([2, ""]);
+  expect(now.stderr).toContain("the instance serves no endpoint");
+  // The environment's own root still reaches its instance.
+  const own = await a.run(["sync-now", `--root=${a.root}`], { env, timeoutMs: 10_000 });
+  expect([own.code, own.stderr]).toEqual([0, ""]);
+  expect(own.stdout).toContain(`pid ${gsA.proc.pid}, root ${a.root}`);
+});

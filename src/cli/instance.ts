@@ -20,6 +20,7 @@
 // instance (its endpoint, secret and signal) counts only when it is the one every flag names.
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { internalRole } from "../auth/internal.ts";
 import { defaultLinkName, makeAbsPath, resolveConfig, type Config } from "../config/index.ts";
 import { parseBind } from "../http/server.ts";
 import { VERSION } from "../version.ts";
@@ -149,8 +150,9 @@ function fromConfig(pid: number | null, c: Config, cwd: string): Instance {
 }
 
 /**
- * `pid` as a candidate: it runs this executable with a configuration git-sync would run.
- * Another user's process is one too, with its uid: the caller leaves it out, and says so.
+ * `pid` as a candidate: it runs this executable with a configuration git-sync would run, as
+ * itself (not as git's askpass or ssh helper). Another user's process is one too, with its uid:
+ * the caller leaves it out, and says so.
  */
 function candidate(pid: number, env: Env, me: number): Candidate | null {
   const flags = instanceFlags(pid);
@@ -158,6 +160,7 @@ function candidate(pid: number, env: Env, me: number): Candidate | null {
   const uid = runsAs(pid, me);
   if (uid === null) return null;
   const own = environOf(pid) ?? env;
+  if (internalRole(flags, own) !== null) return null;
   // Not ours to read: relative paths resolve against / as in a container.
   const cwd = procLink(pid, "cwd") || "/";
   const r = resolveConfig(flags, own, { cwd, version: VERSION });

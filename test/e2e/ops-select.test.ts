@@ -3,10 +3,10 @@
 // selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
 // and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
 // what it still serves from before; a root read with nothing running finds its one link. Not
-// instances: another user's processes; nothing of the environment's instance is lent to a root
-// it does not run.
+// instances: another user's processes, git's askpass calls into the binary; nothing of the
+// environment's instance is lent to a root it does not run.
 import { expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
@@ -294,4 +294,33 @@ test.concurrent("--root of a root nothing runs: status and sync-now never borrow
   const own = await a.run(["sync-now", `--root=${a.root}`], { env, timeoutMs: 10_000 });
   expect([own.code, own.stderr]).toEqual([0, ""]);
   expect(own.stdout).toContain(`pid ${gsA.proc.pid}, root ${a.root}`);
+});
+
+// git runs the binary as its askpass helper with the instance's environment: in a v3 env Pod
+// that environment is a sync configuration too, but the helper is not an instance.
+test.concurrent("git's askpass call into the binary is not an instance: status while one runs finds the one the environment names", async () => {
+  await using t = await scenario();
+  const env = envPod(t, freePort());
+  const gs = t.spawn([], { env });
+  await waitSynced(t, gs, head(t.repo));
+  // The helper as git starts it (argv: the prompt), held alive: its answer is larger than the
+  // pipe it writes to, which nobody reads.
+  const fifo = join(t.dir, "askpass-out");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const fd = openSync(fifo, "r+");
+  const prompt = "Password for 'https://u@git.example.com': ";
+  const payload = JSON.stringify([{ url: "https://git.example.com", username: "u", password: "p".repeat(100_000) }]);
+  const helper = spawnRaw([BIN, prompt], { env: gitEnv({ ...t.env, ...env, GITSYNC_INTERNAL_ASKPASS: payload }), cwd: t.dir, stdout: fd });
+  try {
+    const bin = realpathSync(BIN);
+    await waitFor("the helper to run the binary", () => readOr(`/proc/${helper.proc.pid}/cmdline`)?.includes(prompt) && readlinkSync(`/proc/${helper.proc.pid}/exe`) === bin);
+    const st = await t.run(["status"], { env, timeoutMs: 10_000 });
+    expect([st.code, st.stderr]).toEqual([0, ""]);
+    expect(st.stdout).toMatch(new RegExp(`^instance: +pid ${gs.proc.pid},`, "m"));
+    expect(helper.done).toBe(false);
+  } finally {
+    helper.proc.kill("SIGKILL");
+    await helper.proc.exited;
+    closeSync(fd);
+  }
 });

@@ -77,10 +77,22 @@ interface Candidate {
   init: number;
 }
 
+/**
+ * The path of the executable `pid` runs. A file replaced since the process started (an upgrade
+ * renames the new binary over the old) reads "<path> (deleted)": the process still runs what was
+ * installed at that path.
+ */
+function exePath(pid: number): string {
+  return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
+}
+
+let ownExe: string | undefined;
+
 /** The flags `pid` was started with, if it runs this same executable; null otherwise. */
 function instanceFlags(pid: number): string[] | null {
   try {
-    if (realpathSync(`/proc/${pid}/exe`) !== realpathSync(process.execPath)) return null;
+    ownExe ??= exePath(process.pid);
+    if (exePath(pid) !== ownExe) return null;
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     if (argv.at(-1) === "") argv.pop();
     return argv.slice(1);

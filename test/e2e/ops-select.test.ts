@@ -3,10 +3,11 @@
 // selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
 // and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
 // what it still serves from before; a root read with nothing running finds its one link. Not
-// instances: another user's processes, git's askpass calls into the binary; nothing of the
-// environment's instance is lent to a root it does not run.
+// instances: another user's processes, git's askpass calls into the binary; an instance whose
+// binary was replaced is one; nothing of the environment's instance is lent to a root it does
+// not run.
 import { expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
 import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
@@ -322,5 +323,29 @@ test.concurrent("git's askpass call into the binary is not an instance: status w
     helper.proc.kill("SIGKILL");
     await helper.proc.exited;
     closeSync(fd);
+  }
+});
+
+// An upgrade replaces the binary under a running instance: /proc/<pid>/exe then reads
+// "<path> (deleted)", and the new binary at the same path must still find it.
+test.concurrent("an instance whose binary was replaced in place is found by the new binary at the same path", async () => {
+  await using t = await scenario();
+  const bin = join(t.dir, "bin", "git-sync");
+  mkdirSync(join(t.dir, "bin"));
+  copyFileSync(BIN, bin);
+  const gs = spawnRaw([bin, ...t.args("--period=1h")], { env: gitEnv(t.env), cwd: t.dir });
+  try {
+    await waitFor("the first sync", () => t.hash() === head(t.repo) || gs.done);
+    expect(gs.done).toBe(false);
+    copyFileSync(BIN, `${bin}.new`);
+    renameSync(`${bin}.new`, bin);
+    expect(readlinkSync(`/proc/${gs.proc.pid}/exe`)).toBe(`${bin} (deleted)`);
+    const p = Bun.spawn([bin, "status", `--root=${t.root}`], { env: gitEnv(), stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect([code, err]).toEqual([0, ""]);
+    expect(out).toMatch(new RegExp(`^instance: +pid ${gs.proc.pid} \\(serves no endpoint\\)$`, "m"));
+  } finally {
+    gs.proc.kill("SIGKILL");
+    await gs.proc.exited;
   }
 });

@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { internalRole } from "../auth/internal.ts";
-import { defaultLinkName, makeAbsPath, resolveConfig, type Config } from "../config/index.ts";
+import { defaultLinkName, makeAbsPath, readEnv, resolveConfig, type Config, type OptionValues } from "../config/index.ts";
 import { parseBind } from "../http/server.ts";
 import { VERSION } from "../version.ts";
 import type { Env, IO } from "./common.ts";
@@ -246,26 +246,27 @@ function fromEnv(env: Env): Instance {
   const cwd = process.cwd();
   const r = resolveConfig([], env, { cwd, version: VERSION });
   if (r.kind === "run") return fromConfig(null, r.config, cwd);
-  // A configuration git-sync itself would refuse (no repo, say): take what the environment names.
-  const root = envValue(env, "ROOT");
-  const repo = envValue(env, "REPO");
-  const link = envValue(env, "LINK") || (repo ? defaultLinkName(repo) : "");
+  // A configuration git-sync itself would refuse (no repo, say): take what the environment
+  // names, read as git-sync reads it (old and new names, config/parse.ts).
+  let v: OptionValues;
+  try {
+    v = readEnv(env).values;
+  } catch {
+    return NONE; // a value git-sync can't parse: it would not start
+  }
+  const root = v.root === "" ? "" : resolve(cwd, v.root);
+  const named = v.link || (v.repo ? defaultLinkName(v.repo) : "");
+  const link = root === "" && !isAbsolute(named) ? "" : makeAbsPath(named, root);
   return {
     pid: null,
-    httpBind: envValue(env, "HTTP_BIND"),
+    httpBind: v["http-bind"],
     root,
-    link: root === "" && !isAbsolute(link) ? "" : makeAbsPath(link, root),
+    link,
     alsoLinks: [],
-    errorFile: makeAbsPath(envValue(env, "ERROR_FILE"), root),
-    syncOnSignal: envValue(env, "SYNC_ON_SIGNAL"),
-    // A v4-only name: there is no GIT_SYNC_ spelling to prefer.
-    httpSyncSecretFile: env.GITSYNC_HTTP_SYNC_SECRET_FILE ? resolve(cwd, env.GITSYNC_HTTP_SYNC_SECRET_FILE) : "",
+    errorFile: makeAbsPath(v["error-file"], root),
+    syncOnSignal: v["sync-on-signal"],
+    httpSyncSecretFile: v["http-sync-secret-file"] === "" ? "" : resolve(cwd, v["http-sync-secret-file"]),
   };
-}
-
-/** behaviour.md 2.1: when both are set, the old GIT_SYNC_ name wins, even when it is empty. */
-function envValue(env: Env, name: string): string {
-  return env[`GIT_SYNC_${name}`] ?? env[`GITSYNC_${name}`] ?? "";
 }
 
 /** Among several, those in our own mount namespace (our container); all of them when none is. */
@@ -321,7 +322,7 @@ export function findInstance(env: Env, sel: Selector): Found {
   if (pid1) return { kind: "one", instance: pid1.instance, leftOut: [] };
   // The environment names the instance (a v3 env Pod): the running one of its root (or endpoint).
   const e = fromEnv(env);
-  const by: Key | null = envValue(env, "ROOT") !== "" ? "root" : e.httpBind !== "" ? "httpBind" : null;
+  const by: Key | null = e.root !== "" ? "root" : e.httpBind !== "" ? "httpBind" : null;
   if (by !== null) {
     const envSel: Selector = { pid: null, root: e.root, link: "", httpBind: e.httpBind };
     const named = (c: Candidate) => matches(c.instance, envSel, by);

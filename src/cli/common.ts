@@ -3,6 +3,7 @@
 // variables that configured the running instance tell us where its endpoint and root are.
 import { parseBind } from "../http/server.ts";
 import { writeStderr, writeStdout } from "../lib/stdio.ts";
+import { redactURLsInText } from "../log/redact.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -15,6 +16,21 @@ export const processIO: IO = {
   stdout: (s) => void writeStdout(s),
   stderr: (s) => void writeStderr(s),
 };
+
+/**
+ * The IO a subcommand prints through, redacted as the instance's own output is: every URL loses
+ * its user info and query (an older instance's /status or error file may hold one), and each
+ * text `hide` maps is replaced by its shown form (a link named after the repo's credentials,
+ * instance.ts `linkShown`; add to it once the instance is known).
+ */
+export function shownIO(io: IO, hide: Map<string, string> = new Map()): IO {
+  const show = (s: string) => {
+    let out = redactURLsInText(s);
+    for (const [raw, shown] of hide) if (raw !== "" && raw !== shown) out = out.split(raw).join(shown);
+    return out;
+  };
+  return { stdout: (s) => io.stdout(show(s)), stderr: (s) => io.stderr(show(s)) };
+}
 
 export class UsageError extends Error {}
 

@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { internalRole } from "../auth/internal.ts";
-import { defaultLinkName, makeAbsPath, readEnv, resolveConfig, type Config, type OptionValues } from "../config/index.ts";
+import { defaultLinkName, makeAbsPath, readEnv, resolveConfig, shownLink, type Config, type OptionValues } from "../config/index.ts";
 import { parseBind } from "../http/server.ts";
 import { VERSION } from "../version.ts";
 import type { Env, IO } from "./common.ts";
@@ -34,6 +34,8 @@ export interface Instance {
   root: string;
   /** Absolute, or "" when unknown. */
   link: string;
+  /** `link` as the instance shows it (config/shown.ts): a link named after a repo URL's credentials shows none. */
+  linkShown: string;
   /** --also-link paths, absolute. */
   alsoLinks: string[];
   /** Absolute, or "". */
@@ -154,6 +156,7 @@ function fromConfig(pid: number | null, c: Config, cwd: string): Instance {
     httpBind: c.httpBind,
     root: c.root,
     link: makeAbsPath(c.link, c.root),
+    linkShown: shownLink(makeAbsPath(c.link, c.root), c.repo),
     alsoLinks: c.alsoLinks.map((l) => l.link),
     errorFile: c.errorFile,
     syncOnSignal: c.syncOnSignal,
@@ -238,7 +241,7 @@ function matches(inst: Instance, sel: Selector, key: Key): boolean {
 
 const FLAG: Record<Key, string> = { root: "--root", link: "--link", httpBind: "--http-bind" };
 
-const NONE: Instance = { pid: null, httpBind: "", root: "", link: "", alsoLinks: [], errorFile: "", syncOnSignal: "", httpSyncSecretFile: "" };
+const NONE: Instance = { pid: null, httpBind: "", root: "", link: "", linkShown: "", alsoLinks: [], errorFile: "", syncOnSignal: "", httpSyncSecretFile: "" };
 
 /** What the environment alone says (a v3 env Pod, or the flags' defaults); the instance need not run. */
 function fromEnv(env: Env): Instance {
@@ -262,6 +265,7 @@ function fromEnv(env: Env): Instance {
     httpBind: v["http-bind"],
     root,
     link,
+    linkShown: shownLink(link, v.repo),
     alsoLinks: [],
     errorFile: makeAbsPath(v["error-file"], root),
     syncOnSignal: v["sync-on-signal"],
@@ -313,7 +317,7 @@ export function findInstance(env: Env, sel: Selector): Found {
       // else the flags alone (with no endpoint, secret or signal of another instance's).
       const e = fromEnv(env);
       const link = sel.link === "" || (sel.root === "" && !isAbsolute(sel.link)) ? "" : makeAbsPath(sel.link, sel.root);
-      return none(named(e) ? e : { ...NONE, root: sel.root, link }, (c) => named(c.instance));
+      return none(named(e) ? e : { ...NONE, root: sel.root, link, linkShown: link }, (c) => named(c.instance));
     });
   }
   // In a container whose PID 1 is git-sync (or its init), that is the instance.
@@ -333,7 +337,7 @@ export function findInstance(env: Env, sel: Selector): Found {
 
 /** One line per candidate, for the "say which" message. */
 export function listInstances(cs: Instance[]): string {
-  return cs.map((c) => `  pid ${c.pid}  root ${c.root}  link ${c.link || "(none)"}  http-bind ${c.httpBind || "(none)"}\n`).join("");
+  return cs.map((c) => `  pid ${c.pid}  root ${c.root}  link ${c.linkShown || "(none)"}  http-bind ${c.httpBind || "(none)"}\n`).join("");
 }
 
 /**

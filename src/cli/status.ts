@@ -13,10 +13,9 @@ import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { semverRange } from "../lib/semver.ts";
-import { redactURLsInText } from "../log/redact.ts";
 import { publishedLinks, registeredLinks, servedHash } from "../publish/links.ts";
 import { HASH_FILE } from "../publish/copy.ts";
-import { endpointURL, parseArgs, parsePid, processIO, usageError, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, shownIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const STATUS_USAGE = `usage: git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--error-file PATH]
@@ -182,8 +181,8 @@ function formatRoot(f: RootFacts, inst: string, now: number): string {
 }
 
 export async function runStatus(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
-  // An older instance's /status or error file may hold a URL with user info: show none.
-  const io: IO = { ...rawIO, stdout: (s) => rawIO.stdout(redactURLsInText(s)), stderr: (s) => rawIO.stderr(redactURLsInText(s)) };
+  const hide = new Map<string, string>();
+  const io = shownIO(rawIO, hide);
   let opts: Record<string, string>;
   let pid: number | null;
   try {
@@ -201,6 +200,7 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
   const now = Date.now();
   const inst = selectInstance("status", env, { pid, root: opts.root ?? "", link: opts.link ?? "", httpBind: opts["http-bind"] ?? "" }, io);
   if (inst === null) return 2;
+  hide.set(inst.link, inst.linkShown);
   const bind = opts["http-bind"] ?? inst.httpBind;
   let endpointError = "";
   if (bind) {

@@ -11,7 +11,7 @@
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { readSigningKey } from "../lib/secrets.ts";
-import { endpointURL, parseArgs, parsePid, processIO, usageError, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, shownIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
@@ -56,7 +56,8 @@ async function post(bind: string, secretFile: string, inst: Instance, io: IO): P
   return 1;
 }
 
-export async function runSyncNow(args: string[], env: Env, io: IO = processIO): Promise<number> {
+export async function runSyncNow(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
+  const io = shownIO(rawIO);
   let opts: Record<string, string>;
   let pid: number | null;
   try {

@@ -5,12 +5,12 @@
 // what it still serves from before; a root read with nothing running finds its one link. Not
 // instances: another user's processes, git's askpass calls into the binary; an instance whose
 // binary was replaced is one; nothing of the environment's instance is lent to a root it does
-// not run.
+// not run; a link named after the repo's credentials is shown without them.
 import { expect, test } from "bun:test";
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
-import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
+import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, httpGet, readOr, scenario, waitFor } from "../helpers/index.ts";
 
 const noNamespaces = missing("pid-namespace");
 
@@ -348,4 +348,32 @@ test.concurrent("an instance whose binary was replaced in place is found by the 
     gs.proc.kill("SIGKILL");
     await gs.proc.exited;
   }
+});
+
+// With no --link, the link is named after the repo URL's last path element; a URL without a
+// path names it after its authority, user info included.
+test.concurrent("a link named after a repo URL with credentials and no path is shown without them", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const repo = `http://user:s3cr3tTok@127.0.0.1:${freePort()}`;
+  const gs = t.spawn([`--repo=${repo}`, `--root=${t.root}`, "--period=1h", "--max-failures=-1", "--error-file=error.json", `--http-bind=127.0.0.1:${port}`]);
+  await waitFor("the first failure", () => existsSync(join(t.root, "error.json")) || gs.done);
+  expect(gs.done).toBe(false);
+  const shown = join(t.root, `REDACTED@127.0.0.1:${repo.split(":").at(-1)}`);
+  const secret = /s3cr3tTok|user:/;
+
+  expect((await httpGet(port, "/status")).body).not.toMatch(secret);
+  const live = await exec(t, "status", `--root=${t.root}`);
+  expect(live.stdout + live.stderr).not.toMatch(secret);
+  expect(live.stdout).toMatch(new RegExp(`^link: +${shown}$`, "m"));
+  const rootOnly = await exec(t, "status", `--root=${t.root}`, "--http-bind=");
+  expect(rootOnly.stdout + rootOnly.stderr).not.toMatch(secret);
+  expect(rootOnly.stdout).toMatch(new RegExp(`^link: +${shown}$`, "m"));
+  const json = await exec(t, "status", "--json", `--root=${t.root}`, "--http-bind=");
+  expect(json.stdout + json.stderr).not.toMatch(secret);
+  // The list to choose from (flags naming different instances) shows it the same way.
+  const listed = await exec(t, "status", `--root=${t.root}`, `--http-bind=127.0.0.1:${freePort()}`);
+  expect(listed.code).toBe(2);
+  expect(listed.stderr).not.toMatch(secret);
+  expect(listed.stderr).toContain(`pid ${gs.proc.pid}  root ${t.root}  link ${shown}  http-bind 127.0.0.1:${port}\n`);
 });

@@ -12,17 +12,31 @@ export const ENV_ASKPASS = "GITSYNC_INTERNAL_ASKPASS";
 export const ENV_SSH_CONFIG = "GITSYNC_INTERNAL_SSH_CONFIG";
 
 /**
+ * The internal role the binary plays when started with `args` (argv after the program) and
+ * `env`, or null for git-sync proper. Also how `git-sync status` tells git's calls into the
+ * binary from instances (src/cli/instance.ts).
+ */
+export function internalRole(args: readonly string[], env: Record<string, string | undefined>): "ssh" | "askpass" | null {
+  if (env[ENV_SSH_CONFIG] && looksLikeSSHInvocation(args)) return "ssh";
+  if (env[ENV_ASKPASS] !== undefined && args.length === 1) return "askpass";
+  return null;
+}
+
+/**
  * Called first thing by the entry point with process.argv and process.env. Returns null when this
  * process is a normal git-sync; otherwise does the internal job and resolves the exit code.
  */
 export function runInternalMode(argv: string[], env: Record<string, string | undefined>): Promise<number> | null {
   // argv[0] is the runtime and argv[1] the script, both for the compiled binary and for `bun src/main.ts`.
   const args = argv.slice(2);
-  const sshConfig = env[ENV_SSH_CONFIG];
-  if (sshConfig && looksLikeSSHInvocation(args)) return runSSH(args, env, sshConfig);
-  const payload = env[ENV_ASKPASS];
-  if (payload !== undefined && args.length === 1) return askpass(args[0]!, payload);
-  return null;
+  switch (internalRole(args, env)) {
+    case "ssh":
+      return runSSH(args, env, env[ENV_SSH_CONFIG]!);
+    case "askpass":
+      return askpass(args[0]!, env[ENV_ASKPASS]!);
+    case null:
+      return null;
+  }
 }
 
 async function askpass(prompt: string, payload: string): Promise<number> {

@@ -3,6 +3,7 @@
 // variables that configured the running instance tell us where its endpoint and root are.
 import { parseBind } from "../http/server.ts";
 import { writeStderr, writeStdout } from "../lib/stdio.ts";
+import { redactURLsInText } from "../log/redact.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -16,7 +17,28 @@ export const processIO: IO = {
   stderr: (s) => void writeStderr(s),
 };
 
+/**
+ * The IO a subcommand prints through, redacted as the instance's own output is: every URL loses
+ * its user info and query (an older instance's /status or error file may hold one), and each
+ * text `hide` maps is replaced by its shown form (a link named after the repo's credentials,
+ * instance.ts `linkShown`; add to it once the instance is known).
+ */
+export function shownIO(io: IO, hide: Map<string, string> = new Map()): IO {
+  const show = (s: string) => {
+    let out = redactURLsInText(s);
+    for (const [raw, shown] of hide) if (raw !== "" && raw !== shown) out = out.split(raw).join(shown);
+    return out;
+  };
+  return { stdout: (s) => io.stdout(show(s)), stderr: (s) => io.stderr(show(s)) };
+}
+
 export class UsageError extends Error {}
+
+/** After a bad flag to `git-sync <cmd>`: the error and where the usage is, not the usage itself (as git-sync's own flag errors). */
+export function usageError(cmd: string, e: UsageError, io: IO): number {
+  io.stderr(`git-sync ${cmd}: ${e.message}\nrun 'git-sync ${cmd} --help' for usage\n`);
+  return 2;
+}
 
 /**
  * `--name value`, `--name=value` and bare booleans; nothing else is accepted, so a typo is an

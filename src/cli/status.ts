@@ -13,25 +13,27 @@ import type { StatusDocument } from "../http/status.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { formatGoDuration } from "../lib/go.ts";
 import { semverRange } from "../lib/semver.ts";
-import { redactURLsInText } from "../log/redact.ts";
 import { publishedLinks, registeredLinks, servedHash } from "../publish/links.ts";
 import { HASH_FILE } from "../publish/copy.ts";
-import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, shownIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const STATUS_USAGE = `usage: git-sync status [--json] [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--error-file PATH]
 
 Reports what a running git-sync is doing. It is found among the processes running this
-executable (/proc): the one --root, --link or --http-bind belongs to, or --pid; with none given,
-PID 1 in a container, else the one the GITSYNC_* / GIT_SYNC_* environment names, else the only
-one. Several and nothing to tell them apart: they are listed, exit 2. Its endpoint, link and
-error file come from its own command line, resolved as it resolved them; these flags override.
+executable as you (/proc; other users' are left out): the one --root, --link or --http-bind
+belongs to, or --pid; with none given, PID 1 in a container, else the one the GITSYNC_* /
+GIT_SYNC_* environment names, else the only one. Several and nothing to tell them apart: they
+are listed, exit 2. Its endpoint, link and error file come from its own command line, resolved
+as it resolved them; these flags override. None running: the root the flags (else the
+environment) name is read; the environment's endpoint and error file are used only when its
+instance is the one the flags name.
   --json         print the instance's /status document (or the root facts) as JSON
   --root         the instance of this root; with none running, read this root's link and error file
   --link         the instance serving this link (relative to the root); the link to read
   --http-bind    the instance at this endpoint; live state needs one (":port" is reached on 127.0.0.1);
                  --http-bind= reads the root only
-  --pid          the instance's process
+  --pid          the instance's process (yours: another user's exits 2)
 Exit: 0 healthy, 1 not ready or failing, 2 nothing could be read (or which instance is unclear).
 `;
 
@@ -179,8 +181,8 @@ function formatRoot(f: RootFacts, inst: string, now: number): string {
 }
 
 export async function runStatus(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
-  // An older instance's /status or error file may hold a URL with user info: show none.
-  const io: IO = { ...rawIO, stdout: (s) => rawIO.stdout(redactURLsInText(s)), stderr: (s) => rawIO.stderr(redactURLsInText(s)) };
+  const hide = new Map<string, string>();
+  const io = shownIO(rawIO, hide);
   let opts: Record<string, string>;
   let pid: number | null;
   try {
@@ -188,8 +190,7 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
     pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr(`git-sync status: ${e.message}\n${STATUS_USAGE}`);
-    return 2;
+    return usageError("status", e, io);
   }
   if (opts.help || opts.h) {
     io.stdout(STATUS_USAGE);
@@ -199,6 +200,7 @@ export async function runStatus(args: string[], env: Env, rawIO: IO = processIO)
   const now = Date.now();
   const inst = selectInstance("status", env, { pid, root: opts.root ?? "", link: opts.link ?? "", httpBind: opts["http-bind"] ?? "" }, io);
   if (inst === null) return 2;
+  hide.set(inst.link, inst.linkShown);
   const bind = opts["http-bind"] ?? inst.httpBind;
   let endpointError = "";
   if (bind) {

@@ -1,5 +1,6 @@
 // `git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]`:
-// ask the running instance to sync now. It is selected as `status` selects it (instance.ts), then:
+// ask the running instance to sync now. It is selected as `status` selects it (instance.ts: only
+// our own user's processes, so the secret we read is never handed to another user's), then:
 //   1. With an endpoint and the push trigger's secret (flags, or the instance's --http-bind and
 //      --http-sync-secret-file): POST /sync with `Authorization: Bearer`. The endpoint refuses
 //      unauthenticated requests, so without the secret there is no POST.
@@ -10,17 +11,18 @@
 import { resolveSignal } from "../config/index.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { readSigningKey } from "../lib/secrets.ts";
-import { endpointURL, parseArgs, parsePid, processIO, UsageError, type Env, type IO } from "./common.ts";
+import { endpointURL, parseArgs, parsePid, processIO, shownIO, usageError, UsageError, type Env, type IO } from "./common.ts";
 import { selectInstance, type Instance } from "./instance.ts";
 
 export const SYNC_NOW_USAGE = `usage: git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
 
 Asks a running git-sync to sync now, without waiting for --period: POST /sync on its endpoint
 with its --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal sent to
-its process. The instance is chosen as \`git-sync status\` chooses it: the one --root, --link or
---http-bind belongs to, or --pid; with none given, PID 1 in a container, else the one the
-environment names, else the only one (several: they are listed, exit 2). --http-bind and
---secret-file override what is found. Exit 2 when the instance has neither way in.
+its process. The instance is chosen as \`git-sync status\` chooses it, among those running as
+you: the one --root, --link or --http-bind belongs to, or --pid; with none given, PID 1 in a
+container, else the one the environment names, else the only one (several: they are listed,
+exit 2). --http-bind and --secret-file override what is found. Exit 2 when the instance has
+neither way in, or --pid names another user's process.
 `;
 
 /** "pid N, root R" when the instance was found running. */
@@ -54,7 +56,8 @@ async function post(bind: string, secretFile: string, inst: Instance, io: IO): P
   return 1;
 }
 
-export async function runSyncNow(args: string[], env: Env, io: IO = processIO): Promise<number> {
+export async function runSyncNow(args: string[], env: Env, rawIO: IO = processIO): Promise<number> {
+  const io = shownIO(rawIO);
   let opts: Record<string, string>;
   let pid: number | null;
   try {
@@ -62,8 +65,7 @@ export async function runSyncNow(args: string[], env: Env, io: IO = processIO): 
     pid = parsePid(opts.pid);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr(`git-sync sync-now: ${e.message}\n${SYNC_NOW_USAGE}`);
-    return 2;
+    return usageError("sync-now", e, io);
   }
   if (opts.help || opts.h) {
     io.stdout(SYNC_NOW_USAGE);

@@ -11,7 +11,7 @@ export { OPTIONS, findOption, isHidden, type OptionName, type OptionSpec, type O
 export { ParseFailure, parseArgv, parseCredentials, readEnv, type ParseState } from "./parse.ts";
 export { ConfigError, absPath, defaultLinkName, makeAbsPath, resolveSignal, validate, type Validated } from "./validate.ts";
 export { parseGitConfigList } from "./gitconfig.ts";
-export { hookEnv, redactArgv } from "./shown.ts";
+export { hookEnv, redactArgv, shownLink } from "./shown.ts";
 export { manual, usage } from "./help.ts";
 
 const lines = (ls: string[]) => ls.map((l) => l + "\n").join("");

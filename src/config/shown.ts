@@ -32,6 +32,21 @@ function redactHeader(item: string): string {
   return colon > 0 && isSecretKey(item.slice(0, colon)) ? `${item.slice(0, colon)}: ${R}` : redactURLsInText(item);
 }
 
+/** validate.ts defaultLinkName: the repo's last "/" element (imported from there it would be a cycle). */
+const lastElement = (repo: string) => repo.replace(/^\/+|\/+$/g, "").split("/").at(-1)!;
+
+/**
+ * A link path as shown. Without --link the link is named after the repo's last path element, and
+ * a URL without a path (https://user:token@host) or with a query (…/repo?access_token=…) puts
+ * its credentials in that name: they are shown as the repo's are (REDACTED@host, repo?REDACTED).
+ */
+export function shownLink(link: string, repo: string): string {
+  const named = lastElement(repo);
+  const shown = lastElement(redactURL(repo));
+  if (named === shown || !(link === named || link.endsWith(`/${named}`))) return link;
+  return link.slice(0, link.length - named.length) + shown;
+}
+
 /** One item of a string-array option as shown. */
 export function shownListItem(name: string, item: string): string {
   if (name === "git-config-add") return redactGitConfig(item);

@@ -3,7 +3,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
 import { rangeError, semverRange } from "../lib/semver.ts";
-import { shownCredentials, shownListItem, shownString } from "./shown.ts";
+import { shownCredentials, shownLink, shownListItem, shownString } from "./shown.ts";
 import { OPTIONS, isHidden, type OptionValue, type OptionValues } from "./options.ts";
 import type { ParseState } from "./parse.ts";
 import type { AlsoLink, Config, Credential, GitGCMode, LinkMode, SubmoduleMode } from "./types.ts";
@@ -114,7 +114,8 @@ function buildFlagLog(values: OptionValues, changed: Set<string>): Config["flagL
   const vals = values as Record<string, OptionValue>;
   return OPTIONS.filter((o) => !isHidden(o))
     .map((o) => {
-      const value = flagText(o.name, vals[o.name]!, o.type);
+      // A link named after the repo URL may hold its credentials.
+      const value = o.name === "link" ? shownLink(vals.link as string, vals.repo as string) : flagText(o.name, vals[o.name]!, o.type);
       return { name: o.name, text: `--${o.name}=${value}`, changed: changed.has(o.name), empty: value === "" };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,7 +1,7 @@
 // The /status document (ours): what an operator asks first when a pod looks stuck. The same
 // shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
 import type { Config } from "../config/types.ts";
-import { makeAbsPath } from "../config/index.ts";
+import { makeAbsPath, shownLink } from "../config/index.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import { scrub } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
@@ -89,8 +89,9 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     ref: config.ref,
     resolvedRef: state.remoteRef,
     root: config.root,
-    // --link is relative to --root unless absolute (behaviour.md 1.2); report the path it names.
-    link: makeAbsPath(config.link, config.root),
+    // --link is relative to --root unless absolute (behaviour.md 1.2); report the path it names,
+    // without the credentials a link named after the repo URL may hold.
+    link: shownLink(makeAbsPath(config.link, config.root), config.repo),
     ...served(state),
     ready: state.ready,
     healthy: r.ready,

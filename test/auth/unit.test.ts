@@ -5,7 +5,7 @@ import { parseAskpassBody } from "../../src/auth/askpass-url.ts";
 import { answerPrompt, matchCredential, mergeRepoCredentials, parsePrompt, type ResolvedCredential } from "../../src/auth/credentials.ts";
 import { stripOneNewline } from "../../src/lib/secrets.ts";
 import { importRSAPrivateKey, signAppJWT, tokenURL } from "../../src/auth/github.ts";
-import { runInternalMode } from "../../src/auth/internal.ts";
+import { internalRole, runInternalMode } from "../../src/auth/internal.ts";
 import { looksLikeSSHInvocation, sshConfigText } from "../../src/auth/ssh.ts";
 import { addUser, hasPasswdEntry } from "../../src/auth/user.ts";
 import { cleanup, tmpDir } from "../helpers/index.ts";
@@ -160,6 +160,22 @@ describe("internal mode dispatch", () => {
     expect(looksLikeSSHInvocation(["host", "git-receive-pack 'r'"])).toBe(true);
     expect(looksLikeSSHInvocation(["--repo", "x"])).toBe(false);
     expect(looksLikeSSHInvocation(["git-upload-pack 'r'"])).toBe(false);
+  });
+});
+
+describe("internalRole: which calls of the binary are git's helpers (git-sync status leaves them out)", () => {
+  const ssh = { GITSYNC_INTERNAL_SSH_CONFIG: "/c" };
+  const askpass = { GITSYNC_INTERNAL_ASKPASS: "[]" };
+  it.each<[string[], Record<string, string>, "ssh" | "askpass" | null]>([
+    [["Password for 'https://u@h': "], askpass, "askpass"],
+    [["--repo=x"], askpass, "askpass"],
+    [["--repo=x", "--root=/r"], askpass, null],
+    [["Password for 'https://u@h': "], {}, null],
+    [["-p", "22", "git@h", "git-upload-pack '/r.git'"], ssh, "ssh"],
+    [["--repo=x", "--root=/r"], ssh, null],
+    [["-p", "22", "git@h", "git-upload-pack '/r.git'"], {}, null],
+  ])("%p with %p", (args, env, want) => {
+    expect(internalRole(args, env)).toBe(want);
   });
 });
 

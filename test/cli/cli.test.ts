@@ -197,11 +197,14 @@ describe("git-sync status from the root alone", () => {
     expect(r.stderr).toContain("can't read root /nonexistent/gs-root");
   });
 
-  it("rejects unknown flags with usage and exit 2", async () => {
-    const r = await cli(["status", "--jsn"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown flag --jsn");
-    expect(r.stderr).toContain("usage: git-sync status");
+  it.each([
+    [["status", "--jsn"], "git-sync status: unknown flag --jsn"],
+    [["status", "--pid=0"], "git-sync status: invalid --pid 0"],
+    [["sync-now", "--json"], "git-sync sync-now: unknown flag --json"],
+    [["sync-now", "--root"], "git-sync sync-now: --root needs a value"],
+  ])("%p: the error and where the usage is, exit 2", async (args, error) => {
+    const r = await cli(args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", `${error}\nrun 'git-sync ${args[0]} --help' for usage\n`]);
   });
 });
 

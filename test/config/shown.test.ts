@@ -1,7 +1,7 @@
 // The one redaction path as tables: URLs (log/redact.ts), URLs inside text, a command line as
 // /debug/pprof/cmdline shows it, and the environment a hook gets (config/shown.ts).
 import { describe, expect, it } from "bun:test";
-import { hookEnv, redactArgv, resolveConfig } from "../../src/config/index.ts";
+import { hookEnv, redactArgv, resolveConfig, shownLink } from "../../src/config/index.ts";
 import { redactURL, redactURLsInText } from "../../src/log/redact.ts";
 
 describe("redactURL", () => {
@@ -35,6 +35,28 @@ describe("redactURLsInText", () => {
     ["no url here", "no url here"],
   ])("%s", (input, want) => {
     expect(redactURLsInText(input)).toBe(want);
+  });
+});
+
+describe("shownLink: a link named after the repo URL shows none of its credentials", () => {
+  it.each([
+    ["/git/user:tok@host", "https://user:tok@host", "/git/REDACTED@host"],
+    ["/git/ghp_x@github.com", "https://ghp_x@github.com/", "/git/REDACTED@github.com"],
+    ["user:tok@host:8443", "https://user:tok@host:8443", "REDACTED@host:8443"],
+    ["/git/repo?access_token=t0k", "https://host/org/repo?access_token=t0k", "/git/repo?REDACTED"],
+    // Named otherwise, or after a repo with nothing to hide: as it is.
+    ["/git/link", "https://user:tok@host", "/git/link"],
+    ["/git/repo.git", "https://user:tok@host/org/repo.git", "/git/repo.git"],
+    ["/git/host", "https://host", "/git/host"],
+    ["/git/xuser:tok@host", "https://user:tok@host", "/git/xuser:tok@host"],
+    ["/git/repo", "/srv/repo", "/git/repo"],
+  ])("%s of %s", (link, repo, want) => {
+    expect(shownLink(link, repo)).toBe(want);
+  });
+  it("in the flag log", () => {
+    const r = resolveConfig(["--repo=https://user:tok@host", "--root=/git", "-v6"], {}, { cwd: "/", version: "v" });
+    if (r.kind !== "run") throw new Error(r.stderr);
+    expect(r.config.flagLog.find((f) => f.name === "link")?.text).toBe("--link=REDACTED@host");
   });
 });
 

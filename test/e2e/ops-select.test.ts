@@ -2,12 +2,15 @@
 // one host (a laptop mirroring two repos, a Pod with shareProcessNamespace and two sidecars), each
 // selected by its --root, --link or --http-bind; several and nothing to tell them apart -> a list
 // and exit 2; sync-now signals the instance it found, not PID 1; a restarted instance reports
-// what it still serves from before; a root read with nothing running finds its one link.
+// what it still serves from before; a root read with nothing running finds its one link. Not
+// instances: another user's processes, git's askpass calls into the binary; an instance whose
+// binary was replaced is one; nothing of the environment's instance is lent to a root it does
+// not run; a link named after the repo's credentials is shown without them.
 import { expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { missing } from "../helpers/prereqs.ts";
-import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, readOr, scenario, waitFor } from "../helpers/index.ts";
+import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, httpGet, readOr, scenario, waitFor } from "../helpers/index.ts";
 
 const noNamespaces = missing("pid-namespace");
 
@@ -210,4 +213,167 @@ test.concurrent("with nothing running, status --root finds the root's one link; 
   const chosen = await exec(t, "status", `--root=${t.root}`, "--link=other");
   expect(chosen.code).toBe(0);
   expect(chosen.stdout).toMatch(new RegExp(`^link: +${join(t.root, "other")}$`, "m"));
+});
+
+/** A long-running process with argv and options of our own; its stderr is collected. */
+function spawnRaw(argv: string[], opts: { env: Record<string, string>; cwd?: string; stdout?: number | "ignore" }) {
+  const proc = Bun.spawn(argv, { env: opts.env, cwd: opts.cwd, stdout: opts.stdout ?? "ignore", stderr: "pipe" });
+  const out = { proc, stderr: "", done: false };
+  void (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) out.stderr += dec.decode(chunk, { stream: true });
+  })();
+  void proc.exited.then(() => (out.done = true));
+  return out;
+}
+
+// Run as root, status and sync-now read files named by the instance's command line (its secret,
+// its error file) with root's rights: an instance of another user must never be one.
+test.skipIf(missing("other-user")).concurrent("an instance run by another user is not a candidate: sync-now does not send it our secret, status does not read its error file, --pid refuses", async () => {
+  await using t = await scenario();
+  const home = join(t.dir, "nobody");
+  mkdirSync(home);
+  chownSync(home, 65534, 65534);
+  chmodSync(t.dir, 0o755);
+  // Files only root may read, named as the other user's secret and error file.
+  const secret = join(t.dir, "root-only-secret");
+  writeFileSync(secret, "root-only-s3cret\n", { mode: 0o600 });
+  const errorFile = join(t.dir, "root-only-error");
+  writeFileSync(errorFile, "root-only-error-content\n", { mode: 0o600 });
+  const port = freePort();
+  const root = join(home, "root");
+  const args = [`--repo=${home}/no-such-repo`, `--root=${root}`, "--link=link", "--period=1h", "--max-failures=-1", `--error-file=${errorFile}`, `--http-bind=127.0.0.1:${port}`, `--http-sync-secret-file=${secret}`, "--sync-on-signal=SIGHUP"];
+  const other = spawnRaw(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, ...args], { env: gitEnv({ HOME: home, TMPDIR: home }), cwd: home });
+  try {
+    await waitFor("the other user's instance to serve", () => other.stderr.includes('"serving HTTP"') || other.done);
+    expect(other.done).toBe(false);
+    const pid = other.proc.pid;
+    const notYou = `pid ${pid} runs as uid 65534, not as you (uid 0)`;
+
+    const now = await exec(t, "sync-now", `--root=${root}`);
+    expect([now.code, now.stdout]).toEqual([2, ""]);
+    expect(now.stderr).not.toContain("POST");
+    expect(now.stderr).toContain(notYou);
+    const st = await exec(t, "status", `--root=${root}`, "--http-bind=");
+    expect(st.stdout + st.stderr).not.toContain("root-only-error-content");
+    expect(st.stderr).toContain(notYou);
+    for (const cmd of ["status", "sync-now"]) {
+      const r = await exec(t, cmd, `--pid=${pid}`);
+      expect([cmd, r.code, r.stdout, r.stderr]).toEqual([cmd, 2, "", `git-sync ${cmd}: ${notYou}: run git-sync ${cmd} as that user\n`]);
+    }
+    expect(other.done).toBe(false);
+  } finally {
+    other.proc.kill("SIGKILL");
+    await other.proc.exited;
+  }
+}, 30_000);
+
+/** A v3 env Pod's environment: the instance is configured by it alone. */
+function envPod(t: Scenario, port: number): Record<string, string> {
+  const secretFile = join(t.dir, "sync-secret");
+  writeFileSync(secretFile, "env-s3cret\n");
+  return { GITSYNC_REPO: t.repo, GITSYNC_ROOT: t.root, GITSYNC_LINK: "link", GITSYNC_PERIOD: "1h", GITSYNC_HTTP_BIND: `127.0.0.1:${port}`, GITSYNC_HTTP_SYNC_SECRET_FILE: secretFile };
+}
+
+test.concurrent("--root of a root nothing runs: status and sync-now never borrow the endpoint of the instance the environment names", async () => {
+  await using a = await scenario();
+  await using b = await scenario();
+  const env = envPod(a, freePort());
+  const gsA = a.spawn([], { env });
+  await waitSynced(a, gsA, head(a.repo));
+  await b.syncOk();
+
+  const st = await a.run(["status", `--root=${b.root}`], { env, timeoutMs: 10_000 });
+  expect([st.code, st.stderr]).toEqual([0, ""]);
+  expect(st.stdout).toMatch(new RegExp(`^root: +${b.root}$`, "m"));
+  expect(st.stdout).toMatch(new RegExp(`^hash: +${head(b.repo)}$`, "m"));
+  expect(st.stdout).toMatch(/^instance: +none found running$/m);
+  const now = await a.run(["sync-now", `--root=${b.root}`], { env, timeoutMs: 10_000 });
+  expect([now.code, now.stdout]).toEqual([2, ""]);
+  expect(now.stderr).toContain("the instance serves no endpoint");
+  // The environment's own root still reaches its instance.
+  const own = await a.run(["sync-now", `--root=${a.root}`], { env, timeoutMs: 10_000 });
+  expect([own.code, own.stderr]).toEqual([0, ""]);
+  expect(own.stdout).toContain(`pid ${gsA.proc.pid}, root ${a.root}`);
+});
+
+// git runs the binary as its askpass helper with the instance's environment: in a v3 env Pod
+// that environment is a sync configuration too, but the helper is not an instance.
+test.concurrent("git's askpass call into the binary is not an instance: status while one runs finds the one the environment names", async () => {
+  await using t = await scenario();
+  const env = envPod(t, freePort());
+  const gs = t.spawn([], { env });
+  await waitSynced(t, gs, head(t.repo));
+  // The helper as git starts it (argv: the prompt), held alive: its answer is larger than the
+  // pipe it writes to, which nobody reads.
+  const fifo = join(t.dir, "askpass-out");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const fd = openSync(fifo, "r+");
+  const prompt = "Password for 'https://u@git.example.com': ";
+  const payload = JSON.stringify([{ url: "https://git.example.com", username: "u", password: "p".repeat(100_000) }]);
+  const helper = spawnRaw([BIN, prompt], { env: gitEnv({ ...t.env, ...env, GITSYNC_INTERNAL_ASKPASS: payload }), cwd: t.dir, stdout: fd });
+  try {
+    const bin = realpathSync(BIN);
+    await waitFor("the helper to run the binary", () => readOr(`/proc/${helper.proc.pid}/cmdline`)?.includes(prompt) && readlinkSync(`/proc/${helper.proc.pid}/exe`) === bin);
+    const st = await t.run(["status"], { env, timeoutMs: 10_000 });
+    expect([st.code, st.stderr]).toEqual([0, ""]);
+    expect(st.stdout).toMatch(new RegExp(`^instance: +pid ${gs.proc.pid},`, "m"));
+    expect(helper.done).toBe(false);
+  } finally {
+    helper.proc.kill("SIGKILL");
+    await helper.proc.exited;
+    closeSync(fd);
+  }
+});
+
+// An upgrade replaces the binary under a running instance: /proc/<pid>/exe then reads
+// "<path> (deleted)", and the new binary at the same path must still find it.
+test.concurrent("an instance whose binary was replaced in place is found by the new binary at the same path", async () => {
+  await using t = await scenario();
+  const bin = join(t.dir, "bin", "git-sync");
+  mkdirSync(join(t.dir, "bin"));
+  copyFileSync(BIN, bin);
+  const gs = spawnRaw([bin, ...t.args("--period=1h")], { env: gitEnv(t.env), cwd: t.dir });
+  try {
+    await waitFor("the first sync", () => t.hash() === head(t.repo) || gs.done);
+    expect(gs.done).toBe(false);
+    copyFileSync(BIN, `${bin}.new`);
+    renameSync(`${bin}.new`, bin);
+    expect(readlinkSync(`/proc/${gs.proc.pid}/exe`)).toBe(`${bin} (deleted)`);
+    const p = Bun.spawn([bin, "status", `--root=${t.root}`], { env: gitEnv(), stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect([code, err]).toEqual([0, ""]);
+    expect(out).toMatch(new RegExp(`^instance: +pid ${gs.proc.pid} \\(serves no endpoint\\)$`, "m"));
+  } finally {
+    gs.proc.kill("SIGKILL");
+    await gs.proc.exited;
+  }
+});
+
+// With no --link, the link is named after the repo URL's last path element; a URL without a
+// path names it after its authority, user info included.
+test.concurrent("a link named after a repo URL with credentials and no path is shown without them", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const repo = `http://user:s3cr3tTok@127.0.0.1:${freePort()}`;
+  const gs = t.spawn([`--repo=${repo}`, `--root=${t.root}`, "--period=1h", "--max-failures=-1", "--error-file=error.json", `--http-bind=127.0.0.1:${port}`]);
+  await waitFor("the first failure", () => existsSync(join(t.root, "error.json")) || gs.done);
+  expect(gs.done).toBe(false);
+  const shown = join(t.root, `REDACTED@127.0.0.1:${repo.split(":").at(-1)}`);
+  const secret = /s3cr3tTok|user:/;
+
+  expect((await httpGet(port, "/status")).body).not.toMatch(secret);
+  const live = await exec(t, "status", `--root=${t.root}`);
+  expect(live.stdout + live.stderr).not.toMatch(secret);
+  expect(live.stdout).toMatch(new RegExp(`^link: +${shown}$`, "m"));
+  const rootOnly = await exec(t, "status", `--root=${t.root}`, "--http-bind=");
+  expect(rootOnly.stdout + rootOnly.stderr).not.toMatch(secret);
+  expect(rootOnly.stdout).toMatch(new RegExp(`^link: +${shown}$`, "m"));
+  const json = await exec(t, "status", "--json", `--root=${t.root}`, "--http-bind=");
+  expect(json.stdout + json.stderr).not.toMatch(secret);
+  // The list to choose from (flags naming different instances) shows it the same way.
+  const listed = await exec(t, "status", `--root=${t.root}`, `--http-bind=127.0.0.1:${freePort()}`);
+  expect(listed.code).toBe(2);
+  expect(listed.stderr).not.toMatch(secret);
+  expect(listed.stderr).toContain(`pid ${gs.proc.pid}  root ${t.root}  link ${shown}  http-bind 127.0.0.1:${port}\n`);
 });

@@ -44,6 +44,7 @@ export const TOOLS = {
   openssl: { apt: "openssl", for: "test/servers/tls.ts: the throw-away CA behind the HTTPS tests" },
   script: { apt: "bsdutils", for: "a pseudo-terminal for the progress test" },
   unshare: { apt: "util-linux", bins: ["unshare", "nsenter"], for: "PID namespaces (test/pid1, test/e2e/ops-pid1, ops-status)" },
+  setpriv: { apt: "util-linux", for: "an instance run by another user (test/e2e/ops-select)" },
   mount: { apt: "mount", bins: ["mount", "umount"], for: "a small tmpfs for the disk-full test" },
   file: { apt: "file", for: "the release binaries' formats (test/release)" },
   podman: { get: "bash scripts/image/build.sh", strictness: "image", for: "test/image, test/pod" },
@@ -82,6 +83,11 @@ let pidNamespaces: boolean | undefined;
 /** Conditions of the machine rather than tools: counted and required like tools. */
 export const CONDITIONS = {
   root: (): Gap | undefined => (process.getuid?.() === 0 ? undefined : { what: "mounting a tmpfs not permitted", get: "run the tests as root", strictness: "tools" }),
+  /** Starting a process as another user (nobody): root and setpriv. */
+  "other-user": (): Gap | undefined => {
+    if (missingTools(["setpriv"]).length > 0) return toolGap("setpriv");
+    return process.getuid?.() === 0 ? undefined : { what: "starting a process as another user not permitted", get: "run the tests as root", strictness: "tools" };
+  },
   "pid-namespace": (): Gap | undefined => {
     if (missingTools(["unshare"]).length > 0) return toolGap("unshare");
     pidNamespaces ??= Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;

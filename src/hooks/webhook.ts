@@ -2,6 +2,7 @@
 // status matches (any status when successStatus is 0). Opt-in extras (ours): a JSON payload, an
 // HMAC-SHA256 signature with a secret re-read at every send (so rotation needs no restart), and
 // extra headers. Retries belong to the runner, so the client never retries.
+import { shownLink } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
 import { createHttpClient } from "../lib/http-client.ts";
 import { Duration, goQuote } from "../lib/go.ts";
@@ -28,7 +29,7 @@ function rfc3339(d: Date): string {
  * resolvedRef (the tag a `semver:` ref chose) only when there is one: other payloads are unchanged.
  */
 export function webhookPayload(config: Pick<Config, "repo" | "ref"> & Partial<Pick<Config, "alsoLinks">>, ev: HookEvent, now = new Date()): string {
-  const link = ev.link !== undefined && (config.alsoLinks?.length ?? 0) > 0 ? { link: ev.link } : {};
+  const link = ev.link !== undefined && (config.alsoLinks?.length ?? 0) > 0 ? { link: shownLink(ev.link, config.repo) } : {};
   const resolved = ev.resolvedRef ? { resolvedRef: ev.resolvedRef } : {};
   return JSON.stringify({ repo: redactURL(config.repo), ref: ev.ref ?? config.ref, ...link, ...resolved, hash: ev.hash, previousHash: ev.previousHash, time: rfc3339(now) });
 }
@@ -61,7 +62,8 @@ export function createWebhookAction(config: Config, log: Logger): HookAction {
       headers.set(HASH_HEADER, ev.hash);
       if ((config.alsoLinks?.length ?? 0) > 0) {
         if (ev.ref !== undefined) headers.set(REF_HEADER, ev.ref);
-        if (ev.link !== undefined) headers.set(LINK_HEADER, ev.link);
+        // A link named after a repo URL with credentials (upstream's default name) is shown without them.
+        if (ev.link !== undefined) headers.set(LINK_HEADER, shownLink(ev.link, config.repo));
       }
       if (ev.resolvedRef) headers.set(RESOLVED_REF_HEADER, ev.resolvedRef);
       let body = "";

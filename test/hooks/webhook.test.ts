@@ -162,6 +162,19 @@ describe("webhook", () => {
     for (const s of ["first-secret", "second-secret", "repopass", "Bearer tok"]) expect(logged).not.toContain(s);
   });
 
+  it("a link named after a repo URL with credentials reaches the receiver without them (header and payload)", async () => {
+    rx = new Receiver().start();
+    const repo = "https://bob:tok-7Hq@example.com";
+    const config = makeConfig({ repo, webhook: { url: rx.url, payload: true } });
+    h = harness({ ...config, alsoLinks: [{ name: "rel", ref: "release", link: join(dir, "rel") }] });
+    h.hooks.webhook!.send({ ...ev("q1"), ref: "main", link: join(dir, "bob:tok-7Hq@example.com") });
+    await waitFor("delivery", () => rx!.hits.length === 1);
+    const hit = rx.hits[0]!;
+    expect(hit.headers.get("Gitsync-Link")).toBe(join(dir, "REDACTED@example.com"));
+    expect((JSON.parse(hit.body) as { link: string }).link).toBe(join(dir, "REDACTED@example.com"));
+    expect(JSON.stringify([...hit.headers]) + hit.body).not.toContain("tok-7Hq");
+  });
+
   it("without a payload the signature covers the empty body", async () => {
     const secretFile = join(dir, "secret");
     writeFileSync(secretFile, "k3y-value");

@@ -12,6 +12,11 @@ export { runSyncNow } from "./sync-now.ts";
 const SUBCOMMANDS: Record<string, (args: string[], env: Env, io: IO) => Promise<number>> = {
   status: runStatus,
   "sync-now": runSyncNow,
+  // Reached only for a topic expandHelp does not know: the others become --help.
+  help: ([topic = ""], _env, io) => {
+    io.stderr(`git-sync help: no help on ${JSON.stringify(topic)}: the topics are status and sync-now (git-sync help alone prints the flags)\n`);
+    return Promise.resolve(2);
+  },
 };
 
 /**
@@ -21,7 +26,8 @@ const SUBCOMMANDS: Record<string, (args: string[], env: Env, io: IO) => Promise<
 export function expandHelp(argv: string[]): string[] {
   const [node = "", self = "", name, topic] = argv;
   if (name !== "help") return argv;
-  return topic !== undefined && Object.hasOwn(SUBCOMMANDS, topic) ? [node, self, topic, "--help"] : [node, self, "--help"];
+  if (topic === undefined || topic.startsWith("-")) return [node, self, "--help"];
+  return topic !== "help" && Object.hasOwn(SUBCOMMANDS, topic) ? [node, self, topic, "--help"] : argv;
 }
 
 /**

@@ -62,8 +62,8 @@ Commands (in the git-sync container, e.g. kubectl exec <pod> -c git-sync -- /git
         report on a running git-sync: hash, last success, failures, hooks; exit 0 healthy, 1 failing, 2 unreachable
   git-sync sync-now [--root DIR] [--link PATH] [--http-bind ADDR] [--pid N] [--secret-file FILE]
         ask a running git-sync to sync now (POST /sync with its secret, or its --sync-on-signal signal)
-  Both pick the instance their flags belong to; with none, PID 1 in a container, else the one the
-  environment's GITSYNC_ROOT names, else the only one running (several: listed, exit 2).
+  Both pick your own instance their flags belong to; with none, PID 1 in a container, else the one
+  the environment's GITSYNC_ROOT names, else the only one running (several: listed, exit 2).
   git-sync help [status|sync-now]
         this text, or a subcommand's flags (the same as git-sync status --help)
 `;
@@ -190,10 +190,12 @@ SUBCOMMANDS
             ask a running git-sync to sync right away: POST /sync with its
             --http-sync-secret-file as a bearer token, or else its --sync-on-signal signal
             sent to that instance's process. Exit 2 when the instance has neither.
-    Both choose the instance the same way: the one --root, --link or --http-bind belongs
-    to, or --pid; with none given, PID 1 when it is git-sync (a container), else the one
-    the environment names, else the only one running. With several and nothing to tell
-    them apart they list the candidates (pid, root, link, endpoint) and exit 2.
+    Both choose the instance the same way, among the git-syncs running as the same user:
+    the one --root, --link or --http-bind belongs to, or --pid; with none given, PID 1 when
+    it is git-sync (a container), else the one the environment's GITSYNC_ROOT names, else
+    the only one running. With several and nothing to tell them apart they list the
+    candidates (pid, root, link, endpoint) and exit 2. Another user's instance is never
+    used (--pid naming one exits 2): its files would be read with your rights.
     git-sync help [status|sync-now]
             print the flag list (as --help) or a subcommand's usage (as status --help).
 

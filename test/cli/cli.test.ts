@@ -47,7 +47,7 @@ describe("expandHelp: `git-sync help [topic]` is --help of what it names, only a
     [["help"], ["--help"]],
     [["help", "status"], ["status", "--help"]],
     [["help", "sync-now", "--json"], ["sync-now", "--help"]],
-    [["help", "nope"], ["--help"]],
+    [["help", "nope"], ["help", "nope"]],
     [["help", "--root=/x"], ["--help"]],
     [["--repo=x", "help"], ["--repo=x", "help"]],
     [["--repo", "help"], ["--repo", "help"]],

@@ -126,6 +126,13 @@ test.concurrent.each<[string[], string]>([
   expect(r.stderr).toBe("");
 });
 
+test.concurrent("git-sync help on an unknown topic says which topics there are, exit 2", async () => {
+  await using t = await scenario();
+  const r = await t.run(["help", "bogus"], { env: { GITSYNC_ROOT: "", GITSYNC_REPO: "" } });
+  expect([r.code, r.stdout]).toEqual([2, ""]);
+  expect(r.stderr).toBe('git-sync help: no help on "bogus": the topics are status and sync-now (git-sync help alone prints the flags)\n');
+});
+
 test.concurrent("help is a subcommand only as the first argument: elsewhere it is an ignored positional, as upstream", async () => {
   await using t = await scenario();
   const r = await t.run(["--one-time", `--repo=${t.repo}`, `--root=${t.root}`, "--link=link", "help"]);

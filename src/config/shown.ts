@@ -4,6 +4,7 @@
 // URLs go through redactURL, secret-named git config keys and webhook headers lose their values.
 import { isSecretKey, redactURL, redactURLsInText } from "../log/redact.ts";
 import { parseGitConfigList } from "./gitconfig.ts";
+import { defaultLinkName } from "./paths.ts";
 import { OPTIONS, findOption, type OptionSpec } from "./options.ts";
 import { parseCredentials } from "./parse.ts";
 import type { Credential } from "./types.ts";
@@ -32,17 +33,14 @@ function redactHeader(item: string): string {
   return colon > 0 && isSecretKey(item.slice(0, colon)) ? `${item.slice(0, colon)}: ${R}` : redactURLsInText(item);
 }
 
-/** validate.ts defaultLinkName: the repo's last "/" element (imported from there it would be a cycle). */
-const lastElement = (repo: string) => repo.replace(/^\/+|\/+$/g, "").split("/").at(-1)!;
-
 /**
  * A link path as shown. Without --link the link is named after the repo's last path element, and
  * a URL without a path (https://user:token@host) or with a query (…/repo?access_token=…) puts
  * its credentials in that name: they are shown as the repo's are (REDACTED@host, repo?REDACTED).
  */
 export function shownLink(link: string, repo: string): string {
-  const named = lastElement(repo);
-  const shown = lastElement(redactURL(repo));
+  const named = defaultLinkName(repo);
+  const shown = defaultLinkName(redactURL(repo));
   if (named === shown || !(link === named || link.endsWith(`/${named}`))) return link;
   return link.slice(0, link.length - named.length) + shown;
 }

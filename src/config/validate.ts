@@ -1,6 +1,7 @@
 // Derived values and the validation rules of behaviour.md 2.4, in upstream's order (the first
 // failure wins, and tests look for the exact message).
 import { isAbsolute, resolve } from "node:path";
+import { absPath, defaultLinkName, makeAbsPath } from "./paths.ts";
 import { formatGoDuration, goQuote, parseGoInt } from "../lib/go.ts";
 import { rangeError, semverRange } from "../lib/semver.ts";
 import { shownCredentials, shownLink, shownListItem, shownString } from "./shown.ts";
@@ -23,24 +24,6 @@ export interface Validated {
   config: Config;
   /** V0 log messages (`setting --ref from deprecated --branch`) for main to log once the logger exists. */
   logs: string[];
-}
-
-/** Go's filepath.Abs + Clean: `resolve` also collapses `..`, `//` and trailing `/`. */
-export function absPath(p: string, cwd: string): string {
-  return resolve(cwd, p);
-}
-
-/** behaviour.md 1.2 makeAbsPath: "" stays "", absolute as given, relative joined to root and cleaned. */
-export function makeAbsPath(p: string, root: string): string {
-  if (p === "") return "";
-  if (isAbsolute(p)) return p;
-  return resolve(root, p);
-}
-
-/** behaviour.md 1.2: strip leading/trailing `/`, take the last `/` element; no `.git` stripping. */
-export function defaultLinkName(repo: string): string {
-  const parts = repo.replace(/^\/+|\/+$/g, "").split("/");
-  return parts[parts.length - 1]!;
 }
 
 const UNCATCHABLE = new Set(["SIGKILL", "SIGSTOP"]);

@@ -35,10 +35,9 @@ import { Verifier } from "./verify/index.ts";
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
   stderrSink.verbosity = config.verbose;
   stderrSink.errorFile = config.errorFile;
-  const terminal = stderrIsTerminal();
   // Only a person's terminal: a container's (tty: true) keeps upstream's JSON (lib/stdio.ts).
-  stderrSink.format = chooseLogFormat(config.logFormat, terminal && stderrIsPersonsTerminal());
-  stderrSink.color = chooseColor(stderrSink.format, terminal, process.env);
+  stderrSink.format = chooseLogFormat(config.logFormat, stderrIsPersonsTerminal());
+  stderrSink.color = chooseColor(stderrSink.format, stderrIsTerminal(), process.env);
   // "setting --ref from deprecated --branch" and friends (behaviour.md 2.4).
   for (const msg of overrideLogs) log.info(msg);
   log.info("starting up", {

@@ -61,7 +61,7 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
     ["root", doc.root],
     ["link", doc.link],
     ["ready", doc.healthy ? "yes" : `no (${doc.reason || "repo is not ready"})`],
-    ["last success", doc.hashFromBeforeStart && doc.lastSuccess === null ? "none since this start" : ago(doc.lastSuccess, now)],
+    ["last success", lastSuccessText(doc, now)],
     ["last attempt", ago(doc.lastAttempt, now)],
     ["failures", `${doc.consecutiveFailures} consecutive`],
   ];
@@ -85,12 +85,17 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
   // --also-link refs: one line each, then their hooks.
   for (const l of doc.links ?? []) {
     const health = l.consecutiveFailures > 0 ? `failing (${l.consecutiveFailures}x): ${l.lastError}` : l.ready ? "ok" : "not synced yet";
-    rows.push([`link ${l.name}`, `${l.ref} -> ${hashText(l)}; ${health}; last success ${l.hashFromBeforeStart && l.lastSuccess === null ? "none since this start" : ago(l.lastSuccess, now)}`]);
+    rows.push([`link ${l.name}`, `${l.ref} -> ${hashText(l)}; ${health}; last success ${lastSuccessText(l, now)}`]);
     hookRows(l.hooks, `${l.name} `);
   }
   rows.push(["instance", `pid ${doc.pid}, ${doc.syncCount} syncs, up ${formatGoDuration(Math.round(doc.uptimeSeconds) * 1000)}, ${doc.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${(k + ":").padEnd(width)}${v}\n`).join("");
+}
+
+/** "none since this start" rather than "never" while a restarted instance serves an earlier tree. */
+function lastSuccessText(d: Pick<StatusDocument, "hashFromBeforeStart" | "lastSuccess">, now: number): string {
+  return d.hashFromBeforeStart && d.lastSuccess === null ? "none since this start" : ago(d.lastSuccess, now);
 }
 
 /** A restarted instance serves the earlier process's tree until its first success: say so. */

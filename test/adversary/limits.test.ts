@@ -200,6 +200,27 @@ function errors(r: Running): string {
     .join("\n");
 }
 
+type Turncoat = ReturnType<typeof turncoat>;
+
+/**
+ * Once git-sync has synced `first`, `endpoint` turns to an endless answer: the attempt must fail
+ * with `message` (the cap's error), the endpoint must have sent little beyond the cap, RSS must
+ * stay bounded, and the link must keep the last good sync.
+ */
+async function expectCappedRead(t: Scenario, r: Running, first: string, endpoint: Turncoat, message: string): Promise<void> {
+  await t.waitHash(first, 30_000, r);
+  const growth = await peakGrowth(r.proc.pid, async () => {
+    endpoint.hostile = true;
+    await waitFor("a failed attempt", () => errors(r) !== "", 30_000);
+  });
+  expect(errors(r)).toContain(message);
+  // Each try stops at the cap and hangs up; what is in flight in socket buffers is all the
+  // server gets to send (old code: all 128 MiB).
+  expect(endpoint.perRequest()).toBeLessThan(24 * MIB);
+  expect(growth).toBeLessThan(60);
+  expect(t.hash()).toBe(first);
+}
+
 test("a git host answering ls-refs without end: the poll stops at 32 MiB with a clear error, RSS stays bounded, git takes over and syncs", async () => {
   await using t = await scenario();
   const repos = join(t.dir, "repos");
@@ -255,17 +276,8 @@ test("an askpass URL answering without end: the read stops at 64 KiB with a clea
   const askpass = turncoat(() => new Response("username=alice\npassword=pw-askpass\n"), 200);
   try {
     const r = t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", `--askpass-url=${askpass.url}/`, "--period=100ms", "--max-failures=-1"]);
-    await t.waitHash(first, 30_000, r);
-    const growth = await peakGrowth(r.proc.pid, async () => {
-      askpass.hostile = true;
-      await waitFor("a failed attempt", () => errors(r) !== "", 30_000);
-    });
-    expect(errors(r)).toContain("the auth URL's answer is over 64 KiB");
-    // Each try stops after 64 KiB and hangs up; what is in flight in socket buffers is all the
-    // server gets to send (old code: all 128 MiB, then found no password).
-    expect(askpass.perRequest()).toBeLessThan(24 * MIB);
-    expect(growth).toBeLessThan(60);
-    expect(t.hash()).toBe(first);
+    // The old code read all 128 MiB, then found no password.
+    await expectCappedRead(t, r, first, askpass, "the auth URL's answer is over 64 KiB");
   } finally {
     askpass.stop();
     srv.stop();
@@ -293,15 +305,7 @@ test("a GitHub token endpoint answering without end: the read stops at 1 MiB wit
       "--period=100ms",
       "--max-failures=-1",
     ]);
-    await t.waitHash(first, 30_000, r);
-    const growth = await peakGrowth(r.proc.pid, async () => {
-      github.hostile = true;
-      await waitFor("a failed attempt", () => errors(r) !== "", 30_000);
-    });
-    expect(errors(r)).toContain("the token endpoint's answer is over 1 MiB");
-    expect(github.perRequest()).toBeLessThan(24 * MIB);
-    expect(growth).toBeLessThan(60);
-    expect(t.hash()).toBe(first);
+    await expectCappedRead(t, r, first, github, "the token endpoint's answer is over 1 MiB");
   } finally {
     github.stop();
     srv.stop();

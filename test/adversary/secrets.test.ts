@@ -151,14 +151,16 @@ function leaks(s: Record<string, string>, canaries: Record<string, string>): str
 
 const failures = async (w: World) => ((await httpGet(w.port, "/status").then((r) => JSON.parse(r.body) as { consecutiveFailures: number }, () => null))?.consecutiveFailures ?? 0) >= 1;
 
-test("a sync that works, then fails on a rotated password: no canary on any surface (URL user and password, credentials, password file, askpass query and answer, GitHub App key and token)", async () => {
+// Text logs (--log-format=text, for people) unquote git's output and lay values out on lines of
+// their own: the same canaries are looked for there.
+test.each(["json", "text"])("a sync that works, then fails on a rotated password: no canary on any surface (URL user and password, credentials, password file, askpass query and answer, GitHub App key and token), %s logs", async (format) => {
   const w = await world();
   await using t = w.t;
   const ask = askpass(w);
   const app = await githubApp(w);
   try {
     const creds = credentials(w);
-    const gs = t.spawn([`--repo=${repoURL(w)}`, ...commonArgs(w), ...creds.args, ask.arg, ...app.args], { env: { ...creds.env, GITSYNC_REPO: repoURL(w) } });
+    const gs = t.spawn([`--repo=${repoURL(w)}`, ...commonArgs(w), ...creds.args, ask.arg, ...app.args, `--log-format=${format}`], { env: { ...creds.env, GITSYNC_REPO: repoURL(w) } });
     await waitFor("the webhook and the exechook", () => (w.receiver.hits.length >= 1 && existsSync(w.hookEnvFile)) || gs.done, 20_000);
     expect(gs.done).toBe(false);
     // The token the key minted is a secret too.
@@ -294,5 +296,55 @@ test("a GitHub App key in $GITSYNC_GITHUB_APP_PRIVATE_KEY and a webhook URL with
     srv.stop();
     gh.stop();
     w.stop();
+  }
+});
+
+/**
+ * A host that reflects what git sent it: it asks for basic auth, then answers the advertisement
+ * with `ERR <the password>`, which git prints as `fatal: remote error: ...` on stderr. git-sync
+ * quotes that stderr inside its error text (JSON escapes it again), and text logs unquote it:
+ * the password is scrubbed in every one of those spellings.
+ */
+function reflectingHost(): { url: string; stop(): void } {
+  const pkt = (s: string) => (new TextEncoder().encode(s).length + 4).toString(16).padStart(4, "0") + s;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const auth = req.headers.get("authorization");
+      if (!auth?.startsWith("Basic ")) return new Response("", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="x"' } });
+      const password = atob(auth.slice(6)).split(":").slice(1).join(":");
+      const body = pkt("# service=git-upload-pack\n") + "0000" + pkt(`ERR you sent ${password}\n`);
+      return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}
+
+// A password with a quote and a backslash: git-sync's error text Go-quotes git's stderr, so the
+// raw bytes never appear there, only escaped spellings the scrubber must know too.
+test.each(["json", "text"])("a host that reflects the password into git's error: no spelling of it on stderr, the error file or /status (%s logs)", async (format) => {
+  await using t = await scenario();
+  const host = reflectingHost();
+  const password = `${canary("pw")}"q\\z`;
+  const port = freePort();
+  const errorFile = join(t.dir, "error.json");
+  try {
+    const gs = t.spawn(
+      [`--repo=${host.url}/repo.git`, `--root=${t.root}`, "--link=link", "--username=alice", "--period=200ms", "--max-failures=-1", "-v=9", `--error-file=${errorFile}`, `--http-bind=127.0.0.1:${port}`, `--log-format=${format}`],
+      { env: { GITSYNC_PASSWORD: password } },
+    );
+    await waitFor("the reflected error", () => gs.stderr.includes("remote error: you sent") || gs.done, 20_000);
+    await waitFor("the error file", () => existsSync(errorFile) || gs.done, 20_000);
+    expect(gs.done).toBe(false);
+    const status = (await httpGet(port, "/status")).body;
+    await gs.stop();
+    const core = password.slice(0, password.indexOf('"'));
+    for (const [surface, text] of Object.entries({ stderr: gs.stderr, "error file": readOr(errorFile) ?? "", "/status": status })) {
+      expect(text, surface).toContain("you sent REDACTED");
+      expect(text.includes(core), surface).toBe(false);
+    }
+  } finally {
+    host.stop();
   }
 });

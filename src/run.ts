@@ -22,7 +22,7 @@ import { createRemoteQuery } from "./repo/remote.ts";
 import { VERSION } from "./version.ts";
 import { runLoop, Wake } from "./loop/loop.ts";
 import { newSyncState } from "./state/sync-state.ts";
-import { FatalError, Syncer } from "./loop/sync.ts";
+import { FatalError, Syncer, type SyncResult } from "./loop/sync.ts";
 import { Fleet, type FleetMember } from "./loop/fleet.ts";
 import { readCurrent } from "./publish/symlink.ts";
 import { servedHash, servedPaths } from "./publish/links.ts";
@@ -30,6 +30,7 @@ import { RootLock } from "./repo/lock.ts";
 import { setUntrustedDirs } from "./lib/no-follow.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
 import { Verifier } from "./verify/index.ts";
+import { createMirror, type LinkServed, type Mirror } from "./serve/mirror.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
@@ -132,10 +133,25 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const verifier = await Verifier.create(config.verify, log, state).catch((e: unknown) => {
       throw new FatalError("FATAL: can't load the keys for --verify-signatures", { cause: e });
     });
+    // --serve-git (issue 22): what each link serves, once the syncers below exist.
+    const servers: Array<{ link: string; state: typeof state; syncer: Syncer }> = [];
+    let mirror: Mirror | null = null;
+    if (config.serveGit.enabled) {
+      const published = (): LinkServed[] =>
+        servers.flatMap((s, i) => {
+          const hash = servedHash(config.linkMode, root, s.link);
+          return hash === "" ? [] : [{ name: s.state.remoteRef, oid: s.syncer.servedObject(hash), hash, main: i === 0 }];
+        });
+      try {
+        mirror = createMirror(config, { git, log, state, published });
+      } catch (e) {
+        throw new FatalError("FATAL: can't serve the git mirror (--serve-git)", { cause: e });
+      }
+    }
     if (config.httpBind !== "") {
       let server;
       try {
-        server = startHttpServer(config, { state, log, requestSync: () => wake.request() });
+        server = startHttpServer(config, { state, log, requestSync: () => wake.request(), gitMirror: mirror ? (req, remote) => mirror.handle(req, remote) : undefined });
       } catch (e) {
         throw new FatalError("can't bind HTTP endpoint", { cause: e });
       }
@@ -159,6 +175,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     log.v(1, "polling the remote", { method: remote.kind });
     const refresh = (deadline: number) => auth.refresh(deadline);
     let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier });
+    servers.push({ link, state, syncer });
     if (config.alsoLinks.length > 0) {
       // --also-link (issue 15): a Syncer, hooks and state per ref, driven by one Fleet.
       const members: FleetMember[] = [];
@@ -166,6 +183,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       const linkedBy = (hash: string, self: string) => members.some((m) => m.syncer.target.link !== self && readCurrent(m.syncer.target.link)?.path === worktreePath(ctx, hash));
       const mainSyncer = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier, alongside: true, linkedElsewhere: (h) => linkedBy(h, ctx.link) });
       members.push({ name: "", syncer: mainSyncer, state: null });
+      servers[0] = { link, state, syncer: mainSyncer };
       for (const l of config.alsoLinks) {
         // alsoLinks stays set: the hooks of every ref then name their link (webhook payload, headers).
         const own: Config = { ...config, ref: l.ref, link: l.link };
@@ -178,11 +196,30 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         // A verifier per ref: each remembers its own refusal and reports into its ref's state.
         const linkVerifier = await Verifier.create(config.verify, linkCtx.log, linkState);
         const opts = { startup: gitVersion, verifier: linkVerifier, ownsRootBranch: false, alongside: true, linkedElsewhere: (h: string) => linkedBy(h, l.link) };
-        members.push({ name: l.name, syncer: new Syncer(linkCtx, linkHooks, refresh, remote, opts), state: linkState });
+        const linkSyncer = new Syncer(linkCtx, linkHooks, refresh, remote, opts);
+        members.push({ name: l.name, syncer: linkSyncer, state: linkState });
+        servers.push({ link: l.link, state: linkState, syncer: linkSyncer });
       }
       syncer = new Fleet(ctx, members, remote, refresh);
     }
-    const code = await runLoop({ config, ctx, syncer, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
+    let attempts: { attempt(deadline: number, n: number): Promise<SyncResult> } = syncer;
+    if (mirror) {
+      // What an earlier process published is served from the start; after each attempt the
+      // mirror follows the links (and keeps their objects from gc: the attempt's cleanup runs next).
+      const m = mirror;
+      const inner = syncer;
+      await m.update(Date.now() + 30_000);
+      attempts = {
+        attempt: async (deadline, n) => {
+          try {
+            return await inner.attempt(deadline, n);
+          } finally {
+            await m.update(Date.now() + 30_000);
+          }
+        },
+      };
+    }
+    const code = await runLoop({ config, ctx, syncer: attempts, hooks, state, log, touchFile, wake, stopping: () => stopSignal !== null, onSleepForever: () => (sleptForever = true) });
     // SIGINT ends sleep-forever with 0 (behaviour.md 4.1); any other stop reports the signal.
     if (stopSignal === null || (stopSignal === "SIGINT" && sleptForever)) return code;
     return await reraise(stopSignal, cleanups);

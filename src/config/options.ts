@@ -227,6 +227,18 @@ export const OPTIONS = [
   // burst; one sync covers it. An isolated push still wakes the loop at once.
   { name: "http-sync-min-interval", type: "duration", default: 1_000, env: ["GITSYNC_HTTP_SYNC_MIN_INTERVAL"], placeholder: "duration", group: "http",
     help: "space push-triggered syncs at least this far apart; pushes in between join one sync at the end of the interval (0 = no spacing)" },
+  // Ours (issue 22): the synced repository served read-only over git's smart HTTP at /git
+  // (src/serve/, docs/serve.md).
+  { name: "serve-git", type: "bool", default: false, env: ["GITSYNC_SERVE_GIT"], placeholder: "", group: "http",
+    help: "also serve the synced repository read-only over git's smart HTTP at /git of --http-bind: only the published refs and what they reach; needs --serve-git-secret-file or --serve-git-anonymous" },
+  { name: "serve-git-secret-file", type: "string", default: "", env: ["GITSYNC_SERVE_GIT_SECRET_FILE"], placeholder: "string", group: "http",
+    help: "the secret a /git request must carry, as the basic-auth password (any username) or an Authorization: Bearer token; re-read when the file changes" },
+  { name: "serve-git-anonymous", type: "bool", default: false, env: ["GITSYNC_SERVE_GIT_ANONYMOUS"], placeholder: "", group: "http",
+    help: "serve /git without authentication (instead of --serve-git-secret-file)" },
+  { name: "serve-git-max-packs", type: "int", default: 4, env: ["GITSYNC_SERVE_GIT_MAX_PACKS"], placeholder: "int", group: "http",
+    help: "how many git processes /git runs at once (each makes a pack or a negotiation round); more requests get 503 with Retry-After" },
+  { name: "serve-git-timeout", type: "duration", default: 600_000, env: ["GITSYNC_SERVE_GIT_TIMEOUT"], placeholder: "duration", group: "http",
+    help: "the longest one /git request may take; past it (or when the client goes away) its git processes are killed" },
   { name: "readiness-max-failures", type: "int", default: 0, env: ["GITSYNC_READINESS_MAX_FAILURES"], placeholder: "int", group: "http",
     help: "report not-ready after this many consecutive failed attempts; 0 = never" },
   { name: "readiness-max-age", type: "duration", default: 0, env: ["GITSYNC_READINESS_MAX_AGE"], placeholder: "duration", group: "http",

@@ -117,6 +117,17 @@ export interface Config {
   /** `--http-sync-min-interval` (ours): least time between push-triggered wake-ups; later pushes coalesce. */
   httpSyncMinInterval: number;
 
+  /** `--serve-git` and its options (ours, issue 22): the read-only git mirror at /git. */
+  serveGit: {
+    enabled: boolean;
+    /** "" with --serve-git-anonymous. */
+    secretFile: string;
+    anonymous: boolean;
+    maxPacks: number;
+    /** Milliseconds. */
+    timeout: number;
+  };
+
   /** `--verify-signatures` (ours): "" = off; the key files as given. */
   verify: {
     mode: "" | "commit" | "tag" | "tag-and-commit";

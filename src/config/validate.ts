@@ -291,6 +291,17 @@ export function validate(st: ParseState, cwd: string): Validated {
   if (v["http-bind"] === "" && v["http-pprof"]) fail("required flag: --http-bind must be specified when --http-pprof is set");
   if (v["http-bind"] === "" && v["http-sync-secret-file"] !== "") fail("required flag: --http-bind must be specified when --http-sync-secret-file is set");
 
+  // Ours (issue 22): a mirror never serves by accident without a secret.
+  if (v["serve-git"]) {
+    if (v["http-bind"] === "") fail("required flag: --http-bind must be specified when --serve-git is set");
+    if (v["serve-git-secret-file"] === "" && !v["serve-git-anonymous"]) fail("required flag: --serve-git needs --serve-git-secret-file, or --serve-git-anonymous to serve without authentication");
+    if (v["serve-git-secret-file"] !== "" && v["serve-git-anonymous"]) fail("invalid flag: --serve-git-secret-file and --serve-git-anonymous contradict each other; give one");
+  } else {
+    for (const f of ["serve-git-secret-file", "serve-git-anonymous"] as const) if (v[f]) fail(`invalid flag: --${f} has no effect without --serve-git`);
+  }
+  if (v["serve-git-max-packs"] < 1) fail("invalid flag: --serve-git-max-packs must be at least 1");
+  if (v["serve-git-timeout"] <= 0) fail("invalid flag: --serve-git-timeout must be greater than 0");
+
   // Ours.
   if (v["readiness-max-failures"] < 0) fail("invalid flag: --readiness-max-failures must be greater than or equal to 0");
   if (v["readiness-max-age"] < 0) fail("invalid flag: --readiness-max-age must be greater than or equal to 0");
@@ -396,6 +407,13 @@ export function validate(st: ParseState, cwd: string): Validated {
     readinessMaxAge: v["readiness-max-age"],
     httpSyncSecretFile: v["http-sync-secret-file"],
     httpSyncMinInterval: v["http-sync-min-interval"],
+    serveGit: {
+      enabled: v["serve-git"],
+      secretFile: v["serve-git-secret-file"],
+      anonymous: v["serve-git-anonymous"],
+      maxPacks: v["serve-git-max-packs"],
+      timeout: v["serve-git-timeout"],
+    },
     verify: {
       mode: verifyMode as Config["verify"]["mode"],
       allowedSignersFile: v["allowed-signers-file"],

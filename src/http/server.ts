@@ -10,6 +10,8 @@
 //   /readyz           like `/`, and also unready after --readiness-max-failures consecutive
 //                     failures or when the last success is older than --readiness-max-age.
 //   /status           JSON for people and `git-sync status` (src/http/status.ts).
+//   /git/...          with --serve-git: the synced repository over git's smart HTTP, read-only
+//                     (src/serve/, docs/serve.md).
 //   POST /sync        the push trigger (push.ts, docs/push.md): a forge's push webhook, a CI job
 //                     or `git-sync sync-now` asks for a sync without waiting for --period. Off
 //                     (403) without --http-sync-secret-file: it never syncs on a request that
@@ -37,6 +39,8 @@ export interface HttpDeps {
   log: Logger;
   /** Wake the sync loop now (one slot: several requests before it wakes count as one). */
   requestSync: () => void;
+  /** --serve-git: answers every request under /git (src/serve/mirror.ts). */
+  gitMirror?: (req: Request, remote: string) => Promise<Response>;
 }
 
 export interface HttpServer {
@@ -124,6 +128,7 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
       return Response.json(statusDocument(config, state), { headers: { "Cache-Control": "no-store" } });
     }
     if (path === "/sync") return await push.handle(req, server.requestIP(req)?.address ?? "");
+    if (deps.gitMirror && (path === "/git" || path.startsWith("/git/"))) return await deps.gitMirror(req, server.requestIP(req)?.address ?? "");
     return state.ready ? new Response(null, { status: 200 }) : text(503, "repo is not ready\n");
   };
 
@@ -133,6 +138,7 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
   const reasons = ["liveness"];
   if (config.httpMetrics) reasons.push("metrics");
   if (config.httpPprof) reasons.push("pprof");
+  if (deps.gitMirror) reasons.push("git mirror at /git");
   deps.log.info("serving HTTP", { endpoint: config.httpBind, reasons });
 
   return {

@@ -159,3 +159,40 @@ async function readAll(stream: ReadableStream<Uint8Array>, tee?: (chunk: Uint8Ar
   }
   return text + dec.decode();
 }
+
+/** A child whose stdout is read as a stream (spawnStreaming); kill() ends its whole process group. */
+export interface StreamingChild {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  kill(): void;
+}
+
+/**
+ * Start `argv` in its own process group with `stdin` written and closed, for a caller that
+ * streams stdout onward (git upload-pack's pack to an HTTP client) instead of collecting it.
+ * The caller owns the deadline: kill() ends the group; shutdown kills it with every other.
+ */
+export function spawnStreaming(argv: string[], opts: { cwd: string; env: Record<string, string | undefined>; stdin: Uint8Array }): StreamingChild {
+  if (shuttingDown) throw new SpawnError(`not starting ${argv[0]}: shutting down`);
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: opts.stdin, stdout: "pipe", stderr: "pipe", detached: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpawnError(code === "ENOENT" ? `${argv[0]}: executable file not found` : `can't start ${argv[0]}: ${(e as Error).message}`, { cause: e });
+  }
+  const pid = proc.pid;
+  running.add(pid);
+  const exited = proc.exited.then(() => {
+    running.delete(pid);
+    return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) };
+  });
+  return {
+    stdout: proc.stdout as ReadableStream<Uint8Array>,
+    stderr: proc.stderr as ReadableStream<Uint8Array>,
+    exited,
+    // The group even after the leader exited: pack-objects may still be running under it.
+    kill: () => killGroup(pid, "SIGKILL"),
+  };
+}

@@ -249,6 +249,19 @@ export class Syncer {
   private keep(p: Published): void {
     this.published = p;
     this.publishedOid = p.oid;
+    this.lastKept = p;
+  }
+
+  /** What was last published or found published. */
+  private lastKept: Published | null = null;
+
+  /**
+   * The object the ref named when `hash` was published (an annotated tag, or the commit): what
+   * the git mirror advertises for the link (src/serve/). The hash itself when this process has not
+   * published or checked it (before its first success, a link an earlier process left).
+   */
+  servedObject(hash: string): string {
+    return this.lastKept?.hash === hash ? this.lastKept.oid : hash;
   }
 
   /**

@@ -10,7 +10,7 @@ type Labels = Record<string, string>;
 interface Family {
   name: string;
   help: string;
-  type: "counter" | "summary";
+  type: "counter" | "summary" | "gauge";
   labelNames: readonly string[];
   series: Map<string, { labels: Labels; value: number; sum: number; count: number }>;
 }
@@ -59,6 +59,20 @@ export class Counter<L extends string = never> {
   }
   get(labels: Record<L, string> = {} as Record<L, string>): number {
     return this.f.series.get(key(this.f, labels))?.value ?? 0;
+  }
+}
+
+/** A value that goes up and down (Prometheus gauge). */
+export class Gauge {
+  private readonly f: Family;
+  constructor(name: string, help: string) {
+    this.f = family(name, help, "gauge", []);
+  }
+  set(value: number): void {
+    series(this.f, {}).value = value;
+  }
+  get(): number {
+    return series(this.f, {}).value;
   }
 }
 
@@ -132,3 +146,18 @@ export const verifyCount = new Counter(
   "How many signature checks completed, partitioned by result (good, unsigned, unknown-key, bad-signature, key-expired, wrong-namespace, outside-validity, not-a-tag, unsupported, host-lied, bad-tree)",
   ["result"],
 );
+// Ours (--serve-git, issue 22): the read-only mirror at /git (src/serve/). Made when the mirror
+// starts, so that an instance without it shows none of these.
+let serve: { requests: Counter<"kind" | "result">; bytesSent: Counter; inFlight: Gauge } | null = null;
+export function serveMetrics(): NonNullable<typeof serve> {
+  serve ??= {
+    requests: new Counter(
+      "git_sync_serve_requests_total",
+      "How many /git requests were answered, partitioned by kind (advertise, ls-refs, fetch, other) and result (ok, unauthorized, forbidden, not_ready, busy, refused, too_large, bad_request, timeout, aborted, error, secret_unreadable)",
+      ["kind", "result"],
+    ),
+    bytesSent: new Counter("git_sync_serve_bytes_sent_total", "Bytes of git protocol /git sent: advertisements, ref lists and packs"),
+    inFlight: new Gauge("git_sync_serve_in_flight", "git processes running for /git requests now"),
+  };
+  return serve;
+}

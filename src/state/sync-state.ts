@@ -58,6 +58,26 @@ export interface SyncState {
   links: LinkState[];
   /** Null until a signature is checked or a host's answer refused. */
   verify: VerifyState | null;
+  /** --serve-git (issue 22): the mirror at /git; null without it. Only the main ref's state has it. */
+  serve: ServeState | null;
+}
+
+/** The read-only mirror at /git (src/serve/), as /status and `git-sync status` show it. */
+export interface ServeState {
+  /** How a request proves itself: the secret file's secret, or nothing (--serve-git-anonymous). */
+  auth: "secret" | "anonymous";
+  /** --serve-git-max-packs. */
+  maxPacks: number;
+  /** git processes running for /git requests now. */
+  inFlight: number;
+  /** Requests answered, by result (ok, unauthorized, busy, refused, ...). */
+  requests: Record<string, number>;
+  /** Bytes of git protocol sent (advertisements, ref lists and packs). */
+  bytesSent: number;
+  /** What is advertised now: full ref name -> object; empty until something is published. */
+  refs: Array<{ name: string; oid: string }>;
+  /** When the advertisement last changed (a link moved), epoch ms; null before the first. */
+  changedAt: number | null;
 }
 
 /** One --also-link ref: its name, ref and link path, and the same fields as the main ref's. */
@@ -83,5 +103,6 @@ export function newSyncState(): SyncState {
     hooks: {},
     links: [],
     verify: null,
+    serve: null,
   };
 }

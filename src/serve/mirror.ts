@@ -1,0 +1,437 @@
+// --serve-git (issue 22, docs/serve.md): the synced repository, served read-only over git's smart
+// HTTP at /git of --http-bind. What is served is what is published: the advertisement lists
+// HEAD and each link's ref at the commit that link serves (protocol.ts writes it, no process),
+// and a fetch may only want those objects, or ones served a moment ago (a client reads the
+// advertisement, then fetches in a later request). Only a fetch starts git: `git upload-pack
+// --stateless-rpc` in root/.git under GIT_NAMESPACE=git-sync, whose only refs are the keep refs
+// (keep.ts) that also hold every object it may hand out against `git gc`.
+//
+// Order of work per request, cheapest refusal first: the secret (before the body is read), the
+// body (bounded, gzip bounded too), the request (protocol.ts), then a slot among
+// --serve-git-max-packs (503 + Retry-After past it). The pack is streamed: the client's pace
+// pulls it from git's stdout, so the sidecar holds a chunk, not a pack. The client going away or
+// --serve-git-timeout kills upload-pack's process group (pack-objects with it).
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/types.ts";
+import type { Git } from "../git/runner.ts";
+import { BodyTooLarge, BodyTooSlow, readBounded } from "../lib/bounded-body.ts";
+import { spawnStreaming, type StreamingChild } from "../lib/exec.ts";
+import { readSecretFile, sameSecret } from "../lib/secrets.ts";
+import { errorText, scrub, type Logger } from "../log/logger.ts";
+import { serveMetrics } from "../state/metrics.ts";
+import type { ServeState, SyncState } from "../state/sync-state.ts";
+import { changeKept, NAMESPACE, readKept } from "./keep.ts";
+import { errLine, judgeV0, judgeV2, lsRefs, parseRequest, PktError, v0Advertisement, v2Capabilities, type Advertisement, type ServedRef } from "./protocol.ts";
+
+export type MirrorConfig = Pick<Config, "serveGit" | "depth" | "root">;
+
+/** What one link serves now: its ref's full name ("" when unknown: a hash ref), object and commit. */
+export interface LinkServed extends ServedRef {
+  /** The main --link: HEAD is its commit. */
+  main: boolean;
+}
+
+export interface MirrorDeps {
+  git: Git;
+  log: Logger;
+  state: SyncState;
+  /** What every link serves now, main link first; links that serve nothing are left out. */
+  published: () => LinkServed[];
+}
+
+export interface Mirror {
+  /** Answers a request under /git. */
+  handle(req: Request, remote: string): Promise<Response>;
+  /**
+   * After each sync attempt (and once at startup): keep refs for what the links serve now, then
+   * the new advertisement; refs no longer served are dropped once no request can want them.
+   */
+  update(deadline: number): Promise<void>;
+}
+
+/** The path the mirror answers under (fixed: manifests and docs rely on it). */
+export const MOUNT = "/git";
+/** The largest request body, before and after gzip: a want and a few thousand haves are far below it. */
+export const MAX_REQUEST = 8 << 20;
+/** Request bodies read at once (each up to MAX_REQUEST); more get 503 unread. */
+export const CONCURRENT_READS = 16;
+/** A body must be in this long after its headers. */
+export const READ_DEADLINE_MS = 30_000;
+/** How much of git's stderr is kept for the log. */
+const STDERR_KEPT = 4096;
+
+const RESULT_TYPE = "application/x-git-upload-pack-result";
+const NO_CACHE = { "Cache-Control": "no-cache, max-age=0, must-revalidate", Pragma: "no-cache" };
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...NO_CACHE, ...headers } });
+}
+
+type Kind = "advertise" | "ls-refs" | "fetch" | "other";
+
+/** The secret file, re-read when it changes (a rotated Kubernetes Secret swaps the file). */
+class SecretFile {
+  private stamp = "";
+  private digest = "";
+  constructor(private readonly path: string) {}
+
+  /** The secret's SHA-256 (hex), or an Error when the file cannot give one. */
+  current(): string | Error {
+    try {
+      const st = statSync(this.path);
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (stamp !== this.stamp) {
+        const secret = readSecretFile(this.path, "--serve-git-secret-file");
+        if (secret === "") return new Error(`--serve-git-secret-file ${JSON.stringify(this.path)} is empty`);
+        this.digest = sha256(secret);
+        this.stamp = stamp;
+      }
+      return this.digest;
+    } catch (e) {
+      this.stamp = "";
+      return e as Error;
+    }
+  }
+}
+
+const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
+
+/** The password of Basic auth (any username) or a Bearer token; null without one. */
+export function credentialOf(h: Headers): string | null {
+  const auth = h.get("authorization") ?? "";
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth);
+  if (basic) {
+    const pair = Buffer.from(basic[1]!, "base64").toString("utf8");
+    const colon = pair.indexOf(":");
+    return colon < 0 ? pair : pair.slice(colon + 1);
+  }
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  return bearer ? bearer[1]! : null;
+}
+
+export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
+  const { git, log } = deps;
+  const opts = config.serveGit;
+  const gitDir = join(config.root, ".git");
+  const secret = opts.anonymous ? null : new SecretFile(opts.secretFile);
+  // A secret file that is missing or empty at startup ends it: the mirror would refuse everyone.
+  const first = secret?.current();
+  if (first instanceof Error) throw first;
+  const metrics = serveMetrics();
+  const serve: ServeState = { auth: opts.anonymous ? "anonymous" : "secret", maxPacks: opts.maxPacks, inFlight: 0, requests: {}, bytesSent: 0, refs: [], changedAt: null };
+  deps.state.serve = serve;
+
+  /** null until the first update(): /git answers 503 until then. */
+  let ad: Advertisement | null = null;
+  /**
+   * Objects a fetch may want: what is advertised (tags and the commits they peel to), and what
+   * was until `retiredAt`, for one --serve-git-timeout more (a client that read the old
+   * advertisement fetches in its next request). Pins: wants of requests running now.
+   */
+  const allowed = new Map<string, { retiredAt: number | null }>();
+  const pins = new Map<string, number>();
+  let reads = 0;
+  let secretError = "";
+  let updating: Promise<void> = Promise.resolve();
+
+  const count = (kind: Kind, result: string) => {
+    metrics.requests.inc({ kind, result });
+    serve.requests[result] = (serve.requests[result] ?? 0) + 1;
+  };
+  const sent = (n: number) => {
+    metrics.bytesSent.inc({}, n);
+    serve.bytesSent += n;
+  };
+  const setInFlight = (delta: number) => {
+    serve.inFlight += delta;
+    metrics.inFlight.set(serve.inFlight);
+  };
+  const wantable = (oid: string) => {
+    const a = allowed.get(oid);
+    return a !== undefined && (a.retiredAt === null || Date.now() - a.retiredAt <= opts.timeout);
+  };
+
+  /**
+   * null when the request may pass; else 401 with the challenge git's credential prompt (or
+   * askpass) answers, or 503 when the secret file cannot be read (fail closed: logged once per cause).
+   */
+  function authenticate(req: Request): Response | null {
+    if (!secret) return null;
+    const digest = secret.current();
+    if (digest instanceof Error) {
+      if (secretError !== digest.message) log.error(digest, "can't read the --serve-git secret; refusing /git requests");
+      secretError = digest.message;
+      count("other", "secret_unreadable");
+      return text(503, "the mirror's secret can't be read; see its log\n", { "Retry-After": "10" });
+    }
+    secretError = "";
+    const given = credentialOf(req.headers);
+    if (given !== null && sameSecret(sha256(given), digest)) return null;
+    count("other", "unauthorized");
+    return text(401, "authentication required\n", { "WWW-Authenticate": 'Basic realm="git-sync", charset="UTF-8"' });
+  }
+
+  async function readBody(req: Request): Promise<Uint8Array> {
+    const raw = await readBounded({ headers: req.headers, body: req.body }, { maxBytes: MAX_REQUEST, deadline: Date.now() + READ_DEADLINE_MS, what: "request body" });
+    const encoding = (req.headers.get("content-encoding") ?? "").toLowerCase();
+    if (encoding === "" || encoding === "identity") return raw;
+    if (encoding !== "gzip" && encoding !== "x-gzip") throw new PktError(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
+    // A gzip bomb stops at the same cap as a plain body.
+    const inflated = new Blob([raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
+    try {
+      return await readBounded({ headers: new Headers(), body: inflated }, { maxBytes: MAX_REQUEST, what: "request body (inflated)" });
+    } catch (e) {
+      if (e instanceof BodyTooLarge) throw e;
+      throw new PktError("request body is not valid gzip");
+    }
+  }
+
+  /** GET /git/info/refs?service=git-upload-pack. */
+  function advertise(req: Request, current: Advertisement): Response {
+    const v2 = /(?:^|:)version=2(?::|$)/.test(req.headers.get("git-protocol") ?? "");
+    const body = v2 ? v2Capabilities(current) : v0Advertisement(current, config.depth);
+    sent(Buffer.byteLength(body));
+    count("advertise", "ok");
+    return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE } });
+  }
+
+  function refused(kind: Kind, message: string, remote: string): Response {
+    log.v(1, "refused a /git request", { remote, kind, reason: message });
+    count(kind, "refused");
+    const body = errLine(message);
+    sent(body.length);
+    return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+  }
+
+  /** POST /git/git-upload-pack: ls-refs in-process, or a fetch (negotiation round or pack) by upload-pack. */
+  async function uploadPack(req: Request, remote: string, current: Advertisement): Promise<Response> {
+    if ((req.headers.get("content-type") ?? "") !== "application/x-git-upload-pack-request") return text(415, "expected Content-Type application/x-git-upload-pack-request\n");
+    const v2 = /(?:^|:)version=2(?::|$)/.test(req.headers.get("git-protocol") ?? "");
+    if (reads >= CONCURRENT_READS) {
+      count("other", "busy");
+      return text(503, "too many requests at once, try again\n", { "Retry-After": "1" });
+    }
+    let raw: Uint8Array;
+    reads++;
+    try {
+      raw = await readBody(req);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) {
+        count("other", "too_large");
+        return text(413, `${errorText(e)}\n`);
+      }
+      count("other", e instanceof BodyTooSlow ? "timeout" : "bad_request");
+      return text(400, `${errorText(e)}\n`);
+    } finally {
+      reads--;
+    }
+    let lines: string[];
+    try {
+      lines = parseRequest(raw);
+    } catch (e) {
+      count("other", "bad_request");
+      return text(400, `${errorText(e)}\n`);
+    }
+    const verdict = v2 ? judgeV2(lines, wantable, config.depth) : judgeV0(lines, wantable, config.depth);
+    if (verdict.kind === "refused") return refused(v2 && !lines[0]?.startsWith("command=fetch") ? "other" : "fetch", verdict.message, remote);
+    if (verdict.kind === "ls-refs") {
+      const body = lsRefs(current, verdict.args);
+      sent(body.length);
+      count("ls-refs", "ok");
+      return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+    }
+    if (serve.inFlight >= opts.maxPacks) {
+      count("fetch", "busy");
+      return text(503, `this mirror is making ${opts.maxPacks} packs already (--serve-git-max-packs), try again\n`, { "Retry-After": "1" });
+    }
+    return await runUploadPack(req, remote, v2, verdict.body === "" ? raw : new TextEncoder().encode(verdict.body), verdict.wants);
+  }
+
+  async function runUploadPack(req: Request, remote: string, v2: boolean, body: Uint8Array, wants: string[]): Promise<Response> {
+    // Wants are pinned (kept from gc) until git is done with them.
+    for (const w of wants) pins.set(w, (pins.get(w) ?? 0) + 1);
+    setInFlight(1);
+    let child: StreamingChild;
+    const env: Record<string, string | undefined> = { ...git.env(), GIT_NAMESPACE: NAMESPACE };
+    if (v2) env.GIT_PROTOCOL = "version=2";
+    else delete env.GIT_PROTOCOL;
+    // The mirror offers no unadvertised objects, filters or ref-in-want; a config setting of the
+    // repo or the user cannot turn them on.
+    const argv = [
+      git.path,
+      ...["uploadpack.allowAnySHA1InWant", "uploadpack.allowTipSHA1InWant", "uploadpack.allowReachableSHA1InWant", "uploadpack.allowFilter", "uploadpack.allowRefInWant", "uploadpack.allowSidebandAll"].flatMap((k) => ["-c", `${k}=false`]),
+      "upload-pack",
+      "--stateless-rpc",
+      gitDir,
+    ];
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      setInFlight(-1);
+      for (const w of wants) {
+        const n = (pins.get(w) ?? 1) - 1;
+        if (n <= 0) pins.delete(w);
+        else pins.set(w, n);
+      }
+    };
+    try {
+      child = spawnStreaming(argv, { cwd: gitDir, env, stdin: body });
+    } catch (e) {
+      end();
+      log.error(e, "can't start git upload-pack for /git");
+      count("fetch", "error");
+      return text(500, "can't start git\n");
+    }
+    let outcome = "";
+    const finish = (result: string) => {
+      if (outcome === "") outcome = result;
+    };
+    const timer = setTimeout(() => {
+      finish("timeout");
+      child.kill();
+    }, opts.timeout);
+    const onAbort = () => {
+      finish("aborted");
+      child.kill();
+    };
+    req.signal.addEventListener("abort", onAbort, { once: true });
+
+    let stderr = "";
+    const errReader = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stderr) if (stderr.length < STDERR_KEPT) stderr += dec.decode(chunk, { stream: true });
+    })().catch(() => {});
+    const settled = child.exited.then(async (st) => {
+      await errReader;
+      clearTimeout(timer);
+      req.signal.removeEventListener("abort", onAbort);
+      end();
+      const result = outcome || (st.code === 0 ? "ok" : "error");
+      count("fetch", result);
+      if (result === "error") log.error(new Error(scrub(stderr.trim()) || `exit ${st.code ?? st.signal}`), "git upload-pack failed for a /git request", { remote });
+      else log.v(result === "ok" ? 2 : 1, "answered a /git fetch", { remote, result });
+      return { ...st, stderr };
+    });
+
+    const reader = child.stdout.getReader();
+    // The first chunk decides the answer's shape: git's output, or (when it wrote nothing and
+    // failed) its error as the ERR line git's client prints.
+    const first = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (first.done) {
+      const st = await settled;
+      if (st.code !== 0 && outcome === "") {
+        const why = st.stderr.trim().split("\n").pop() ?? "";
+        const body = errLine(scrub(why.replace(/^fatal: /, "")) || "upload-pack failed");
+        sent(body.length);
+        return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+      }
+      return new Response("", { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+    }
+    sent(first.value.byteLength);
+    let pending: Uint8Array | null = first.value;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          if (pending) {
+            c.enqueue(pending);
+            pending = null;
+            return;
+          }
+          const step = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+          if (step.done) {
+            c.close();
+            return;
+          }
+          sent(step.value.byteLength);
+          c.enqueue(step.value);
+        },
+        cancel() {
+          finish("aborted");
+          child.kill();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(stream, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+  }
+
+  async function handle(req: Request, remote: string): Promise<Response> {
+    const url = new URL(req.url);
+    const sub = url.pathname.slice(MOUNT.length);
+    const denied = authenticate(req);
+    if (denied) {
+      // The body is never read.
+      await req.body?.cancel().catch(() => {});
+      return denied;
+    }
+    const current = ad;
+    if (current === null || (current.head === null && current.refs.length === 0)) {
+      count("other", "not_ready");
+      return text(503, "nothing published yet\n", { "Retry-After": "5" });
+    }
+    if (sub === "/info/refs" && req.method === "GET") {
+      const service = url.searchParams.get("service");
+      if (service === "git-upload-pack") return advertise(req, current);
+      count("other", "forbidden");
+      if (service === "git-receive-pack") return text(403, "this mirror is read-only\n");
+      return text(403, "this mirror speaks git's smart HTTP only (git 1.6.6 or later)\n");
+    }
+    if (sub === "/git-upload-pack" && req.method === "POST") return await uploadPack(req, remote, current);
+    count("other", "forbidden");
+    if (sub === "/git-receive-pack") return text(403, "this mirror is read-only\n");
+    return text(404, "not found: the mirror answers git's smart HTTP at /git\n");
+  }
+
+  async function doUpdate(deadline: number): Promise<void> {
+    const links = deps.published();
+    const now = Date.now();
+    const tips = new Set<string>();
+    for (const l of links) tips.add(l.oid).add(l.hash);
+    for (const [oid, a] of allowed) {
+      if (tips.has(oid)) a.retiredAt = null;
+      else if (a.retiredAt === null) a.retiredAt = now;
+    }
+    // Gone for good: retired longer than a request may run, and no request running wants it.
+    for (const [oid, a] of allowed) if (a.retiredAt !== null && now - a.retiredAt > opts.timeout && !pins.has(oid)) allowed.delete(oid);
+    const keep = new Set([...allowed.keys(), ...tips, ...pins.keys()]);
+    const kept = readKept(gitDir);
+    const add = [...keep].filter((o) => !kept.has(o));
+    const drop = [...kept].filter((o) => !keep.has(o));
+    if (add.length > 0 || drop.length > 0) {
+      try {
+        await changeKept(git, config.root, add, drop, deadline);
+      } catch (e) {
+        // Without its keep refs a new commit is not advertised (gc could take it from a clone);
+        // the next attempt tries again.
+        log.error(e, "can't update the refs the git mirror keeps; serving the previous commits");
+        if (ad !== null) return;
+      }
+    }
+    for (const oid of tips) allowed.set(oid, { retiredAt: null });
+    const main = links.find((l) => l.main);
+    const byName = new Map<string, ServedRef>();
+    for (const l of links) if (l.name.startsWith("refs/") && !byName.has(l.name)) byName.set(l.name, { name: l.name, oid: l.oid, hash: l.hash });
+    const next: Advertisement = {
+      head: main ? { hash: main.hash, symref: main.name.startsWith("refs/heads/") ? main.name : "" } : null,
+      refs: [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      objectFormat: links[0]?.hash.length === 64 ? "sha256" : "sha1",
+    };
+    const shown = [...(next.head ? [{ name: "HEAD", oid: next.head.hash }] : []), ...next.refs.map((r) => ({ name: r.name, oid: r.oid }))];
+    if (JSON.stringify(shown) !== JSON.stringify(serve.refs)) {
+      serve.refs = shown;
+      serve.changedAt = now;
+      log.v(1, "git mirror advertises", { refs: Object.fromEntries(shown.map((r) => [r.name, r.oid])) });
+    }
+    ad = next;
+  }
+
+  return {
+    handle,
+    update(deadline) {
+      updating = updating.then(() => doUpdate(deadline)).catch((e) => log.error(e, "git mirror update failed"));
+      return updating;
+    },
+  };
+}

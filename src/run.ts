@@ -136,11 +136,14 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     // --serve-git (issue 22): what each link serves, once the syncers below exist.
     const servers: Array<{ link: string; state: typeof state; syncer: Syncer }> = [];
     let mirror: Mirror | null = null;
+    let mainRemoteRef = "";
     if (config.serveGit.enabled) {
       const published = (): LinkServed[] =>
         servers.flatMap((s, i) => {
           const hash = servedHash(config.linkMode, root, s.link);
-          return hash === "" ? [] : [{ name: s.state.remoteRef, oid: s.syncer.servedObject(hash), hash, main: i === 0 }];
+          // The main ref's name from the attempt that just ended: the loop records it in state after this.
+          const name = i === 0 ? mainRemoteRef || s.state.remoteRef : s.state.remoteRef;
+          return hash === "" ? [] : [{ name, oid: s.syncer.servedObject(hash), hash, main: i === 0 }];
         });
       try {
         mirror = createMirror(config, { git, log, state, published });
@@ -212,7 +215,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       attempts = {
         attempt: async (deadline, n) => {
           try {
-            return await inner.attempt(deadline, n);
+            const result = await inner.attempt(deadline, n);
+            if (result.remoteRef !== "") mainRemoteRef = result.remoteRef;
+            return result;
           } finally {
             await m.update(Date.now() + 30_000);
           }

@@ -11,7 +11,7 @@
 // --serve-git-max-packs (503 + Retry-After past it). The pack is streamed: the client's pace
 // pulls it from git's stdout, so the sidecar holds a chunk, not a pack. The client going away or
 // --serve-git-timeout kills upload-pack's process group (pack-objects with it).
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
@@ -384,6 +384,36 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     return text(404, "not found: the mirror answers git's smart HTTP at /git\n");
   }
 
+  /** The last answer of shallowServed, by the commits asked about. */
+  let shallowMemo = { key: "", shallow: [] as string[], file: "" };
+
+  /**
+   * root/.git/shallow's commits that `hashes` reach: one `git rev-list` when the served commits
+   * or the shallow file change (a publish), none on a poll, none for a full (--depth=0) root.
+   */
+  async function shallowServed(hashes: string[], deadline: number): Promise<string[]> {
+    let file = "";
+    try {
+      file = readFileSync(join(gitDir, "shallow"), "utf8");
+    } catch {
+      return [];
+    }
+    const key = [...new Set(hashes)].sort().join(" ");
+    if (key === shallowMemo.key && file === shallowMemo.file) return shallowMemo.shallow;
+    const grafts = new Set(file.split("\n").filter((l) => l !== ""));
+    let shallow: string[] = [];
+    try {
+      const { stdout } = await git.run(["rev-list", ...new Set(hashes), "--"], { cwd: config.root, deadline });
+      shallow = stdout.split("\n").filter((h) => grafts.has(h));
+    } catch (e) {
+      // Without them a v0 client still gets a correct answer or git's own error; logged, not fatal.
+      log.error(e, "can't list the mirror's shallow commits");
+      return shallowMemo.shallow;
+    }
+    shallowMemo = { key, shallow, file };
+    return shallow;
+  }
+
   async function doUpdate(deadline: number): Promise<void> {
     const links = deps.published();
     const now = Date.now();
@@ -410,6 +440,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       }
     }
     for (const oid of tips) allowed.set(oid, { retiredAt: null });
+    const shallow = await shallowServed(links.map((l) => l.hash), deadline);
     const main = links.find((l) => l.main);
     const byName = new Map<string, ServedRef>();
     for (const l of links) if (l.name.startsWith("refs/") && !byName.has(l.name)) byName.set(l.name, { name: l.name, oid: l.oid, hash: l.hash });
@@ -417,6 +448,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       head: main ? { hash: main.hash, symref: main.name.startsWith("refs/heads/") ? main.name : "" } : null,
       refs: [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
       objectFormat: links[0]?.hash.length === 64 ? "sha256" : "sha1",
+      shallow,
     };
     const shown = [...(next.head ? [{ name: "HEAD", oid: next.head.hash }] : []), ...next.refs.map((r) => ({ name: r.name, oid: r.oid }))];
     if (JSON.stringify(shown) !== JSON.stringify(serve.refs)) {

@@ -19,6 +19,12 @@ export interface Advertisement {
   head: { hash: string; symref: string } | null;
   refs: ServedRef[];
   objectFormat: "sha1" | "sha256";
+  /**
+   * The mirror's shallow commits that the served refs reach (root/.git/shallow, less any commit
+   * not served): v0 lists them after the refs, as upload-pack does, so a client knows the mirror's
+   * history ends there. v2 clients learn it from the fetch's shallow-info.
+   */
+  shallow: string[];
 }
 
 const AGENT = `agent=git-sync-bun/${VERSION}`;
@@ -90,6 +96,7 @@ export function v0Advertisement(ad: Advertisement, mirrorDepth: number): string 
   }
   if (lines.length === 0) lines.push(`${"0".repeat(ad.objectFormat === "sha1" ? 40 : 64)} capabilities^{}`);
   lines[0] += `\0${v0Capabilities(ad, mirrorDepth)}`;
+  for (const oid of ad.shallow) lines.push(`shallow ${oid}`);
   return pkt("# service=git-upload-pack\n") + FLUSH + lines.map((l) => pkt(l + "\n")).join("") + FLUSH;
 }
 

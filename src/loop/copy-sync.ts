@@ -35,7 +35,7 @@ export async function syncCopy(ctx: RepoContext, hooks: Hooks, a: CopyAttempt): 
   log.v(3, "current state", { ref: config.ref, hash: currentHash, link });
   a.verifier.checkAnswer(a.answer, a.fetched);
   const { oid, hash: remoteHash } = a.fetched;
-  const remoteRef = a.answer?.name ?? "";
+  const remoteRef = a.answer?.name || a.fetched.name || "";
   const changed = currentHash !== remoteHash;
   if (!changed && a.updates > 0) {
     // As in the symlink mode (sync.ts): a new object naming the published commit is checked.

@@ -318,7 +318,8 @@ export class Syncer {
     // The second clause catches v3 layouts (root/<hash>, root/rev-<hash>).
     const changed = currentHash !== remoteHash || currentPath !== worktreePath(ctx, currentHash);
     const sent: SyncResult["sent"] = [];
-    const remoteRef = answer?.name ?? "";
+    // The poll's name for the ref, else the one the fetch wrote (a first attempt over http does not poll).
+    const remoteRef = answer?.name || fetched.name || "";
     if (!changed && this.updates > 0) {
       // A new object naming the published commit (a tag made again) is held to the policy as a
       // fresh one would be; the link stays either way.

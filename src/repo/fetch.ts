@@ -14,6 +14,8 @@ import type { RepoContext } from "./context.ts";
 export interface FetchedRef {
   oid: string;
   hash: string;
+  /** The full name git's FETCH_HEAD gives the ref ("refs/heads/main"); "" for HEAD or a hash. */
+  name?: string;
 }
 
 /** Fetches `ref` (--ref, or the tag a `semver:` poll chose) and returns what FETCH_HEAD names. */
@@ -24,7 +26,7 @@ export async function fetchRef(ctx: RepoContext, deadline: number, ref = ctx.con
   const oid = readFetchHead(root);
   if (oid === "") throw new Error(`git fetch of ${ref} wrote no FETCH_HEAD`);
   const [hash] = await peelFetched(ctx, deadline, [oid]);
-  return { oid, hash: hash! };
+  return { oid, hash: hash!, name: fetchedNames(root)[0] ?? "" };
 }
 
 /**
@@ -39,7 +41,8 @@ export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readon
   const oids = readFetchHeadLines(root);
   if (oids.length !== asked.length) throw new Error(`git fetch wrote ${oids.length} FETCH_HEAD lines for ${asked.length} refs`);
   const hashes = await peelFetched(ctx, deadline, oids);
-  return new Map(asked.map((ref, i) => [ref, { oid: oids[i]!, hash: hashes[i]! }]));
+  const names = fetchedNames(root);
+  return new Map(asked.map((ref, i) => [ref, { oid: oids[i]!, hash: hashes[i]!, name: names[i] ?? "" }]));
 }
 
 /**
@@ -96,6 +99,31 @@ function readFetchHeadLines(root: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The full ref name of each FETCH_HEAD line, from git's description of it: "branch 'main' of
+ * <url>", "tag 'v1' of <url>", "'refs/pull/1/head' of <url>"; "" for HEAD or a hash. What the
+ * fetch itself learnt: the first attempt over http fetches without a poll (the git mirror then
+ * still advertises the branch under its name, src/serve/).
+ */
+export function fetchedNames(root: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync(join(root, ".git", "FETCH_HEAD"), "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((l) => /^[0-9a-f]{40,64}\t/.test(l))
+    .map((l) => {
+      const m = /^[0-9a-f]+\t[^\t]*\t(?:(branch|tag) )?'([^']+)' of /.exec(l);
+      if (!m) return "";
+      if (m[1] === "branch") return `refs/heads/${m[2]}`;
+      if (m[1] === "tag") return `refs/tags/${m[2]}`;
+      return m[2]!.startsWith("refs/") ? m[2]! : "";
+    });
 }
 
 /** The object FETCH_HEAD names ("<oid>\t<flags>\t<description>"), or "" if unreadable. */

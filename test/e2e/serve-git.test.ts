@@ -7,6 +7,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { archive, commit, freePort, git, gitEnv, metric, snapshot, type Scenario, scenario, waitFor } from "../helpers/index.ts";
+import { makeBareRepo, startGitHTTP } from "../servers/index.ts";
 
 setDefaultTimeout(90_000);
 
@@ -207,6 +208,24 @@ describe("what is served", () => {
     expect(cl.code).toBe(0);
     expect(git(c, "cat-file", "-t", "v1.0.0")).toBe("tag");
     expect(git(c, "rev-parse", "HEAD")).toBe(main);
+  });
+
+  test("over http the first publish advertises the branch by name, though that attempt did not poll", async () => {
+    await using t = await scenario();
+    const repos = join(t.dir, "repos");
+    const bare = makeBareRepo(repos, "repo.git");
+    const srv = startGitHTTP({ projectRoot: repos });
+    try {
+      const port = freePort();
+      // One attempt only (the period is an hour): its fetch names the branch, FETCH_HEAD says which.
+      const r = t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", "--ref=main", "--period=1h", `--http-bind=127.0.0.1:${port}`, "--serve-git", `--serve-git-secret-file=${secretFile(t)}`]);
+      await t.waitHash(bare.head, 15_000, r);
+      const url = `http://any:${SECRET}@127.0.0.1:${port}/git`;
+      await waitFor("the first update", () => lsRemote(t, url).size > 0);
+      expect(lsRemote(t, url)).toEqual(new Map([["HEAD", t.hash()], ["refs/heads/main", t.hash()]]));
+    } finally {
+      srv.stop();
+    }
   });
 
   test("what an earlier process published is served from the start, even while this one's syncs fail", async () => {

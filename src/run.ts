@@ -211,9 +211,14 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       await m.update(Date.now() + 30_000);
       attempts = {
         attempt: async (deadline, n) => {
+          let result: SyncResult | undefined;
           try {
-            return await inner.attempt(deadline, n);
+            result = await inner.attempt(deadline, n);
+            return result;
           } finally {
+            // The loop records the ref's full name only once this returns; the advertisement
+            // names the ref now (else a first publish would advertise HEAD alone).
+            if (result && result.remoteRef !== "") state.remoteRef = result.remoteRef;
             await m.update(Date.now() + 30_000);
           }
         },

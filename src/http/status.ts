@@ -2,7 +2,7 @@
 // shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
 import type { Config } from "../config/types.ts";
 import { makeAbsPath, shownLink } from "../config/index.ts";
-import type { SyncState } from "../state/sync-state.ts";
+import type { ServeState, SyncState } from "../state/sync-state.ts";
 import { scrub } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import { VERSION } from "../version.ts";
@@ -49,6 +49,8 @@ export interface StatusDocument {
   links?: LinkStatus[];
   /** The last signature verdict (--verify-signatures); null without one. `time` is RFC 3339. */
   verify: { result: string; object: string; oid: string; hash: string; signer: string; fingerprint: string; reason: string; time: string } | null;
+  /** The git mirror at /git (--serve-git, ours); null without it, absent from older instances. */
+  serve: ServeStatus | null;
   version: string;
   pid: number;
   uptimeSeconds: number;
@@ -59,6 +61,12 @@ export type LinkStatus = { name: string } & Pick<
   StatusDocument,
   "ref" | "link" | "hash" | "hashFromBeforeStart" | "ready" | "lastAttempt" | "lastSuccess" | "consecutiveFailures" | "lastError" | "syncCount" | "hooks"
 >;
+
+/** --serve-git's state as /status shows it: the sync state's, with `changedAt` as RFC 3339. */
+export type ServeStatus = Omit<ServeState, "changedAt"> & {
+  /** When the advertised refs last changed (a link moved); null before anything was published. */
+  changedAt: string | null;
+};
 
 export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
 
@@ -104,6 +112,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     hooks: hookStatuses(state),
     ...(links.length > 0 ? { links } : {}),
     verify: state.verify ? { ...state.verify, time: rfc3339(state.verify.time)! } : null,
+    serve: state.serve ? { ...state.serve, changedAt: rfc3339(state.serve.changedAt) } : null,
     version: VERSION,
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,

@@ -133,6 +133,42 @@ describe("git-sync status with an endpoint", () => {
     expect(JSON.parse(synced.stdout)).toMatchObject({ hash: NEW, hashFromBeforeStart: false });
   });
 
+  it("--serve-git: two lines for the mirror, refs that name one object on one line", async () => {
+    t = startTestServer();
+    syncedState(t);
+    const TAG = "fedcba9876543210fedcba9876543210fedcba98";
+    t.state.serve = {
+      auth: "secret",
+      maxPacks: 4,
+      inFlight: 2,
+      requests: { unauthorized: 3, ok: 150, busy: 0 },
+      bytesSent: 12.3 * 1024 * 1024,
+      refs: [
+        { name: "HEAD", oid: HASH },
+        { name: "refs/heads/main", oid: HASH },
+        { name: "refs/tags/v1.0.0", oid: TAG },
+      ],
+      changedAt: Date.now() - 20_000,
+    };
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^git mirror: +\/git \(secret\), 2 of 4 packs running, 153 requests \(150 ok, 3 unauthorized\), 12\.3 MiB sent$/m);
+    expect(r.stdout).toMatch(new RegExp(`^git mirror refs: +HEAD, refs/heads/main -> ${HASH}; refs/tags/v1\\.0\\.0 -> ${TAG}; since 2[01]s ago \\(`, "m"));
+
+    // Anonymous, nothing published yet, nothing asked.
+    t.state.serve = { auth: "anonymous", maxPacks: 1, inFlight: 0, requests: {}, bytesSent: 0, refs: [], changedAt: null };
+    const idle = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(idle.stdout).toMatch(/^git mirror: +\/git \(anonymous\), 0 of 1 packs running, 0 requests, 0 B sent$/m);
+    expect(idle.stdout).toMatch(/^git mirror refs: +nothing published yet \(\/git answers 503\)$/m);
+  });
+
+  it("shows no mirror lines without --serve-git", async () => {
+    t = startTestServer();
+    syncedState(t);
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.stdout).not.toContain("git mirror");
+  });
+
   it("exits 2 when the endpoint is unreachable and there is no root", async () => {
     t = startTestServer();
     const port = t.server.port;

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, type Running, type Scenario, commit, freePort, gitEnv, head, scenario, waitFor } from "../helpers/index.ts";
+import { BIN, type Running, type Scenario, commit, freePort, git, gitEnv, head, scenario, waitFor } from "../helpers/index.ts";
 import { missing } from "../helpers/prereqs.ts";
 
 /**
@@ -89,6 +89,70 @@ test.concurrent("git-sync status (and --json) against a running instance: exit 0
   expect(rootOnly.stdout).toMatch(new RegExp(`^hash: +${h1}$`, "m"));
   expect(rootOnly.stdout).toMatch(/^note: +can't read the endpoint/m);
 }, 45_000);
+
+// --serve-git (issue 22): /status and `git-sync status` say how the mirror is doing and what it
+// serves; clones, a refused request and a moved branch show up there.
+test.concurrent("git-sync status with --serve-git: requests by result, bytes sent, the advertised refs and when they changed", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const mirrorSecret = join(t.dir, "mirror-secret");
+  writeFileSync(mirrorSecret, "m1rror-s3cret\n");
+  const env = podEnv(t, port, { GITSYNC_REF: "main", GITSYNC_SERVE_GIT: "true", GITSYNC_SERVE_GIT_SECRET_FILE: mirrorSecret });
+  const gs = t.spawn([], { env });
+  const h1 = head(t.repo);
+  await waitSynced(t, gs, h1);
+  type Serve = { auth: string; maxPacks: number; inFlight: number; requests: Record<string, number>; bytesSent: number; refs: Array<{ name: string; oid: string }>; changedAt: string | null };
+  const serveDoc = async () => (JSON.parse((await exec(t, env, "status", "--json")).stdout) as { serve: Serve }).serve;
+  // The advertisement follows the link after the attempt that moved it.
+  await waitFor("the mirror advertises h1", async () => (await serveDoc()).refs.some((r) => r.oid === h1));
+
+  // A clone (protocol v2, the mirror's --depth=1), then a request without the secret.
+  const url = `http://x:m1rror-s3cret@127.0.0.1:${port}/git`;
+  git(t.dir, "clone", "-q", "--depth=1", url, join(t.dir, "clone"));
+  expect(head(join(t.dir, "clone"))).toBe(h1);
+  // git's first request carries no credentials even when the URL holds them (curl waits for the
+  // 401 challenge), so a clone itself counts one unauthorized.
+  // A fetch is counted when its git process exits, which may be just after the clone returns.
+  const settled = () => waitFor("no git process running for /git", async () => {
+    const d = await serveDoc();
+    return d.inFlight === 0 ? d : null;
+  });
+  const cloned = (await settled()).requests.unauthorized ?? 0;
+  expect((await fetch(`http://127.0.0.1:${port}/git/info/refs?service=git-upload-pack`)).status).toBe(401);
+
+  const first = await settled();
+  expect(first).toMatchObject({ auth: "secret", maxPacks: 4, inFlight: 0, refs: [{ name: "HEAD", oid: h1 }, { name: "refs/heads/main", oid: h1 }] });
+  expect(first.requests.unauthorized).toBe(cloned + 1);
+  // The advertisement, ls-refs and the fetch, at least.
+  expect(first.requests.ok).toBeGreaterThanOrEqual(3);
+  expect(first.bytesSent).toBeGreaterThan(0);
+  expect(first.changedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+  const text = await exec(t, env, "status");
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(new RegExp(`^git mirror: +/git \\(secret\\), 0 of 4 packs running, ${first.requests.ok! + cloned + 1} requests \\(${first.requests.ok} ok, ${cloned + 1} unauthorized\\), [0-9.]+ (B|KiB) sent$`, "m"));
+  expect(text.stdout).toMatch(new RegExp(`^git mirror refs: +HEAD, refs/heads/main -> ${h1}; since \\d+s ago \\(${first.changedAt!.replaceAll(".", "\\.")}\\)$`, "m"));
+  expect(text.stdout).not.toContain("m1rror-s3cret");
+
+  // The branch moves: the refs and changedAt follow it.
+  const h2 = commit(t.repo, "file", "two\n");
+  expect((await exec(t, env, "sync-now")).code).toBe(0);
+  await waitFor("the mirror advertises h2", async () => (await serveDoc()).refs.every((r) => r.oid === h2));
+  const moved = await serveDoc();
+  expect(Date.parse(moved.changedAt!)).toBeGreaterThan(Date.parse(first.changedAt!));
+  expect((await exec(t, env, "status")).stdout).toMatch(new RegExp(`^git mirror refs: +HEAD, refs/heads/main -> ${h2}; since`, "m"));
+}, 45_000);
+
+test.concurrent("/status has serve: null and git-sync status no mirror lines without --serve-git", async () => {
+  await using t = await scenario();
+  const port = freePort();
+  const env = podEnv(t, port);
+  const gs = t.spawn([], { env });
+  await waitSynced(t, gs, head(t.repo));
+  const st = await exec(t, env, "status", "--json");
+  expect((JSON.parse(st.stdout) as { serve: unknown }).serve).toBeNull();
+  expect((await exec(t, env, "status")).stdout).not.toContain("git mirror");
+});
 
 test.concurrent("git-sync sync-now against a running instance with --period=1h", async () => {
   await using t = await scenario();

@@ -213,6 +213,30 @@ describe("/status", () => {
     const doc = (await (await fetch(t.base + "/status")).json()) as Record<string, unknown>;
     expect(doc).toMatchObject({ ready: false, healthy: false, lastAttempt: null, lastSuccess: null, hash: "", hooks: {} });
   });
+
+  it("has a serve section with --serve-git (changedAt as RFC 3339), null without", async () => {
+    t = startTestServer();
+    expect(((await (await fetch(t.base + "/status")).json()) as Record<string, unknown>).serve).toBeNull();
+    t.state.serve = {
+      auth: "secret",
+      maxPacks: 4,
+      inFlight: 1,
+      requests: { ok: 7, unauthorized: 2 },
+      bytesSent: 4096,
+      refs: [{ name: "HEAD", oid: "a".repeat(40) }],
+      changedAt: Date.parse("2024-05-01T10:00:00Z"),
+    };
+    const doc = (await (await fetch(t.base + "/status")).json()) as Record<string, unknown>;
+    expect(doc.serve).toEqual({
+      auth: "secret",
+      maxPacks: 4,
+      inFlight: 1,
+      requests: { ok: 7, unauthorized: 2 },
+      bytesSent: 4096,
+      refs: [{ name: "HEAD", oid: "a".repeat(40) }],
+      changedAt: "2024-05-01T10:00:00.000Z",
+    });
+  });
 });
 
 describe("/debug/pprof", () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, realpathSync, existsSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { archive, cleanup, git, snapshot, tmpDir, waitFor } from "../helpers/index.ts";
+import { archive, cleanup, freePort, git, gitEnv, snapshot, tmpDir, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, makeTestCA, pushCommit, startGitHTTP, type GitHTTPServer, type SSHServer } from "../servers/index.ts";
 import { missing, toolGap, unmet, which, type Gap } from "../helpers/prereqs.ts";
 import { startReceiver, startSecretSshd } from "./_servers.ts";
@@ -407,6 +407,65 @@ describe.skipIf(skip)("image", () => {
     expectOk(third);
     expect(third.stderr).toContain('"msg":"locked root"');
     expect(synced(root, "file")).toBe("main\n");
+  }, 90_000);
+
+  // Issue 22 in the image: a git-sync container serves what it published at /git, and git on
+  // the host clones from it. The image has no shell: upload-pack starts pack-objects itself.
+  test("--serve-git: the host's git clones the published commit from the container (protocol v2 and v0)", async () => {
+    const root = volumeDir(work, "serve-git");
+    const secrets = join(work, "serve-git-secret");
+    mkdirSync(secrets);
+    chmodSync(secrets, 0o755);
+    const secret = "m1rror-s3cret";
+    writeFileSync(join(secrets, "secret"), `${secret}\n`, { mode: 0o644 });
+    const port = freePort();
+    const url = `http://127.0.0.1:${port}/git`;
+    const name = `gs-serve-${process.pid}`;
+    const argv = ["podman", "run", "--rm", "--name", name, "--network=host", "-v", `${root}:/git`, "-v", `${secrets}:/secrets:ro`, IMAGE];
+    // --period=1s: a cold first attempt fetches without asking the host, so the branch's full
+    // name (which the mirror lists beside HEAD) is known from the second attempt's poll on.
+    const flags = [`--repo=${publicHttp.url}/main.git`, "--ref=main", "--link=current", "--period=1s", "--submodules=off", `--http-bind=127.0.0.1:${port}`, "--serve-git", "--serve-git-secret-file=/secrets/secret"];
+    const container = Bun.spawn([...argv, ...flags], { stdout: "ignore", stderr: "pipe", env: process.env });
+    let log = "";
+    void (async () => {
+      for await (const chunk of container.stderr) log += new TextDecoder().decode(chunk);
+    })();
+    // The secret as git sends it without a prompt: basic auth (any user name) or a bearer token.
+    const header = (value: string) => ({ GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: ${value}` });
+    const basicAuth = header(`Basic ${btoa(`anyone:${secret}`)}`);
+    const bearer = header(`Bearer ${secret}`);
+    const hostGit = async (args: string[], env: Record<string, string>) => {
+      const p = Bun.spawn(["git", ...args], { env: gitEnv({ GIT_TERMINAL_PROMPT: "0", ...env }), stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { code, stdout, stderr };
+    };
+    try {
+      // /git answers 503 until the first publish.
+      const listed = await waitFor(
+        "the container's mirror to list HEAD and main",
+        async () => {
+          if (container.exitCode !== null) throw new Error(`the container exited ${container.exitCode}:\n${log}`);
+          const r = await hostGit(["ls-remote", url], basicAuth);
+          return r.code === 0 && r.stdout.includes("refs/heads/main") ? r.stdout : null;
+        },
+        60_000,
+        200,
+      );
+      expect(listed).toBe(`${mainHash}\tHEAD\n${mainHash}\trefs/heads/main\n`);
+      expect((await fetch(`${url}/info/refs?service=git-upload-pack`)).status).toBe(401);
+      const want = archive(join(repos, "main.git"), mainHash, join(work, "archive-serve"));
+      for (const [version, env] of [["2", basicAuth], ["0", bearer]] as const) {
+        const dir = join(work, `serve-clone-v${version}`);
+        const r = await hostGit(["-c", `protocol.version=${version}`, "clone", "-q", "--depth=1", url, dir], env);
+        expect(r.code, `protocol v${version}: ${r.stderr}\n${log}`).toBe(0);
+        expect(git(dir, "rev-parse", "HEAD")).toBe(mainHash);
+        expect(snapshot(dir)).toEqual(want);
+      }
+      expect(log).not.toContain(secret);
+    } finally {
+      Bun.spawnSync(["podman", "kill", "-s", "KILL", name], { env: process.env });
+      await container.exited;
+    }
   }, 90_000);
 
   test("--ref=semver: the highest release tag in range, over smart HTTP", async () => {

@@ -111,7 +111,10 @@ export function credentialOf(h: Headers): string | null {
 }
 
 export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
-  const { git, log } = deps;
+  const { git } = deps;
+  // Its own logger, like the hook runners': a client's request that git refuses, or an unreadable
+  // secret, is no sync error, so it must not write --error-file (which says the last sync failed).
+  const log = deps.log.named("serve-git");
   const opts = config.serveGit;
   const gitDir = join(config.root, ".git");
   const secret = opts.anonymous ? null : new SecretFile(opts.secretFile);

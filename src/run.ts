@@ -211,9 +211,14 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       await m.update(Date.now() + 30_000);
       attempts = {
         attempt: async (deadline, n) => {
+          let result: SyncResult | undefined;
           try {
-            return await inner.attempt(deadline, n);
+            result = await inner.attempt(deadline, n);
+            return result;
           } finally {
+            // The loop records the ref's full name only after this returns; the mirror pairs it
+            // with the commit the link serves now (semver: the new tag's name, not the old one's).
+            if (result && result.remoteRef !== "") state.remoteRef = result.remoteRef;
             await m.update(Date.now() + 30_000);
           }
         },

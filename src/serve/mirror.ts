@@ -88,13 +88,21 @@ class SecretFile {
   /** The secret's SHA-256 (hex), or an Error when the file cannot give one. */
   current(): string | Error {
     try {
-      const st = statSync(this.path);
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      let st;
+      try {
+        st = statSync(this.path);
+      } catch (e) {
+        throw new Error(`can't read --serve-git-secret-file ${JSON.stringify(this.path)}: ${(e as Error).message}`, { cause: e });
+      }
+      // The ctime too: a writer that keeps the mtime (cp -p, touch -r) still changes it.
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       if (stamp !== this.stamp) {
         const secret = readSecretFile(this.path, "--serve-git-secret-file");
         if (secret === "") return new Error(`--serve-git-secret-file ${JSON.stringify(this.path)} is empty`);
         this.digest = sha256(secret);
-        this.stamp = stamp;
+        // As git does with racily clean files: a file changed within the last second may change
+        // again within the same timestamp tick (coarse on many kernels), so it is read again.
+        this.stamp = Date.now() - st.ctimeMs < 1000 ? "" : stamp;
       }
       return this.digest;
     } catch (e) {

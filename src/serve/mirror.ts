@@ -7,10 +7,11 @@
 // (keep.ts) that also hold every object it may hand out against `git gc`.
 //
 // Order of work per request, cheapest refusal first: the secret (before the body is read), the
-// body (bounded, gzip bounded too), the request (protocol.ts), then a slot among
-// --serve-git-max-packs (503 + Retry-After past it). The pack is streamed: the client's pace
-// pulls it from git's stdout, so the sidecar holds a chunk, not a pack. The client going away or
-// --serve-git-timeout kills upload-pack's process group (pack-objects with it).
+// body (bounded, gzip bounded too, and all bodies being read at once bounded together), the
+// request (protocol.ts), then a slot among --serve-git-max-packs (503 + Retry-After past it).
+// The pack is streamed: the client's pace pulls it from git's stdout, so the sidecar holds a
+// chunk, not a pack. The client going away or --serve-git-timeout kills upload-pack's process
+// group (pack-objects with it).
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
@@ -54,8 +55,14 @@ export interface Mirror {
 export const MOUNT = "/git";
 /** The largest request body, before and after gzip: a want and a few thousand haves are far below it. */
 export const MAX_REQUEST = 8 << 20;
-/** Request bodies read at once (each up to MAX_REQUEST); more get 503 unread. */
+/** Request bodies read at once; more get 503 unread. */
 export const CONCURRENT_READS = 16;
+/**
+ * Request bytes held at once over all bodies being read (raw and inflated): two at the cap, or
+ * thousands of ordinary ones (a want and some haves); past it, 503. Without it, 16 bodies at the
+ * cap or 16 gzip bombs at once grew the sidecar by some 130 MiB, and again with the next flood.
+ */
+export const READ_BUDGET = 16 << 20;
 /** A body must be in this long after its headers. */
 export const READ_DEADLINE_MS = 30_000;
 /** How much of git's stderr is kept for the log. */
@@ -70,6 +77,8 @@ function text(status: number, body: string, headers: Record<string, string> = {}
 
 type Kind = "advertise" | "ls-refs" | "fetch" | "other";
 
+class OverBudget extends Error {}
+
 /** The secret file, re-read when it changes (a rotated Kubernetes Secret swaps the file). */
 class SecretFile {
   private stamp = "";
@@ -79,13 +88,21 @@ class SecretFile {
   /** The secret's SHA-256 (hex), or an Error when the file cannot give one. */
   current(): string | Error {
     try {
-      const st = statSync(this.path);
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      let st;
+      try {
+        st = statSync(this.path);
+      } catch (e) {
+        throw new Error(`can't read --serve-git-secret-file ${JSON.stringify(this.path)}: ${(e as Error).message}`, { cause: e });
+      }
+      // The ctime too: a writer that keeps the mtime (cp -p, touch -r) still changes it.
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       if (stamp !== this.stamp) {
         const secret = readSecretFile(this.path, "--serve-git-secret-file");
         if (secret === "") return new Error(`--serve-git-secret-file ${JSON.stringify(this.path)} is empty`);
         this.digest = sha256(secret);
-        this.stamp = stamp;
+        // As git does with racily clean files: a file changed within the last second may change
+        // again within the same timestamp tick (coarse on many kernels), so it is read again.
+        this.stamp = Date.now() - st.ctimeMs < 1000 ? "" : stamp;
       }
       return this.digest;
     } catch (e) {
@@ -111,7 +128,10 @@ export function credentialOf(h: Headers): string | null {
 }
 
 export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
-  const { git, log } = deps;
+  const { git } = deps;
+  // Its own logger, like the hook runners': a client's request that git refuses, or an unreadable
+  // secret, is no sync error, so it must not write --error-file (which says the last sync failed).
+  const log = deps.log.named("serve-git");
   const opts = config.serveGit;
   const gitDir = join(config.root, ".git");
   const secret = opts.anonymous ? null : new SecretFile(opts.secretFile);
@@ -132,6 +152,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   const allowed = new Map<string, { retiredAt: number | null }>();
   const pins = new Map<string, number>();
   let reads = 0;
+  let held = 0;
+  let freed = 0;
   let secretError = "";
   let updating: Promise<void> = Promise.resolve();
 
@@ -172,18 +194,46 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     return text(401, "authentication required\n", { "WWW-Authenticate": 'Basic realm="git-sync", charset="UTF-8"' });
   }
 
+  /** `stream`, each chunk counted against READ_BUDGET (and in `mine`, which the caller gives back). */
+  function budgeted(stream: ReadableStream<Uint8Array>, mine: { bytes: number }): ReadableStream<Uint8Array> {
+    return stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          if (held + chunk.byteLength > READ_BUDGET) throw new OverBudget("too many large requests at once, try again");
+          held += chunk.byteLength;
+          mine.bytes += chunk.byteLength;
+          c.enqueue(chunk);
+        },
+      }),
+    );
+  }
+
   async function readBody(req: Request): Promise<Uint8Array> {
-    const raw = await readBounded({ headers: req.headers, body: req.body }, { maxBytes: MAX_REQUEST, deadline: Date.now() + READ_DEADLINE_MS, what: "request body" });
-    const encoding = (req.headers.get("content-encoding") ?? "").toLowerCase();
-    if (encoding === "" || encoding === "identity") return raw;
-    if (encoding !== "gzip" && encoding !== "x-gzip") throw new PktError(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
-    // A gzip bomb stops at the same cap as a plain body.
-    const inflated = new Blob([raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
+    const mine = { bytes: 0 };
     try {
-      return await readBounded({ headers: new Headers(), body: inflated }, { maxBytes: MAX_REQUEST, what: "request body (inflated)" });
-    } catch (e) {
-      if (e instanceof BodyTooLarge) throw e;
-      throw new PktError("request body is not valid gzip");
+      const body = req.body && budgeted(req.body, mine);
+      const raw = await readBounded({ headers: req.headers, body }, { maxBytes: MAX_REQUEST, deadline: Date.now() + READ_DEADLINE_MS, what: "request body" });
+      const encoding = (req.headers.get("content-encoding") ?? "").toLowerCase();
+      if (encoding === "" || encoding === "identity") return raw;
+      if (encoding !== "gzip" && encoding !== "x-gzip") throw new PktError(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
+      // A gzip bomb stops at the same cap as a plain body.
+      const inflated = budgeted(new Blob([raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip")), mine);
+      try {
+        return await readBounded({ headers: new Headers(), body: inflated }, { maxBytes: MAX_REQUEST, what: "request body (inflated)" });
+      } catch (e) {
+        if (e instanceof BodyTooLarge || e instanceof OverBudget) throw e;
+        throw new PktError("request body is not valid gzip");
+      }
+    } finally {
+      held -= mine.bytes;
+      // The chunks are garbage now, but the collector takes its time with them: a flood of large
+      // bodies would stack up several budgets' worth. One collection per budget read (a few ms
+      // per 16 MiB) gives them back at once; ordinary requests never get near it.
+      freed += mine.bytes;
+      if (freed >= READ_BUDGET) {
+        freed = 0;
+        Bun.gc(true);
+      }
     }
   }
 
@@ -220,6 +270,10 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       if (e instanceof BodyTooLarge) {
         count("other", "too_large");
         return text(413, `${errorText(e)}\n`);
+      }
+      if (e instanceof OverBudget) {
+        count("other", "busy");
+        return text(503, `${errorText(e)}\n`, { "Retry-After": "1" });
       }
       count("other", e instanceof BodyTooSlow ? "timeout" : "bad_request");
       return text(400, `${errorText(e)}\n`);

@@ -19,7 +19,7 @@ function statFields(pid: number): string[] {
 }
 
 /** utime+stime (the process, all its threads, exited ones too) and cutime+cstime, in ms. */
-function statTimes(pid: number): { selfMs: number; childrenMs: number } {
+export function statTimes(pid: number): { selfMs: number; childrenMs: number } {
   // Fields 14-17 of stat (1-based), i.e. 11-14 counted from the state field.
   const f = statFields(pid);
   const ms = (i: number) => Number(f[i]) * TICK_MS;

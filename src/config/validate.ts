@@ -295,6 +295,8 @@ export function validate(st: ParseState, cwd: string): Validated {
   if (v["serve-git"]) {
     if (v["http-bind"] === "") fail("required flag: --http-bind must be specified when --serve-git is set");
     if (v["serve-git-secret-file"] === "" && !v["serve-git-anonymous"]) fail("required flag: --serve-git needs --serve-git-secret-file, or --serve-git-anonymous to serve without authentication");
+    // A --filter root is a partial clone: upload-pack cannot pack what root does not hold.
+    if (v.filter !== "") fail("invalid flag: --serve-git can't be combined with --filter (a partial clone cannot serve whole packs)");
     if (v["serve-git-secret-file"] !== "" && v["serve-git-anonymous"]) fail("invalid flag: --serve-git-secret-file and --serve-git-anonymous contradict each other; give one");
   } else {
     for (const f of ["serve-git-secret-file", "serve-git-anonymous"] as const) if (v[f]) fail(`invalid flag: --${f} has no effect without --serve-git`);

@@ -184,7 +184,9 @@ export function spawnStreaming(argv: string[], opts: { cwd: string; env: Record<
   }
   const pid = proc.pid;
   running.add(pid);
+  let reaped = false;
   const exited = proc.exited.then(() => {
+    reaped = true;
     running.delete(pid);
     return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode) };
   });
@@ -192,7 +194,10 @@ export function spawnStreaming(argv: string[], opts: { cwd: string; env: Record<
     stdout: proc.stdout as ReadableStream<Uint8Array>,
     stderr: proc.stderr as ReadableStream<Uint8Array>,
     exited,
-    // The group even after the leader exited: pack-objects may still be running under it.
-    kill: () => killGroup(pid, "SIGKILL"),
+    // Once the leader is reaped its pid may be another process's: nothing is killed then (git's
+    // children, pack-objects, end before upload-pack does).
+    kill: () => {
+      if (!reaped) killGroup(pid, "SIGKILL");
+    },
   };
 }

@@ -44,3 +44,14 @@ export async function changeKept(git: Git, root: string, add: readonly string[],
   if (stdin === "") return;
   await git.run(["update-ref", "--no-deref", "--stdin"], { cwd: root, deadline, stdin });
 }
+
+/**
+ * The objects among `oids` that root/.git holds (one `git cat-file --batch-check`). A served
+ * link whose objects are gone (a rebuilt root, a link another process left) must not fail the
+ * transaction for every other ref: it is left out of the keep refs and the advertisement.
+ */
+export async function present(git: Git, root: string, oids: readonly string[], deadline: number): Promise<Set<string>> {
+  if (oids.length === 0) return new Set();
+  const { stdout } = await git.run(["cat-file", "--batch-check=%(objectname)"], { cwd: root, deadline, stdin: oids.join("\n") + "\n" });
+  return new Set(stdout.split("\n").filter((l) => OID.test(l)));
+}

@@ -22,7 +22,7 @@ import { readSecretFile, sameSecret } from "../lib/secrets.ts";
 import { errorText, scrub, type Logger } from "../log/logger.ts";
 import { serveMetrics } from "../state/metrics.ts";
 import type { ServeState, SyncState } from "../state/sync-state.ts";
-import { changeKept, NAMESPACE, readKept } from "./keep.ts";
+import { changeKept, NAMESPACE, present, readKept } from "./keep.ts";
 import { errLine, judgeV0, judgeV2, lsRefs, parseRequest, PktError, v0Advertisement, v2Capabilities, type Advertisement, type ServedRef } from "./protocol.ts";
 
 export type MirrorConfig = Pick<Config, "serveGit" | "depth" | "root">;
@@ -469,9 +469,10 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   }
 
   async function doUpdate(deadline: number): Promise<void> {
-    const links = deps.published();
+    let links = deps.published();
     const now = Date.now();
-    const tips = new Set<string>();
+    const kept = readKept(gitDir);
+    let tips = new Set<string>();
     for (const l of links) tips.add(l.oid).add(l.hash);
     for (const [oid, a] of allowed) {
       if (tips.has(oid)) a.retiredAt = null;
@@ -480,8 +481,27 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     // Gone for good: retired longer than a request may run, and no request running wants it.
     for (const [oid, a] of allowed) if (a.retiredAt !== null && now - a.retiredAt > opts.timeout && !pins.has(oid)) allowed.delete(oid);
     const keep = new Set([...allowed.keys(), ...tips, ...pins.keys()]);
-    const kept = readKept(gitDir);
-    const add = [...keep].filter((o) => !kept.has(o));
+    let add = [...keep].filter((o) => !kept.has(o));
+    if (add.length > 0) {
+      // Objects root/.git lacks (a rebuilt root, a link an earlier process left) would fail the
+      // one transaction for every ref: they are left out, and a link that needs one is not served.
+      try {
+        const here = await present(git, config.root, add, deadline);
+        const missing = new Set(add.filter((o) => !here.has(o)));
+        if (missing.size > 0) {
+          for (const o of missing) {
+            allowed.delete(o);
+            keep.delete(o);
+          }
+          for (const l of links.filter((l) => missing.has(l.oid) || missing.has(l.hash))) log.error(null, "not serving a link whose objects root/.git lacks", { ref: l.name, hash: l.hash });
+          links = links.filter((l) => !missing.has(l.oid) && !missing.has(l.hash));
+          tips = new Set(links.flatMap((l) => [l.oid, l.hash]));
+          add = add.filter((o) => !missing.has(o));
+        }
+      } catch (e) {
+        log.error(e, "can't check the objects the git mirror would serve");
+      }
+    }
     const drop = [...kept].filter((o) => !keep.has(o));
     if (add.length > 0 || drop.length > 0) {
       try {

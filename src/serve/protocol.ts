@@ -156,6 +156,9 @@ function judge(s: Shape, allowed: (oid: string) => boolean, mirrorDepth: number)
     // git's own words for a want the server does not offer.
     if (!allowed(w)) return refuse(`upload-pack: not our ref ${w}`);
   }
+  if (s.deepen === INFINITE_DEPTH && s.shallow > 0) {
+    return refuse("this mirror does not unshallow a clone (--unshallow): clone it again without --depth");
+  }
   if (mirrorDepth > 0) {
     if (s.deepenSince || s.deepenRelative) return tooDeep(mirrorDepth);
     if (s.deepen !== null && s.deepen > mirrorDepth) return tooDeep(mirrorDepth);
@@ -165,8 +168,18 @@ function judge(s: Shape, allowed: (oid: string) => boolean, mirrorDepth: number)
   return null;
 }
 
+/**
+ * git's "infinite" depth (INFINITE_DEPTH, what --unshallow sends). In a complete repository,
+ * upload-pack answers it by unshallowing every commit the client names on a `shallow` line,
+ * reachable or not, and sends their parents unchecked: a client that knows a refused commit's id
+ * would get its history. judge() refuses it with shallow lines; larger numbers wrap in git's int.
+ */
+const INFINITE_DEPTH = 0x7fffffff;
+
 function parseDepth(v: string): number | null {
-  return /^[1-9][0-9]{0,9}$/.test(v) ? Number(v) : null;
+  if (!/^[1-9][0-9]{0,9}$/.test(v)) return null;
+  const n = Number(v);
+  return n <= INFINITE_DEPTH ? n : null;
 }
 
 // Capabilities a v0 client may name on its first want: exactly those v0Advertisement offers.
@@ -178,6 +191,9 @@ export function judgeV0(lines: string[], allowed: (oid: string) => boolean, mirr
   let first = true;
   for (const line of lines) {
     if (line === FLUSH || line === "done") continue;
+    // git splits capabilities at any whitespace: `agent=x<TAB>include-tag` would turn on a
+    // capability this check never saw. git itself sends single spaces only.
+    if (/[\t\n\r\v\f]/.test(line)) return refuse("whitespace other than single spaces in a request line");
     const sp = line.indexOf(" ");
     const word = sp < 0 ? line : line.slice(0, sp);
     const rest = sp < 0 ? "" : line.slice(sp + 1);

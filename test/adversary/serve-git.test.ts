@@ -216,6 +216,34 @@ test.skipIf(missing("ssh-keygen")).concurrent("a commit --verify-signatures refu
   await expectPrivate(m, unsigned, signed);
 });
 
+// Failed before the fix: in a complete repository upload-pack answers an infinite deepen by
+// unshallowing every commit named on a `shallow` line, reachable or not, and sends its parents.
+test.concurrent("a full mirror does not hand out a refused commit's parent to --unshallow naming that commit as shallow", async () => {
+  await using t = await scenario();
+  const gate = join(t.dir, "gate.sh");
+  writeFileSync(gate, "#!/bin/sh\ntest ! -e REFUSE\n", { mode: 0o755 });
+  const m = await startMirror(t, [`--pre-publish-exechook-command=${gate}`, "--pre-publish-exechook-gate", "--depth=0"]);
+  const served = head(t.repo);
+  // Two commits land in one move of main: the parent is fetched with the refused child, never published.
+  git(t.repo, "checkout", "-q", "-b", "side");
+  const parent = commit(t.repo, "secret-file", "SECRET-PARENT\n");
+  const refused = commit(t.repo, "REFUSE", "the gate says no\n");
+  git(t.repo, "checkout", "-q", "main");
+  git(t.repo, "merge", "-q", "--ff-only", "side");
+  await waitFor("the gate refusing the new commit", () => m.gs.logs().some((l) => l.msg === "hook failed" && l.hash === refused) || m.gs.done);
+  expect(git(t.root, "cat-file", "-t", parent)).toBe("commit");
+  for (const v2 of [true, false]) {
+    const fetchOf = v2 ? v2Fetch : v0Fetch;
+    for (const depth of ["2147483647", "6442450943"]) {
+      const a = await post(m, fetchOf([served], `shallow ${refused}`, `deepen ${depth}`), { v2 });
+      expect(hasPack(a)).toBe(false);
+      expect(errOf(a)).not.toBeNull();
+    }
+  }
+  // The mirror still serves a complete clone.
+  expect(hasPack(await post(m, v2Fetch([served]), { v2: true }))).toBe(true);
+});
+
 test.concurrent("a commit served before is refused once --serve-git-timeout has passed and its keep ref is gone, though it is still in root/.git", async () => {
   await using t = await scenario();
   // No gc: the old commit stays in root/.git, so only the mirror's own rule keeps it from a client.

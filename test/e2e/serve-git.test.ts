@@ -152,6 +152,7 @@ describe("authentication", () => {
     [["--serve-git", "--http-bind=127.0.0.1:0"], "--serve-git needs --serve-git-secret-file, or --serve-git-anonymous"],
     [["--serve-git", "--http-bind=127.0.0.1:0", "--serve-git-anonymous", "--serve-git-secret-file=/x"], "contradict each other"],
     [["--serve-git-anonymous"], "--serve-git-anonymous has no effect without --serve-git"],
+    [["--serve-git", "--http-bind=127.0.0.1:0", "--serve-git-anonymous", "--filter=blob:none"], "--serve-git can't be combined with --filter"],
     [["--serve-git", "--http-bind=127.0.0.1:0", "--serve-git-anonymous", "--serve-git-max-packs=0"], "--serve-git-max-packs must be at least 1"],
   ])("startup refuses %p", async (flags, message) => {
     await using t = await scenario();

@@ -60,6 +60,8 @@ describe("requests", () => {
     ["deepen-not", v2fetch(`want ${A}`, "deepen-not refs/heads/secret", "done"), "does not offer deepen-not"],
     ["sideband-all", v2fetch(`want ${A}`, "deepen 1", "sideband-all", "done"), "does not offer sideband-all"],
     ["an unknown command", lines("command=object-info", "0001", `oid ${A}`, "0000"), "does not offer"],
+    ["--unshallow with a shallow line (would unshallow any commit named)", v2fetch(`want ${A}`, `shallow ${B}`, "deepen 2147483647", "done"), "does not unshallow"],
+    ["a depth that wraps in git's int", v2fetch(`want ${A}`, `shallow ${B}`, "deepen 6442450943", "done"), "malformed deepen"],
     ["two commands in one body", [...v2fetch(`want ${A}`, "deepen 1"), ...lines("command=ls-refs", "0000")], "one command per request"],
   ])("v2 fetch: %s", (_, req, expected) => {
     const v = judgeV2(req, served, 1);
@@ -84,11 +86,18 @@ describe("requests", () => {
     ["a filter", lines(`want ${A}`, "filter blob:none", "deepen 1", "0000"), "does not offer filter"],
     ["an object not served", lines(`want ${B}`, "deepen 1", "0000"), "not our ref"],
     ["full history", lines(`want ${A}`, "0000", "done"), "holds only"],
+    ["a capability smuggled after a tab", lines(`want ${A} ofs-delta agent=git/2.39\tinclude-tag`, "deepen 1", "0000"), "whitespace"],
     ["capabilities on a later want", lines(`want ${A}`, `want ${T} ofs-delta`, "deepen 1", "0000"), "capabilities after the first"],
   ])("v0: %s", (_, req, expected) => {
     const v = judgeV0(req, served, 1);
     if (expected === "pack") expect(v.kind).toBe("pack");
     else expect(v.kind === "refused" && v.message).toContain(expected);
+  });
+
+  test("a full mirror unshallows nothing it is told is shallow, but serves infinite depth to a complete clone", () => {
+    expect(judgeV2(v2fetch(`want ${A}`, `shallow ${B}`, "deepen 2147483647", "done"), served, 0).kind).toBe("refused");
+    expect(judgeV0(lines(`want ${A}`, `shallow ${B}`, "deepen 2147483647", "0000"), served, 0).kind).toBe("refused");
+    expect(judgeV2(v2fetch(`want ${A}`, "deepen 2147483647", "done"), served, 0).kind).toBe("pack");
   });
 
   test("a full mirror (--depth=0) serves full history", () => {

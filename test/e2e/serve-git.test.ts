@@ -43,6 +43,14 @@ function lsRemote(t: Scenario, url: string, version = 2): Map<string, string> {
   );
 }
 
+/** The objects the mirror keeps against gc (src/serve/keep.ts). */
+function keptRefs(root: string): string[] {
+  return git(root, "for-each-ref", "--format=%(objectname)", "refs/namespaces/git-sync/refs/keep/")
+    .split("\n")
+    .filter((l) => l !== "")
+    .sort();
+}
+
 function secretFile(t: Scenario, secret = SECRET): string {
   const p = join(t.dir, "mirror-secret");
   writeFileSync(p, secret + "\n");
@@ -229,10 +237,14 @@ describe("what is served", () => {
     }
   });
 
-  test("what an earlier process published is served from the start, even while this one's syncs fail", async () => {
+  test("after SIGKILL, what the earlier process published is served from the start, even while this one's syncs fail; its leftover keep refs go", async () => {
     await using t = await scenario();
     const m = await mirror(t);
-    const served = t.hash();
+    const before = t.hash();
+    const served = commit(t.repo, "file", "second\n");
+    await t.waitHash(served, 15_000, m.r);
+    // The commit served before is still kept (a client may have read it a moment ago).
+    await waitFor("both commits kept", () => keptRefs(t.root).includes(before) && keptRefs(t.root).includes(served));
     m.r.proc.kill("SIGKILL");
     await m.r.exited();
     const port = freePort();
@@ -244,6 +256,8 @@ describe("what is served", () => {
     const c = join(t.dir, "clone");
     expect(client(t.dir, ["clone", "-q", "--depth=1", url, c]).code).toBe(0);
     expect(git(c, "rev-parse", "HEAD")).toBe(served);
+    // No client of this process can want what the killed one served before: only what is served stays kept.
+    expect(keptRefs(t.root)).toEqual([served]);
   });
 
   test("another git-sync chained behind the mirror publishes the same commits", async () => {

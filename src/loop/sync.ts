@@ -216,7 +216,10 @@ export class Syncer {
     // That costs no process, and an edited packed-refs is caught on the first attempt too
     // (publishFetched holds the answer to what was fetched). Not over http: a request for that alone.
     // A `semver:` ref must always ask: the answer is what to fetch.
-    const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer) ? this.remote.resolve(deadline) : null;
+    // With --serve-git and --ref=HEAD, the mirror lists the branch HEAD names from the first
+    // publish: only the remote's answer says which branch that is (FETCH_HEAD does not).
+    const nameNeeded = config.serveGit.enabled && config.ref === "HEAD";
+    const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer || nameNeeded) ? this.remote.resolve(deadline) : null;
     asking?.catch(() => {}); // awaited below, after the root checks
 
     // Before the root checks: a root that fails them is wiped, and a foreign directory inside it with it.

@@ -219,19 +219,24 @@ describe("what is served", () => {
     expect(git(c, "rev-parse", "HEAD")).toBe(main);
   });
 
-  test("over http the first publish advertises the branch by name, though that attempt did not poll", async () => {
+  test.each([["main"], ["HEAD"]])("over http the first publish advertises --ref=%s's branch by name", async (ref) => {
     await using t = await scenario();
     const repos = join(t.dir, "repos");
     const bare = makeBareRepo(repos, "repo.git");
     const srv = startGitHTTP({ projectRoot: repos });
     try {
       const port = freePort();
-      // One attempt only (the period is an hour): its fetch names the branch, FETCH_HEAD says which.
-      const r = t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", "--ref=main", "--period=1h", `--http-bind=127.0.0.1:${port}`, "--serve-git", `--serve-git-secret-file=${secretFile(t)}`]);
+      // One attempt only (the period is an hour): the branch comes from FETCH_HEAD (--ref=main) or
+      // from the remote's answer, asked for in that attempt (--ref=HEAD).
+      const r = t.spawn([`--repo=${srv.url}/repo.git`, `--root=${t.root}`, "--link=link", `--ref=${ref}`, "--period=1h", `--http-bind=127.0.0.1:${port}`, "--serve-git", `--serve-git-secret-file=${secretFile(t)}`]);
       await t.waitHash(bare.head, 15_000, r);
       const url = `http://any:${SECRET}@127.0.0.1:${port}/git`;
       await waitFor("the first update", () => lsRemote(t, url).size > 0);
       expect(lsRemote(t, url)).toEqual(new Map([["HEAD", t.hash()], ["refs/heads/main", t.hash()]]));
+      // HEAD is the branch: a clone checks it out, not a detached HEAD.
+      const c = join(t.dir, "clone");
+      expect(client(t.dir, ["clone", "-q", "--depth=1", url, c]).code).toBe(0);
+      expect(git(c, "symbolic-ref", "HEAD")).toBe("refs/heads/main");
     } finally {
       srv.stop();
     }

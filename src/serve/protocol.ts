@@ -182,6 +182,23 @@ function parseDepth(v: string): number | null {
   return n <= INFINITE_DEPTH ? n : null;
 }
 
+// Lines v0 and v2 spell alike.
+const SHARED = new Set(["have", "shallow", "deepen", "deepen-since"]);
+
+/** Records one of the SHARED lines in `s`; a refusal when it is malformed. */
+function takeShared(word: string, rest: string, s: Shape): Verdict | null {
+  if (word === "deepen-since") {
+    s.deepenSince = true;
+  } else if (word === "deepen") {
+    s.deepen = parseDepth(rest);
+    if (s.deepen === null) return refuse("malformed deepen line");
+  } else {
+    if (!OID.test(rest)) return refuse(`malformed ${word} line`);
+    if (word === "shallow") s.shallow++;
+  }
+  return null;
+}
+
 // Capabilities a v0 client may name on its first want: exactly those v0Advertisement offers.
 const V0_CAPS = new Set(["multi_ack", "thin-pack", "side-band", "side-band-64k", "ofs-delta", "shallow", "no-progress", "multi_ack_detailed", "no-done", "deepen-since", "deepen-relative"]);
 
@@ -210,14 +227,9 @@ export function judgeV0(lines: string[], allowed: (oid: string) => boolean, mirr
         first = false;
       } else if (caps.length > 0) return refuse("capabilities after the first want line");
       s.wants.push(oid);
-    } else if (word === "have" || word === "shallow") {
-      if (!OID.test(rest)) return refuse(`malformed ${word} line`);
-      if (word === "shallow") s.shallow++;
-    } else if (word === "deepen") {
-      s.deepen = parseDepth(rest);
-      if (s.deepen === null) return refuse("malformed deepen line");
-    } else if (word === "deepen-since") {
-      s.deepenSince = true;
+    } else if (SHARED.has(word)) {
+      const bad = takeShared(word, rest, s);
+      if (bad) return bad;
     } else {
       // deepen-not names refs (the mirror lists its own only), filter is not offered, anything
       // else is not v0 git.
@@ -257,15 +269,12 @@ export function judgeV2(lines: string[], allowed: (oid: string) => boolean, mirr
     const word = sp < 0 ? a : a.slice(0, sp);
     const rest = sp < 0 ? "" : a.slice(sp + 1);
     if (word === "include-tag") continue;
-    if (word === "want" || word === "have" || word === "shallow") {
-      if (!OID.test(rest)) return refuse(`malformed ${word} line`);
-      if (word === "want") s.wants.push(rest);
-      if (word === "shallow") s.shallow++;
-    } else if (word === "deepen") {
-      s.deepen = parseDepth(rest);
-      if (s.deepen === null) return refuse("malformed deepen line");
-    } else if (word === "deepen-since") {
-      s.deepenSince = true;
+    if (word === "want") {
+      if (!OID.test(rest)) return refuse("malformed want line");
+      s.wants.push(rest);
+    } else if (SHARED.has(word)) {
+      const bad = takeShared(word, rest, s);
+      if (bad) return bad;
     } else if (word === "deepen-relative") {
       s.deepenRelative = true;
     } else if (!V2_FETCH_ARGS.has(a)) {

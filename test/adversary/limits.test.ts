@@ -2,6 +2,7 @@
 // or a hostile server git-sync talks to, can make the process hold. Black-box: the compiled
 // binary, real servers on 127.0.0.1, resident memory read from /proc/<pid>/status (VmHWM, the
 // peak, reset through clear_refs before each flood so it is the flood's own).
+import { metered } from "../helpers/bodies.ts";
 import { expect, test } from "bun:test";
 import { createHmac, generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -30,22 +31,6 @@ async function peakGrowth(pid: number, flood: () => Promise<unknown>): Promise<n
   return memMiB(pid, "VmHWM") - before;
 }
 
-/**
- * A body produced only as fast as it is read, up to `limit` bytes (the test's own bound, so old
- * code that reads without end still finishes): `sent()` says how much the reader took.
- */
-function metered(limit: number, chunk: Uint8Array = new Uint8Array(64 << 10).fill(0x61)): { stream: ReadableStream<Uint8Array>; sent: () => number } {
-  let sent = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (sent >= limit) return c.close();
-      const part = chunk.subarray(0, Math.min(chunk.length, limit - sent));
-      sent += part.length;
-      c.enqueue(part);
-    },
-  });
-  return { stream, sent: () => sent };
-}
 
 const hmac = (body: string) => "sha256=" + createHmac("sha256", SECRET).update(body).digest("hex");
 const BOGUS = { "X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + "0".repeat(64), "Content-Type": "application/json" };

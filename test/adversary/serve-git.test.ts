@@ -16,6 +16,7 @@
 //     --serve-git-max-packs, 503.
 // Each test was checked to fail with its defence taken out. Those marked "Failed on c7b0d04"
 // found a bug in the mirror's first cut, fixed beside them.
+import { metered } from "../helpers/bodies.ts";
 import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
@@ -444,19 +445,6 @@ async function status(m: Mirror, data: BodyInit, headers: Record<string, string>
   }
 }
 
-/** A body produced only as fast as it is read, up to `limit` bytes: `sent()` says how much the server took. */
-function metered(limit: number, chunk: Uint8Array = new Uint8Array(64 << 10).fill(0x30)): { stream: ReadableStream<Uint8Array>; sent: () => number } {
-  let sent = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (sent >= limit) return c.close();
-      const part = chunk.subarray(0, Math.min(chunk.length, limit - sent));
-      sent += part.length;
-      c.enqueue(part);
-    },
-  });
-  return { stream, sent: () => sent };
-}
 
 const tally = (answers: Array<number | string>) => answers.reduce<Record<string, number>>((acc, a) => ((acc[a] = (acc[a] ?? 0) + 1), acc), {});
 

@@ -155,6 +155,18 @@ describe("authentication", () => {
     expect((await fetch(`${url}/HEAD`)).status).toBe(404);
   });
 
+  test("without --serve-git, /git is upstream's catch-all probe, as before", async () => {
+    await using t = await scenario();
+    const port = freePort();
+    const r = t.start("--ref=main", ...LOOP, `--http-bind=127.0.0.1:${port}`);
+    await t.waitHash(git(t.repo, "rev-parse", "main"), 15_000, r);
+    for (const path of ["/git", "/git/info/refs?service=git-upload-pack"]) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe("");
+    }
+  });
+
   test.each([
     [["--serve-git"], "--http-bind must be specified when --serve-git is set"],
     [["--serve-git", "--http-bind=127.0.0.1:0"], "--serve-git needs --serve-git-secret-file, or --serve-git-anonymous"],

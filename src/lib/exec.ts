@@ -92,26 +92,27 @@ export function failureText(cmd: string, r: ExecResult, timeoutText = "context d
   return `Run(${cmd}): ${why}: { stdout: ${goQuote(r.stdout.trim())}, stderr: ${goQuote(r.stderr.trim())} }`;
 }
 
-export async function execute(argv: string[], opts: ExecOptions): Promise<ExecResult> {
+/**
+ * Starts `argv` with stdout and stderr piped, as the leader of its own process group (setsid),
+ * so that killGroup ends it with everything it started; registered for shutdown's kill.
+ */
+function spawnGroup(argv: string[], cwd: string | undefined, env: Record<string, string | undefined>, stdin: "ignore" | Uint8Array) {
   if (shuttingDown) throw new SpawnError(`not starting ${argv[0]}: shutting down`);
-  const started = performance.now();
-  let proc: ReturnType<typeof Bun.spawn>;
+  let proc;
   try {
-    proc = Bun.spawn(argv, {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
-      stdout: "pipe",
-      stderr: "pipe",
-      // setsid(): the child leads its own process group, which we can kill as a whole.
-      detached: true,
-    });
+    proc = Bun.spawn(argv, { cwd, env, stdin, stdout: "pipe", stderr: "pipe", detached: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SpawnError(code === "ENOENT" ? `${argv[0]}: executable file not found` : `can't start ${argv[0]}: ${(e as Error).message}`, { cause: e });
   }
+  running.add(proc.pid);
+  return proc;
+}
+
+export async function execute(argv: string[], opts: ExecOptions): Promise<ExecResult> {
+  const started = performance.now();
+  const proc = spawnGroup(argv, opts.cwd, opts.env, opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin));
   const pid = proc.pid;
-  running.add(pid);
   let timedOut = false;
   const timer =
     opts.timeoutMs && opts.timeoutMs > 0
@@ -174,16 +175,8 @@ export interface StreamingChild {
  * The caller owns the deadline: kill() ends the group; shutdown kills it with every other.
  */
 export function spawnStreaming(argv: string[], opts: { cwd: string; env: Record<string, string | undefined>; stdin: Uint8Array }): StreamingChild {
-  if (shuttingDown) throw new SpawnError(`not starting ${argv[0]}: shutting down`);
-  let proc: ReturnType<typeof Bun.spawn>;
-  try {
-    proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: opts.stdin, stdout: "pipe", stderr: "pipe", detached: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SpawnError(code === "ENOENT" ? `${argv[0]}: executable file not found` : `can't start ${argv[0]}: ${(e as Error).message}`, { cause: e });
-  }
+  const proc = spawnGroup(argv, opts.cwd, opts.env, opts.stdin);
   const pid = proc.pid;
-  running.add(pid);
   let reaped = false;
   const exited = proc.exited.then(() => {
     reaped = true;

@@ -5,9 +5,10 @@
 // these are the only refs it counts as its own when it checks a want, and nothing else in root
 // (its branch, worktree HEADs) is. They are never advertised: the advertisement is written from
 // the links (protocol.ts). Reading them is two file reads; changing them is one `git update-ref`.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Git } from "../git/runner.ts";
+import { readSmallFile } from "../lib/small-files.ts";
 
 export const NAMESPACE = "git-sync";
 export const KEEP_PREFIX = `refs/namespaces/${NAMESPACE}/refs/keep/`;
@@ -22,12 +23,8 @@ export function readKept(gitDir: string): Set<string> {
   } catch {
     // none loose
   }
-  let packed = "";
-  try {
-    packed = readFileSync(join(gitDir, "packed-refs"), "utf8");
-  } catch {
-    // no packed-refs
-  }
+  // Read again only when a stat says it changed: this runs after every poll.
+  const packed = readSmallFile(join(gitDir, "packed-refs")) ?? "";
   for (const line of packed.split("\n")) {
     const sp = line.indexOf(" ");
     if (sp > 0 && line.startsWith(KEEP_PREFIX, sp + 1)) {

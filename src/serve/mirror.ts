@@ -12,13 +12,14 @@
 // The pack is streamed: the client's pace pulls it from git's stdout, so the sidecar holds a
 // chunk, not a pack. The client going away or --serve-git-timeout kills upload-pack's process
 // group (pack-objects with it).
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
 import { BodyTooLarge, BodyTooSlow, readBounded } from "../lib/bounded-body.ts";
 import { spawnStreaming, type StreamingChild } from "../lib/exec.ts";
 import { readSecretFile, sameSecret } from "../lib/secrets.ts";
+import { readSmallFile } from "../lib/small-files.ts";
 import { errorText, scrub, type Logger } from "../log/logger.ts";
 import { serveMetrics } from "../state/metrics.ts";
 import type { ServeState, SyncState } from "../state/sync-state.ts";
@@ -73,6 +74,16 @@ const NO_CACHE = { "Cache-Control": "no-cache, max-age=0, must-revalidate", Prag
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...NO_CACHE, ...headers } });
+}
+
+/** A git protocol answer (ERR line, ls-refs, an empty or streamed pack). */
+function result(body: BodyInit): Response {
+  return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+}
+
+/** The client asks for protocol v2 (git's Git-Protocol header); else it speaks v0/v1. */
+function speaksV2(req: Request): boolean {
+  return /(?:^|:)version=2(?::|$)/.test(req.headers.get("git-protocol") ?? "");
 }
 
 type Kind = "advertise" | "ls-refs" | "fetch" | "other";
@@ -239,8 +250,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
 
   /** GET /git/info/refs?service=git-upload-pack. */
   function advertise(req: Request, current: Advertisement): Response {
-    const v2 = /(?:^|:)version=2(?::|$)/.test(req.headers.get("git-protocol") ?? "");
-    const body = v2 ? v2Capabilities(current) : v0Advertisement(current, config.depth);
+    const body = speaksV2(req) ? v2Capabilities(current) : v0Advertisement(current, config.depth);
     sent(Buffer.byteLength(body));
     count("advertise", "ok");
     return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE } });
@@ -251,13 +261,13 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     count(kind, "refused");
     const body = errLine(message);
     sent(body.length);
-    return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+    return result(body);
   }
 
   /** POST /git/git-upload-pack: ls-refs in-process, or a fetch (negotiation round or pack) by upload-pack. */
   async function uploadPack(req: Request, remote: string, current: Advertisement): Promise<Response> {
     if ((req.headers.get("content-type") ?? "") !== "application/x-git-upload-pack-request") return text(415, "expected Content-Type application/x-git-upload-pack-request\n");
-    const v2 = /(?:^|:)version=2(?::|$)/.test(req.headers.get("git-protocol") ?? "");
+    const v2 = speaksV2(req);
     if (reads >= CONCURRENT_READS) {
       count("other", "busy");
       return text(503, "too many requests at once, try again\n", { "Retry-After": "1" });
@@ -293,13 +303,13 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       const body = lsRefs(current, verdict.args);
       sent(body.length);
       count("ls-refs", "ok");
-      return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+      return result(body);
     }
     if (serve.inFlight >= opts.maxPacks) {
       count("fetch", "busy");
       return text(503, `this mirror is making ${opts.maxPacks} packs already (--serve-git-max-packs), try again\n`, { "Retry-After": "1" });
     }
-    return await runUploadPack(req, remote, v2, verdict.body === "" ? raw : new TextEncoder().encode(verdict.body), verdict.wants);
+    return await runUploadPack(req, remote, v2, verdict.body === null ? raw : new TextEncoder().encode(verdict.body), verdict.wants);
   }
 
   async function runUploadPack(req: Request, remote: string, v2: boolean, body: Uint8Array, wants: string[]): Promise<Response> {
@@ -379,9 +389,9 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
         const why = st.stderr.trim().split("\n").pop() ?? "";
         const body = errLine(scrub(why.replace(/^fatal: /, "")) || "upload-pack failed");
         sent(body.length);
-        return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+        return result(body);
       }
-      return new Response("", { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+      return result("");
     }
     sent(first.value.byteLength);
     let pending: Uint8Array | null = first.value;
@@ -408,7 +418,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       },
       { highWaterMark: 0 },
     );
-    return new Response(stream, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+    return result(stream);
   }
 
   async function handle(req: Request, remote: string): Promise<Response> {
@@ -446,12 +456,9 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
    * or the shallow file change (a publish), none on a poll, none for a full (--depth=0) root.
    */
   async function shallowServed(hashes: string[], deadline: number): Promise<string[]> {
-    let file = "";
-    try {
-      file = readFileSync(join(gitDir, "shallow"), "utf8");
-    } catch {
-      return [];
-    }
+    // A stat per poll, not a read (lib/small-files.ts).
+    const file = readSmallFile(join(gitDir, "shallow"));
+    if (file === undefined) return [];
     const key = [...new Set(hashes)].sort().join(" ");
     if (key === shallowMemo.key && file === shallowMemo.file) return shallowMemo.shallow;
     const grafts = new Set(file.split("\n").filter((l) => l !== ""));

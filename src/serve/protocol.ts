@@ -120,8 +120,8 @@ export function lsRefs(ad: Advertisement, args: string[]): string {
 // ---- requests
 
 export type Verdict =
-  /** Run upload-pack with this body (the request, perhaps less lines the mirror drops). */
-  | { kind: "pack"; body: string; wants: string[] }
+  /** Run upload-pack with this body (the request less lines the mirror drops), or null: the request as it came. */
+  | { kind: "pack"; body: string | null; wants: string[] }
   /** Answer in-process (v2 ls-refs). */
   | { kind: "ls-refs"; args: string[] }
   /** Answer with git's ERR line. */
@@ -236,7 +236,7 @@ export function judgeV0(lines: string[], allowed: (oid: string) => boolean, mirr
       return refuse(`this mirror does not offer ${word}`);
     }
   }
-  return judge(s, allowed, mirrorDepth) ?? { kind: "pack", body: "", wants: s.wants };
+  return judge(s, allowed, mirrorDepth) ?? { kind: "pack", body: null, wants: s.wants };
 }
 
 // v2 `fetch` arguments passed to upload-pack as they are; include-tag is dropped (below).

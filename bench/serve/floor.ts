@@ -10,7 +10,7 @@
 // the streamed port answers how many git requests each port has seen (to count a follower's polls).
 // `bun bench/serve/floor.ts <GIT_PROJECT_ROOT> <user> <password file>`
 import { readFileSync } from "node:fs";
-import { startGitHTTP } from "../../test/servers/git-http.ts";
+import { cgiEnv, parseCgiHead, startGitHTTP } from "../../test/servers/git-http.ts";
 
 const [projectRoot, user, passwordFile] = process.argv.slice(2);
 if (!projectRoot || !user || !passwordFile) throw new Error("usage: bun bench/serve/floor.ts <GIT_PROJECT_ROOT> <user> <password file>");
@@ -42,24 +42,7 @@ const streamed = Bun.serve({
     streamedRequests++;
     if (!authorized(req)) return new Response("unauthorized\n", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="git"' } });
     const body = new Uint8Array(await req.arrayBuffer());
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      GIT_PROJECT_ROOT: projectRoot,
-      GIT_HTTP_EXPORT_ALL: "1",
-      PATH_INFO: decodeURIComponent(url.pathname),
-      QUERY_STRING: url.search.replace(/^\?/, ""),
-      REQUEST_METHOD: req.method,
-      CONTENT_TYPE: req.headers.get("content-type") ?? "",
-      CONTENT_LENGTH: String(body.length),
-      REMOTE_USER: user,
-      REMOTE_ADDR: "127.0.0.1",
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-    };
-    const proto = req.headers.get("git-protocol");
-    if (proto) env.GIT_PROTOCOL = proto;
-    const enc = req.headers.get("content-encoding");
-    if (enc) env.HTTP_CONTENT_ENCODING = enc;
+    const env = cgiEnv(req, body.length, { projectRoot, user });
     const cgi = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "ignore" });
     const reader = cgi.stdout.getReader();
     let head: Uint8Array = new Uint8Array(0);
@@ -70,16 +53,7 @@ const streamed = Bun.serve({
       head = Buffer.concat([head, step.value]);
       end = headerEnd(head);
     }
-    const headers = new Headers();
-    let status = 200;
-    for (const line of new TextDecoder().decode(head.subarray(0, end[0])).split(/\r?\n/)) {
-      const i = line.indexOf(":");
-      if (i < 0) continue;
-      const k = line.slice(0, i).trim();
-      const v = line.slice(i + 1).trim();
-      if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
-      else headers.append(k, v);
-    }
+    const { status, headers } = parseCgiHead(head.subarray(0, end[0]));
     const rest = head.slice(end[0] + end[1]);
     const stream = new ReadableStream<Uint8Array>(
       {

@@ -72,7 +72,7 @@ describe("requests", () => {
   test("v2: include-tag is dropped before upload-pack sees the request; the rest is passed on", () => {
     const v = judgeV2(v2fetch(`want ${A}`, "include-tag", "ofs-delta", "deepen 1", "done"), served, 1);
     expect(v.kind).toBe("pack");
-    const body = v.kind === "pack" ? parseRequest(new TextEncoder().encode(v.body)) : [];
+    const body = v.kind === "pack" && v.body !== null ? parseRequest(new TextEncoder().encode(v.body)) : [];
     expect(body).toEqual(["command=fetch", "object-format=sha1", "0001", `want ${A}`, "ofs-delta", "deepen 1", "done", "0000"]);
   });
 

@@ -81,15 +81,11 @@ export interface BackendAnswer {
 }
 
 /**
- * Runs `git http-backend` (CGI) for one request whose body was read already: the environment
- * smart HTTP needs, the Git-Protocol header (unless `protocolV2` is false: a v0-only server),
- * then the CGI output split into status, headers and body (500 when it is not CGI output).
+ * The CGI environment `git http-backend` needs for one request: smart HTTP for every repo under
+ * `projectRoot`, the Git-Protocol header (unless `protocolV2` is false: a v0-only server), and the
+ * body's Content-Encoding (null: the body was decoded already).
  */
-export async function runHttpBackend(
-  req: Request,
-  body: Uint8Array,
-  o: { projectRoot: string; user?: string; protocolV2?: boolean; /** null: the body was decoded already. */ contentEncoding?: string | null },
-): Promise<BackendAnswer> {
+export function cgiEnv(req: Request, bodyLength: number, o: { projectRoot: string; user?: string; protocolV2?: boolean; contentEncoding?: string | null }): Record<string, string> {
   const url = new URL(req.url);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -99,7 +95,7 @@ export async function runHttpBackend(
     QUERY_STRING: url.search.replace(/^\?/, ""),
     REQUEST_METHOD: req.method,
     CONTENT_TYPE: req.headers.get("content-type") ?? "",
-    CONTENT_LENGTH: String(body.length),
+    CONTENT_LENGTH: String(bodyLength),
     REMOTE_USER: o.user ?? "",
     REMOTE_ADDR: "127.0.0.1",
     GIT_CONFIG_NOSYSTEM: "1",
@@ -109,6 +105,35 @@ export async function runHttpBackend(
   if (proto && o.protocolV2 !== false) env.GIT_PROTOCOL = proto;
   const enc = o.contentEncoding === undefined ? req.headers.get("content-encoding") : o.contentEncoding;
   if (enc) env.HTTP_CONTENT_ENCODING = enc;
+  return env;
+}
+
+/** A CGI answer's header block (before the blank line): its Status and the other headers. */
+export function parseCgiHead(head: Uint8Array): { status: number; headers: Headers } {
+  const headers = new Headers();
+  let status = 200;
+  for (const line of new TextDecoder().decode(head).split(/\r?\n/)) {
+    const i = line.indexOf(":");
+    if (i < 0) continue;
+    const k = line.slice(0, i).trim();
+    const v = line.slice(i + 1).trim();
+    if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
+    else headers.append(k, v);
+  }
+  return { status, headers };
+}
+
+/**
+ * Runs `git http-backend` (CGI) for one request whose body was read already: the environment
+ * smart HTTP needs, the Git-Protocol header (unless `protocolV2` is false: a v0-only server),
+ * then the CGI output split into status, headers and body (500 when it is not CGI output).
+ */
+export async function runHttpBackend(
+  req: Request,
+  body: Uint8Array,
+  o: { projectRoot: string; user?: string; protocolV2?: boolean; /** null: the body was decoded already. */ contentEncoding?: string | null },
+): Promise<BackendAnswer> {
+  const env = cgiEnv(req, body.length, o);
   const proc = Bun.spawn(["git", "http-backend"], { env, stdin: body, stdout: "pipe", stderr: "pipe" });
   const [out] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
   const bytes = new Uint8Array(out);
@@ -117,16 +142,7 @@ export async function runHttpBackend(
   const lf = bytes.findIndex((_, i) => bytes[i] === 10 && bytes[i + 1] === 10);
   const [end, sep] = crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, 4] : [lf, 2];
   if (end < 0) return { status: 500, headers: new Headers(), body: new TextEncoder().encode("bad CGI output\n") };
-  const headers = new Headers();
-  let status = 200;
-  for (const line of new TextDecoder().decode(bytes.slice(0, end)).split(/\r?\n/)) {
-    const i = line.indexOf(":");
-    if (i < 0) continue;
-    const k = line.slice(0, i).trim();
-    const v = line.slice(i + 1).trim();
-    if (k.toLowerCase() === "status") status = Number.parseInt(v, 10);
-    else headers.append(k, v);
-  }
+  const { status, headers } = parseCgiHead(bytes.slice(0, end));
   return { status, headers, body: bytes.slice(end + sep) };
 }
 

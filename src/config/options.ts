@@ -239,6 +239,9 @@ export const OPTIONS = [
     help: "how many git processes /git runs at once (each makes a pack or a negotiation round); more requests get 503 with Retry-After" },
   { name: "serve-git-timeout", type: "duration", default: 600_000, env: ["GITSYNC_SERVE_GIT_TIMEOUT"], placeholder: "duration", group: "http",
     help: "the longest one /git request may take; past it (or when the client goes away) its git processes are killed" },
+  // Ours (issue 23): replicas behind one DNS name share one poll and one fetch (src/peers/, docs/peers.md).
+  { name: "peers", type: "string", default: "", env: ["GITSYNC_PEERS"], placeholder: "string", group: "http",
+    help: "a DNS name whose A/AAAA records are this git-sync's replicas (a headless Service): one of them polls and fetches from the git host and the others sync from its /git; needs --serve-git with --serve-git-secret-file" },
   { name: "readiness-max-failures", type: "int", default: 0, env: ["GITSYNC_READINESS_MAX_FAILURES"], placeholder: "int", group: "http",
     help: "report not-ready after this many consecutive failed attempts; 0 = never" },
   { name: "readiness-max-age", type: "duration", default: 0, env: ["GITSYNC_READINESS_MAX_AGE"], placeholder: "duration", group: "http",

@@ -128,6 +128,9 @@ export interface Config {
     timeout: number;
   };
 
+  /** `--peers` (ours, issue 23): the DNS name of the replicas that share one poll; "" = off. */
+  peers: string;
+
   /** `--verify-signatures` (ours): "" = off; the key files as given. */
   verify: {
     mode: "" | "commit" | "tag" | "tag-and-commit";

@@ -301,6 +301,13 @@ export function validate(st: ParseState, cwd: string): Validated {
   } else {
     for (const f of ["serve-git-secret-file", "serve-git-anonymous"] as const) if (v[f]) fail(`invalid flag: --${f} has no effect without --serve-git`);
   }
+  // Ours (issue 23): peers authenticate every request between them with the mirror's secret.
+  if (v.peers !== "") {
+    if (v["http-bind"] === "") fail("required flag: --http-bind must be specified when --peers is set (peers reach each other at its port)");
+    if (!v["serve-git"]) fail("required flag: --peers needs --serve-git (followers fetch from the owner's /git)");
+    if (v["serve-git-secret-file"] === "") fail("required flag: --peers needs --serve-git-secret-file (every request between peers proves the secret)");
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(v.peers) || v.peers.length > 253) fail(`invalid flag: --peers must be a DNS name, not ${JSON.stringify(v.peers)}`);
+  }
   if (v["serve-git-max-packs"] < 1) fail("invalid flag: --serve-git-max-packs must be at least 1");
   if (v["serve-git-timeout"] <= 0) fail("invalid flag: --serve-git-timeout must be greater than 0");
 
@@ -416,6 +423,7 @@ export function validate(st: ParseState, cwd: string): Validated {
       maxPacks: v["serve-git-max-packs"],
       timeout: v["serve-git-timeout"],
     },
+    peers: v.peers,
     verify: {
       mode: verifyMode as Config["verify"]["mode"],
       allowedSignersFile: v["allowed-signers-file"],

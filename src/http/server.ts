@@ -16,6 +16,8 @@
 //                     or `git-sync sync-now` asks for a sync without waiting for --period. Off
 //                     (403) without --http-sync-secret-file: it never syncs on a request that
 //                     does not prove it knows that secret.
+import { parseBind } from "../lib/bind.ts";
+export { parseBind };
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import { redactArgv } from "../config/index.ts";
@@ -41,6 +43,8 @@ export interface HttpDeps {
   requestSync: () => void;
   /** --serve-git: answers every request under /git (src/serve/mirror.ts). */
   gitMirror?: (req: Request, remote: string) => Promise<Response>;
+  /** --peers (issue 23): answers POST /sync when it is a peer's nudge; null for any other request. */
+  peerNudge?: (req: Request, remote: string) => Promise<Response> | null;
 }
 
 export interface HttpServer {
@@ -56,17 +60,6 @@ const PPROF_INDEX = `git-sync (Bun) profiles; Go's profile, symbol and trace hav
 cmdline   the command line, arguments separated by NUL bytes
 heap      JSON memory statistics: process.memoryUsage() and bun:jsc heapStats()
 `;
-
-/**
- * Go's net.Listen address: "host:port", ":port" (all interfaces) or "[v6addr]:port".
- * The host is returned without brackets; "" means all interfaces.
- */
-export function parseBind(bind: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(bind);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new Error(`invalid --http-bind ${JSON.stringify(bind)}: want host:port, :port or [ipv6]:port`);
-  return { host: m[1] ?? m[2] ?? "", port };
-}
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers: { "Content-Type": TEXT, ...headers } });
@@ -127,7 +120,10 @@ export function startHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer 
     if (path === "/status") {
       return Response.json(statusDocument(config, state), { headers: { "Cache-Control": "no-store" } });
     }
-    if (path === "/sync") return await push.handle(req, server.requestIP(req)?.address ?? "");
+    if (path === "/sync") {
+      const remote = server.requestIP(req)?.address ?? "";
+      return await (deps.peerNudge?.(req, remote) ?? push.handle(req, remote));
+    }
     if (deps.gitMirror && (path === "/git" || path.startsWith("/git/"))) return await deps.gitMirror(req, server.requestIP(req)?.address ?? "");
     return state.ready ? new Response(null, { status: 200 }) : text(503, "repo is not ready\n");
   };

@@ -1,7 +1,7 @@
 // Secrets kept in files, and HMAC-SHA256 request signatures. The password file (auth), the
 // webhook's signing key (hooks) and the POST /sync key (http) are all read here, at each use,
 // so a rotated Kubernetes Secret needs no restart. The signature format is GitHub's: "sha256=<hex>".
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { registerSecret } from "../log/logger.ts";
 
 /**
@@ -57,3 +57,49 @@ export function sameSecret(a: string, b: string): boolean {
   for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
   return diff === 0;
 }
+
+/** The secret file, re-read when it changes (a rotated Kubernetes Secret swaps the file). */
+export class SecretFile {
+  private stamp = "";
+  private digest = "";
+  private secret = "";
+  constructor(
+    private readonly path: string,
+    private readonly flag: string,
+  ) {}
+
+  /** The secret's SHA-256 (hex), or an Error when the file cannot give one. */
+  current(): string | Error {
+    try {
+      let st;
+      try {
+        st = statSync(this.path);
+      } catch (e) {
+        throw new Error(`can't read ${this.flag} ${JSON.stringify(this.path)}: ${(e as Error).message}`, { cause: e });
+      }
+      // The ctime too: a writer that keeps the mtime (cp -p, touch -r) still changes it.
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      if (stamp !== this.stamp) {
+        const secret = readSecretFile(this.path, this.flag);
+        if (secret === "") return new Error(`${this.flag} ${JSON.stringify(this.path)} is empty`);
+        this.secret = secret;
+        this.digest = sha256(secret);
+        // As git does with racily clean files: a file changed within the last second may change
+        // again within the same timestamp tick (coarse on many kernels), so it is read again.
+        this.stamp = Date.now() - st.ctimeMs < 1000 ? "" : stamp;
+      }
+      return this.digest;
+    } catch (e) {
+      this.stamp = "";
+      return e as Error;
+    }
+  }
+
+  /** The secret itself (for a request that must carry it), or an Error as current() gives it. */
+  value(): string | Error {
+    const digest = this.current();
+    return digest instanceof Error ? digest : this.secret;
+  }
+}
+
+const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");

@@ -119,7 +119,7 @@ export class Fleet {
   private async fetch(deadline: number, moved: Array<{ m: FleetMember; polled: RemoteRef | null }>, failures: Map<FleetMember, Error>): Promise<Map<string, FetchedRef>> {
     const refs = moved.map((x) => x.m.syncer.target.ref);
     try {
-      return await fetchRefs(this.ctx, deadline, refs);
+      return await this.fetchAs(deadline, moved);
     } catch (e) {
       if (new Set(refs).size === 1) {
         for (const x of moved) failures.set(x.m, x.m.syncer.refusal(e, x.polled, null) as Error);
@@ -132,13 +132,23 @@ export class Fleet {
       const ref = x.m.syncer.target.ref;
       if (out.has(ref)) continue;
       try {
-        const one = await fetchRefs(this.ctx, deadline, [ref]);
+        const one = await this.fetchAs(deadline, [x]);
         out.set(ref, one.get(ref)!);
       } catch (e) {
         for (const y of moved) if (y.m.syncer.target.ref === ref) failures.set(y.m, y.m.syncer.refusal(e, y.polled, null) as Error);
       }
     }
     return out;
+  }
+
+  /**
+   * fetchRefs keyed by ref. From a peer (--peers) each ref is fetched as the object its proven
+   * answer named, by id (RemoteQuery.fetchByOid); else by name.
+   */
+  private async fetchAs(deadline: number, moved: Array<{ m: FleetMember; polled: RemoteRef | null }>): Promise<Map<string, FetchedRef>> {
+    const asked = moved.map((x) => ({ ref: x.m.syncer.target.ref, target: this.remote.fetchByOid && x.polled ? x.polled.oid : x.m.syncer.target.ref }));
+    const got = await fetchRefs(this.ctx, deadline, asked.map((a) => a.target));
+    return new Map(asked.map((a) => [a.ref, got.get(a.target)!]));
   }
 
   /** Per-ref state and metrics; then the attempt's result (the main ref's) or its PartialFailure. */

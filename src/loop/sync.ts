@@ -219,7 +219,7 @@ export class Syncer {
     // With --serve-git and --ref=HEAD, the mirror lists the branch HEAD names from the first
     // publish: only the remote's answer says which branch that is (FETCH_HEAD does not).
     const nameNeeded = config.serveGit.enabled && config.ref === "HEAD";
-    const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer || nameNeeded) ? this.remote.resolve(deadline) : null;
+    const asking = full && (this.remote.kind === "local files" || this.remote.fetchByAnswer || this.remote.fetchByOid || nameNeeded) ? this.remote.resolve(deadline) : null;
     asking?.catch(() => {}); // awaited below, after the root checks
 
     // Before the root checks: a root that fails them is wiped, and a foreign directory inside it with it.
@@ -230,7 +230,9 @@ export class Syncer {
     // `semver:` fetches the tag it chose (always known here: that query throws rather than answer null).
     const resolvedRef = this.remote.fetchByAnswer ? (answer?.name ?? "") : "";
 
-    const fetched = await fetchRef(ctx, deadline, resolvedRef || config.ref).catch((e) => {
+    // From a peer (--peers): the object its proven answer named, by id (RemoteQuery.fetchByOid).
+    const target = this.remote.fetchByOid && answer ? answer.oid : resolvedRef || config.ref;
+    const fetched = await fetchRef(ctx, deadline, target).catch((e) => {
       throw this.refusal(e, answer, null);
     });
     if (config.linkMode === "copy") {

@@ -26,6 +26,11 @@ export interface RepoContext {
    * A root that fails its checks is rebuilt around these instead of wiped (root.ts).
    */
   served?: () => string[];
+  /**
+   * Where fetches go instead of `repo` for now (--peers: the owner's /git, with the environment
+   * that authenticates to it); null or absent = `repo` with remoteEnv(). `repo` stays origin's URL.
+   */
+  fetchSource?: () => { url: string; env: Record<string, string> } | null;
 }
 
 /**

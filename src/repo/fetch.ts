@@ -20,8 +20,7 @@ export interface FetchedRef {
 
 /** Fetches `ref` (--ref, or the tag a `semver:` poll chose) and returns what FETCH_HEAD names. */
 export async function fetchRef(ctx: RepoContext, deadline: number, ref = ctx.config.ref): Promise<FetchedRef> {
-  const { root, repo, log } = ctx;
-  log.v(2, "fetching", { ref, repo: redactURL(repo) });
+  const { root } = ctx;
   await runFetch(ctx, deadline, [ref]);
   const oid = readFetchHead(root);
   if (oid === "") throw new Error(`git fetch of ${ref} wrote no FETCH_HEAD`);
@@ -34,9 +33,8 @@ export async function fetchRef(ctx: RepoContext, deadline: number, ref = ctx.con
  * ref, in the order asked, so each ref's object is read off its line.
  */
 export async function fetchRefs(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<Map<string, FetchedRef>> {
-  const { root, repo, log } = ctx;
+  const { root } = ctx;
   const asked = [...new Set(refs)];
-  log.v(2, "fetching", { refs: asked, repo: redactURL(repo) });
   await runFetch(ctx, deadline, asked);
   const oids = readFetchHeadLines(root);
   if (oids.length !== asked.length) throw new Error(`git fetch wrote ${oids.length} FETCH_HEAD lines for ${asked.length} refs`);
@@ -64,11 +62,14 @@ async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly st
 
 /** behaviour.md 4.2 steps 4-5 for `refs`: by URL, shallow unless --depth 0 (then unshallowing once). */
 async function runFetch(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<void> {
-  const { config, git, root, repo } = ctx;
+  const { config, git, root } = ctx;
+  // The repo, or for now a peer's mirror (RepoContext.fetchSource).
+  const source = ctx.fetchSource?.() ?? { url: ctx.repo, env: ctx.remoteEnv() };
+  ctx.log.v(2, "fetching", { ...(refs.length === 1 ? { ref: refs[0] } : { refs }), repo: redactURL(source.url) });
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes
   // (every container) get none of it.
   const progress = config.oneTime && stderrIsPersonsTerminal();
-  const args = ["fetch", repo, ...refs, "--verbose", progress ? "--progress" : "--no-progress", "--prune", "--no-auto-gc"];
+  const args = ["fetch", source.url, ...refs, "--verbose", progress ? "--progress" : "--no-progress", "--prune", "--no-auto-gc"];
   if (config.depth > 0) {
     args.push("--depth", String(config.depth));
   } else if (existsSync(join(root, ".git", "shallow"))) {
@@ -77,7 +78,7 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
   }
   if (config.filter !== "") args.push("--filter", config.filter);
   try {
-    await git.run(args, { cwd: root, deadline, env: ctx.remoteEnv(), teeStderr: progress });
+    await git.run(args, { cwd: root, deadline, env: source.env, teeStderr: progress });
   } catch (e) {
     // fetch.fsckObjects refused an object ("error: object <oid>: duplicateEntries: ...", then
     // "fatal: fsck error in packed object"): the content, not the transport, failed.

@@ -40,12 +40,18 @@ export interface RemoteQuery {
   resolveMany(refs: readonly string[], deadline: number): Promise<Map<string, RemoteRef | null> | null>;
   /** The fetch that followed a null answer succeeded; a query that keeps failing where git works gives way. */
   fetchWorked(): void;
-  readonly kind: "ls-remote" | "in-process http" | "local files";
+  readonly kind: "ls-remote" | "in-process http" | "local files" | "peer";
   /**
    * The answer names what to fetch (`--ref=semver:`: the chosen tag), so the sync must ask even
    * when it runs the full checks, and resolve() throws instead of answering null.
    */
   readonly fetchByAnswer?: boolean;
+  /**
+   * A git-sync peer's mirror (--peers, src/peers/): the answer is proven by the secret and the
+   * fetch git makes is not, so every attempt asks first (resolve() throws rather than answer
+   * null) and fetches the very object the answer named, by its id.
+   */
+  readonly fetchByOid?: boolean;
 }
 
 const FULL_HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;

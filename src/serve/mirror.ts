@@ -12,13 +12,12 @@
 // The pack is streamed: the client's pace pulls it from git's stdout, so the sidecar holds a
 // chunk, not a pack. The client going away or --serve-git-timeout kills upload-pack's process
 // group (pack-objects with it).
-import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { Git } from "../git/runner.ts";
 import { BodyTooLarge, BodyTooSlow, readBounded } from "../lib/bounded-body.ts";
 import { spawnStreaming, type StreamingChild } from "../lib/exec.ts";
-import { readSecretFile, sameSecret } from "../lib/secrets.ts";
+import { SecretFile, sameSecret } from "../lib/secrets.ts";
 import { readSmallFile } from "../lib/small-files.ts";
 import { errorText, scrub, type Logger } from "../log/logger.ts";
 import { serveMetrics } from "../state/metrics.ts";
@@ -40,6 +39,13 @@ export interface MirrorDeps {
   state: SyncState;
   /** What every link serves now, main link first; links that serve nothing are left out. */
   published: () => LinkServed[];
+  /**
+   * --peers (issue 23): headers for an authenticated answer written in-process (the ref list, or
+   * "nothing published yet"), by which an owner proves itself to the follower that asked.
+   */
+  answerHeaders?: (req: Request, body: string | Uint8Array) => Record<string, string>;
+  /** A request without the secret was refused (401): --peers counts them. */
+  onUnauthorized?: () => void;
 }
 
 export interface Mirror {
@@ -77,8 +83,8 @@ function text(status: number, body: string, headers: Record<string, string> = {}
 }
 
 /** A git protocol answer (ERR line, ls-refs, an empty or streamed pack). */
-function result(body: BodyInit): Response {
-  return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE } });
+function result(body: BodyInit, headers: Record<string, string> = {}): Response {
+  return new Response(body, { headers: { "Content-Type": RESULT_TYPE, ...NO_CACHE, ...headers } });
 }
 
 /** The client asks for protocol v2 (git's Git-Protocol header); else it speaks v0/v1. */
@@ -89,39 +95,6 @@ function speaksV2(req: Request): boolean {
 type Kind = "advertise" | "ls-refs" | "fetch" | "other";
 
 class OverBudget extends Error {}
-
-/** The secret file, re-read when it changes (a rotated Kubernetes Secret swaps the file). */
-class SecretFile {
-  private stamp = "";
-  private digest = "";
-  constructor(private readonly path: string) {}
-
-  /** The secret's SHA-256 (hex), or an Error when the file cannot give one. */
-  current(): string | Error {
-    try {
-      let st;
-      try {
-        st = statSync(this.path);
-      } catch (e) {
-        throw new Error(`can't read --serve-git-secret-file ${JSON.stringify(this.path)}: ${(e as Error).message}`, { cause: e });
-      }
-      // The ctime too: a writer that keeps the mtime (cp -p, touch -r) still changes it.
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-      if (stamp !== this.stamp) {
-        const secret = readSecretFile(this.path, "--serve-git-secret-file");
-        if (secret === "") return new Error(`--serve-git-secret-file ${JSON.stringify(this.path)} is empty`);
-        this.digest = sha256(secret);
-        // As git does with racily clean files: a file changed within the last second may change
-        // again within the same timestamp tick (coarse on many kernels), so it is read again.
-        this.stamp = Date.now() - st.ctimeMs < 1000 ? "" : stamp;
-      }
-      return this.digest;
-    } catch (e) {
-      this.stamp = "";
-      return e as Error;
-    }
-  }
-}
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 
@@ -145,7 +118,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   const log = deps.log.named("serve-git");
   const opts = config.serveGit;
   const gitDir = join(config.root, ".git");
-  const secret = opts.anonymous ? null : new SecretFile(opts.secretFile);
+  const secret = opts.anonymous ? null : new SecretFile(opts.secretFile, "--serve-git-secret-file");
   // A secret file that is missing or empty at startup ends it: the mirror would refuse everyone.
   const first = secret?.current();
   if (first instanceof Error) throw first;
@@ -202,6 +175,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const given = credentialOf(req.headers);
     if (given !== null && sameSecret(sha256(given), digest)) return null;
     count("other", "unauthorized");
+    deps.onUnauthorized?.();
     return text(401, "authentication required\n", { "WWW-Authenticate": 'Basic realm="git-sync", charset="UTF-8"' });
   }
 
@@ -253,7 +227,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const body = speaksV2(req) ? v2Capabilities(current) : v0Advertisement(current, config.depth);
     sent(Buffer.byteLength(body));
     count("advertise", "ok");
-    return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE } });
+    return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE, ...deps.answerHeaders?.(req, body) } });
   }
 
   function refused(kind: Kind, message: string, remote: string): Response {
@@ -303,7 +277,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       const body = lsRefs(current, verdict.args);
       sent(body.length);
       count("ls-refs", "ok");
-      return result(body);
+      return result(body, deps.answerHeaders?.(req, body));
     }
     if (serve.inFlight >= opts.maxPacks) {
       count("fetch", "busy");
@@ -433,7 +407,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const current = ad;
     if (current === null || (current.head === null && current.refs.length === 0)) {
       count("other", "not_ready");
-      return text(503, "nothing published yet\n", { "Retry-After": "5" });
+      const body = "nothing published yet\n";
+      return text(503, body, { "Retry-After": "5", ...deps.answerHeaders?.(req, body) });
     }
     if (sub === "/info/refs" && req.method === "GET") {
       const service = url.searchParams.get("service");

@@ -31,6 +31,7 @@ import { setUntrustedDirs } from "./lib/no-follow.ts";
 import { worktreePath, type RepoContext } from "./repo/context.ts";
 import { Verifier } from "./verify/index.ts";
 import { createMirror, type LinkServed, type Mirror } from "./serve/mirror.ts";
+import { NudgeInbox, Peers } from "./peers/index.ts";
 
 /** Run git-sync with a validated config; resolves with the exit code. */
 export async function runGitSync(config: Config, overrideLogs: string[] = []): Promise<number> {
@@ -137,6 +138,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const servers: Array<{ link: string; state: typeof state; syncer: Syncer }> = [];
     let mirror: Mirror | null = null;
     let mainRemoteRef = "";
+    // --peers (issue 23): made once the host's query exists (below); the mirror and the endpoint
+    // reach it through this variable.
+    let peers: Peers | null = null;
     if (config.serveGit.enabled) {
       const published = (): LinkServed[] =>
         servers.flatMap((s, i) => {
@@ -146,7 +150,14 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
           return hash === "" ? [] : [{ name, oid: s.syncer.servedObject(hash), hash, main: i === 0 }];
         });
       try {
-        mirror = createMirror(config, { git, log, state, published });
+        mirror = createMirror(config, {
+          git,
+          log,
+          state,
+          published,
+          answerHeaders: (req, body) => peers?.answerHeaders(req, body) ?? {},
+          onUnauthorized: () => peers?.refusedRequest(),
+        });
       } catch (e) {
         throw new FatalError("FATAL: can't serve the git mirror (--serve-git)", { cause: e });
       }
@@ -154,7 +165,13 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     if (config.httpBind !== "") {
       let server;
       try {
-        server = startHttpServer(config, { state, log, requestSync: () => wake.request(), gitMirror: mirror ? (req, remote) => mirror.handle(req, remote) : undefined });
+        server = startHttpServer(config, {
+          state,
+          log,
+          requestSync: () => wake.request(),
+          gitMirror: mirror ? (req, remote) => mirror.handle(req, remote) : undefined,
+          peerNudge: config.peers !== "" ? (req, remote) => (peers && NudgeInbox.isNudge(req) ? peers.inbox.handle(req, remote) : null) : undefined,
+        });
       } catch (e) {
         throw new FatalError("can't bind HTTP endpoint", { cause: e });
       }
@@ -174,8 +191,16 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     const links = [link, ...config.alsoLinks.map((l) => l.link)];
     const ctx: RepoContext = { config, git, log, root, repo: auth.repo, link, remoteEnv: () => auth.gitEnv(), lock: new RootLock(root, log), served: () => servedPaths(config.linkMode, root, links) };
     const refs = [config.ref, ...config.alsoLinks.map((l) => l.ref)];
-    const remote = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
-    log.v(1, "polling the remote", { method: remote.kind });
+    const hostQuery = createRemoteQuery(ctx, { gitConfig: gitConfig.list(), env: process.env, credential: () => auth.httpCredential(auth.repo) }, refs);
+    log.v(1, "polling the remote", { method: hostQuery.kind });
+    let remote = hostQuery;
+    if (config.peers !== "") {
+      // The syncers ask, and fetch from, the host or the owner's mirror: the fleet decides each attempt.
+      const p = new Peers(config, { log, state, host: hostQuery, repo: auth.repo, refs, wake: () => wake.request(), env: process.env });
+      peers = p;
+      remote = p.remote;
+      ctx.fetchSource = () => p.fetchSource();
+    }
     const refresh = (deadline: number) => auth.refresh(deadline);
     let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier });
     servers.push({ link, state, syncer });
@@ -212,14 +237,17 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       const m = mirror;
       const inner = syncer;
       await m.update(Date.now() + 30_000);
+      const p = peers;
       attempts = {
         attempt: async (deadline, n) => {
           try {
-            const result = await inner.attempt(deadline, n);
+            const result = await (p ? p.attempt(inner, deadline, n) : inner.attempt(deadline, n));
             if (result.remoteRef !== "") mainRemoteRef = result.remoteRef;
             return result;
           } finally {
             await m.update(Date.now() + 30_000);
+            // The peers fetch what the mirror serves: nudged only now.
+            p?.flushNudges();
           }
         },
       };

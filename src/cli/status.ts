@@ -90,6 +90,7 @@ export function formatStatus(doc: StatusDocument, now = Date.now()): string {
   }
   // Older instances send no serve field.
   if (doc.serve) rows.push(...serveRows(doc.serve, now));
+  if (doc.peers) rows.push(...peersRows(doc.peers));
   rows.push(["instance", `pid ${doc.pid}, ${doc.syncCount} syncs, up ${formatGoDuration(Math.round(doc.uptimeSeconds) * 1000)}, ${doc.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${(k + ":").padEnd(width)}${v}\n`).join("");
@@ -114,6 +115,24 @@ function serveRows(s: NonNullable<StatusDocument["serve"]>, now: number): Array<
   return [
     ["git mirror", mirror],
     ["git mirror refs", refs],
+  ];
+}
+
+/**
+ * --peers: this replica's role, whom it follows, and what it asked where.
+ *   peers:          follower of 10.0.0.12:8080 (this replica 10.0.0.11:8080), last synced from the peer
+ *   peers seen:     peers.ns.svc (3): 10.0.0.11:8080, 10.0.0.12:8080, 10.0.0.13:8080; passed over: none
+ *   peers requests: 2 to the git host, 340 to peers; nudges 0 sent, 12 received; 0 refused
+ */
+function peersRows(p: NonNullable<StatusDocument["peers"]>): Array<[string, string]> {
+  const self = p.self === "" ? "address unknown" : p.self;
+  const role = p.role === "owner" ? `owner: asks the git host (this replica ${self})` : `follower of ${p.owner} (this replica ${self})`;
+  const source = p.source === "" ? "" : `, last synced from ${p.source === "host" ? "the git host" : "the peer"}`;
+  const dns = p.resolveError !== "" ? `; DNS fails: ${p.resolveError}` : "";
+  return [
+    ["peers", `${role}${source}`],
+    ["peers seen", `${p.name} (${p.peers.length}): ${p.peers.join(", ") || "none"}; passed over: ${p.down.join(", ") || "none"}${dns}`],
+    ["peers requests", `${p.hostRequests} to the git host, ${p.peerRequests} to peers; nudges ${p.nudgesSent} sent, ${p.nudgesReceived} received; ${p.refused} refused`],
   ];
 }
 

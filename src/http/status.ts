@@ -2,7 +2,7 @@
 // shape is read back by `git-sync status` (src/cli/status.ts), so it is a typed contract.
 import type { Config } from "../config/types.ts";
 import { makeAbsPath, shownLink } from "../config/index.ts";
-import type { ServeState, SyncState } from "../state/sync-state.ts";
+import type { PeersState, ServeState, SyncState } from "../state/sync-state.ts";
 import { scrub } from "../log/logger.ts";
 import { redactURL } from "../log/redact.ts";
 import { VERSION } from "../version.ts";
@@ -51,6 +51,8 @@ export interface StatusDocument {
   verify: { result: string; object: string; oid: string; hash: string; signer: string; fingerprint: string; reason: string; time: string } | null;
   /** The git mirror at /git (--serve-git, ours); null without it, absent from older instances. */
   serve: ServeStatus | null;
+  /** This replica in its --peers fleet (ours, issue 23); absent without --peers. */
+  peers?: PeersStatus;
   version: string;
   pid: number;
   uptimeSeconds: number;
@@ -67,6 +69,9 @@ export type ServeStatus = Omit<ServeState, "changedAt"> & {
   /** When the advertised refs last changed (a link moved); null before anything was published. */
   changedAt: string | null;
 };
+
+/** --peers' state as /status shows it: the sync state's, with `resolvedAt` as RFC 3339. */
+export type PeersStatus = Omit<PeersState, "resolvedAt"> & { resolvedAt: string | null };
 
 export type StatusConfig = Pick<Config, "repo" | "ref" | "root" | "link"> & ReadinessConfig;
 
@@ -113,6 +118,7 @@ export function statusDocument(config: StatusConfig, state: SyncState, now = Dat
     ...(links.length > 0 ? { links } : {}),
     verify: state.verify ? { ...state.verify, time: rfc3339(state.verify.time)! } : null,
     serve: state.serve ? { ...state.serve, changedAt: rfc3339(state.serve.changedAt) } : null,
+    ...(state.peers ? { peers: { ...state.peers, resolveError: redactText(state.peers.resolveError), resolvedAt: rfc3339(state.peers.resolvedAt) } } : {}),
     version: VERSION,
     pid: process.pid,
     uptimeSeconds: Math.round((now - state.startedAt) / 10) / 100,

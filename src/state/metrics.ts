@@ -161,3 +161,15 @@ export function serveMetrics(): NonNullable<typeof serve> {
   };
   return serve;
 }
+
+// Ours (--peers, issue 23): a replica of a fleet (src/peers/); made when --peers is on.
+let peers: { requests: Counter<"to" | "kind">; nudges: Counter<"direction" | "result">; owner: Gauge; seen: Gauge } | null = null;
+export function peersMetrics(): NonNullable<typeof peers> {
+  peers ??= {
+    requests: new Counter("git_sync_peers_requests_total", "Polls and fetches this replica made, partitioned by where to (host, peer) and kind (poll, fetch)", ["to", "kind"]),
+    nudges: new Counter("git_sync_peers_nudges_total", "Nudges (POST /sync between peers), partitioned by direction (sent, received) and result (ok, failed, refused)", ["direction", "result"]),
+    owner: new Gauge("git_sync_peers_owner", "1 while this replica owns the repo (asks the git host), else 0"),
+    seen: new Gauge("git_sync_peers_seen", "Addresses in the last DNS answer for --peers"),
+  };
+  return peers;
+}

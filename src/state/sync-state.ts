@@ -60,6 +60,36 @@ export interface SyncState {
   verify: VerifyState | null;
   /** --serve-git (issue 22): the mirror at /git; null without it. Only the main ref's state has it. */
   serve: ServeState | null;
+  /** --peers (issue 23): this replica in its fleet; null without it. Only the main ref's state has it. */
+  peers: PeersState | null;
+}
+
+/** A replica of a --peers fleet (src/peers/), as /status and `git-sync status` show it. */
+export interface PeersState {
+  /** The DNS name (--peers). */
+  name: string;
+  /** This replica's address:port; "" when it could not tell. */
+  self: string;
+  /** "owner": it asks the git host; "follower": it syncs from the owner. */
+  role: "owner" | "follower";
+  /** The owner's address:port (this replica's own when it owns). */
+  owner: string;
+  /** Where the last attempt synced from. */
+  source: "host" | "peer" | "";
+  /** The last DNS answer, address:port each. */
+  peers: string[];
+  /** Peers that failed lately and are passed over until their backoff ends. */
+  down: string[];
+  /** When NAME was last resolved (epoch ms); null before. */
+  resolvedAt: number | null;
+  resolveError: string;
+  /** Polls and fetches this replica made to the git host, and to peers. */
+  hostRequests: number;
+  peerRequests: number;
+  nudgesSent: number;
+  nudgesReceived: number;
+  /** Requests refused for a missing or wrong secret (/git and nudges). */
+  refused: number;
 }
 
 /** The read-only mirror at /git (src/serve/), as /status and `git-sync status` show it. */
@@ -104,5 +134,6 @@ export function newSyncState(): SyncState {
     links: [],
     verify: null,
     serve: null,
+    peers: null,
   };
 }

@@ -1,0 +1,37 @@
+// Where the replicas are (issue 23): the DNS answer for --peers, and which of its addresses is
+// this process. Bun's resolver (c-ares) reads /etc/resolv.conf as a pod's libc does (search
+// domains, ndots), and keeps an answer for its TTL: asking on every attempt re-asks the server
+// at most once per TTL, and at least once per --period.
+import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
+
+/** The A and AAAA records of `name`, unique and sorted; throws what the resolver said. */
+export async function lookupPeers(name: string): Promise<string[]> {
+  const answer = await Bun.dns.lookup(name, {});
+  return [...new Set(answer.map((a) => a.address))].sort();
+}
+
+/** "addr:port", bracketed for IPv6. */
+export function endpointOf(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** --http-bind's host when it names one address (not "", 0.0.0.0 or ::). */
+export function boundAddress(host: string): string {
+  if (host === "" || host === "0.0.0.0" || host === "::" || isIP(host) === 0) return "";
+  return host;
+}
+
+/**
+ * This replica's address: --http-bind's when it names one, else $POD_IP (the downward API), else
+ * the interface address that is in the DNS answer; "" when none tells.
+ */
+export function ownAddress(bindHost: string, env: Record<string, string | undefined>, answer: readonly string[]): { address: string; from: string } {
+  const bound = boundAddress(bindHost);
+  if (bound !== "") return { address: bound, from: "--http-bind" };
+  const pod = (env.POD_IP ?? "").trim();
+  if (isIP(pod) !== 0) return { address: pod, from: "POD_IP" };
+  const mine = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  const inAnswer = mine.find((a) => answer.includes(a));
+  return inAnswer ? { address: inAnswer, from: "interfaces" } : { address: "", from: "" };
+}

@@ -1,0 +1,51 @@
+// How peers prove to each other that they hold the --serve-git secret (issue 23). Every key below
+// is the secret's SHA-256 (what lib/secrets.ts SecretFile gives), so no peer keeps the secret
+// itself in memory longer than a read of the file.
+//   - A follower's requests to the owner's /git carry the secret (Bearer), as any git client's do.
+//   - The owner's in-process answers (its ref list, or "nothing published yet") carry a proof: an
+//     HMAC over the follower's fresh nonce, the owner's freshness and the body. A host on the
+//     network that answers in the owner's place cannot make one, so a follower only ever follows
+//     an answer the secret's holder gave; it then fetches by the object that answer named.
+//   - Nudges (POST /sync) are signed over their body.
+import { sameSecret, signBody } from "../lib/secrets.ts";
+
+/** A follower's random challenge for the owner's answer (hex). */
+export const NONCE_HEADER = "GitSync-Peer-Nonce";
+/** Milliseconds since the answering replica's content was last confirmed against the git host. */
+export const AGE_HEADER = "GitSync-Peer-Age";
+/** The ownership key's digest (key.ts): a replica of another repo or ref set is not an owner. */
+export const KEY_HEADER = "GitSync-Peer-Key";
+/** "sha256=<hex>" of answerProof. */
+export const PROOF_HEADER = "GitSync-Peer-Proof";
+/** "sha256=<hex>" of a nudge's body. */
+export const SIGNATURE_HEADER = "GitSync-Peer-Signature-256";
+
+const hex = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
+
+/** The proof an owner attaches to an answer to `nonce`; `key` is the secret's digest. */
+export function answerProof(key: string, nonce: string, age: string, keyDigest: string, body: string | Uint8Array): string {
+  return signBody(key, `git-sync peer answer\n${nonce}\n${age}\n${keyDigest}\n${hex(body)}\n`);
+}
+
+/** Whether `proof` is the proof of this answer (constant time). */
+export function answerProven(key: string, nonce: string, age: string, keyDigest: string, body: string | Uint8Array, proof: string): boolean {
+  return sameSecret(answerProof(key, nonce, age, keyDigest, body), proof);
+}
+
+/** The nudge's signature header value. */
+export function signNudge(key: string, body: string | Uint8Array): string {
+  return signBody(key, body);
+}
+
+/** Whether a nudge's signature is right (constant time); false without one. */
+export function nudgeSigned(key: string, body: Uint8Array, header: string | null): boolean {
+  return header !== null && sameSecret(signBody(key, body), header);
+}
+
+/** A fresh nonce: 128 random bits, hex. */
+export function newNonce(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
+}
+
+/** A nonce as a follower sends it; anything else gets no proof. */
+export const NONCE = /^[0-9a-f]{32}$/;

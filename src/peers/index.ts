@@ -124,7 +124,7 @@ export class Peers {
       { secret: () => this.secretPair(), keyDigest: this.digest },
       () => ({ endpoint: this.asking, staleAfter: this.staleAfter }),
       () => this.counted("peer", "poll"),
-      (_ref, found, confirmedAt) => this.synced && found.hash !== this.deps.state.hash && confirmedAt < this.confirmedAt,
+      (ref, found, confirmedAt) => this.behind(ref, found.hash, confirmedAt),
     );
     this.remote = this.switching();
   }
@@ -294,10 +294,20 @@ export class Peers {
     if (a.listing === null) return false;
     for (const ref of this.deps.refs) {
       const found = findRef(ref, a.listing);
-      if (found === null) return false;
-      if (this.synced && found.hash !== this.deps.state.hash && a.at - a.age < this.confirmedAt) return false;
+      if (found === null || this.behind(ref, found.hash, a.at - a.age)) return false;
     }
     return true;
+  }
+
+  /**
+   * Whether the peer's `hash` for `ref`, confirmed against the host at `confirmedAt`, is older
+   * than what this replica serves for it: a different commit, confirmed before ours.
+   */
+  private behind(ref: string, hash: string, confirmedAt: number): boolean {
+    if (!this.synced) return false;
+    const { state } = this.deps;
+    const ours = ref === this.deps.refs[0] ? state.hash : (state.links.find((l) => l.ref === ref)?.state.hash ?? "");
+    return ours !== "" && hash !== ours && confirmedAt < this.confirmedAt;
   }
 
   private async nudgedOr(ms: number): Promise<void> {

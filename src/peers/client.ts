@@ -12,7 +12,7 @@ import { VERSION } from "../version.ts";
 import { AGE_HEADER, answerProven, KEY_HEADER, newNonce, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
 
 /** Why a peer cannot be followed now; the follower passes it over (peers/index.ts). */
-export type Unavailable = "unreachable" | "refused" | "unproven" | "other-key" | "stale" | "not-ready" | "missing-ref";
+export type Unavailable = "unreachable" | "busy" | "refused" | "unproven" | "other-key" | "stale" | "not-ready" | "missing-ref";
 
 export class PeerUnavailable extends Error {
   constructor(
@@ -79,6 +79,8 @@ export async function askPeer(endpoint: string, prefixes: readonly string[], cre
     throw new PeerUnavailable(`peer ${endpoint}: ${errorText(e)}`, "unreachable");
   }
   if (res.status === 401) throw new PeerUnavailable(`peer ${endpoint} refused our --serve-git secret (HTTP 401)`, "refused");
+  // The mirror's own "too many at once" (no proof: it did not get to the answer): not a fault.
+  if (res.status === 503 && !res.headers.has(PROOF_HEADER)) throw new PeerUnavailable(`peer ${endpoint} is busy (HTTP 503)`, "busy");
   if (res.status !== 200 && res.status !== 503) throw new PeerUnavailable(`peer ${endpoint} answered HTTP ${res.status}`, "unreachable");
   const age = res.headers.get(AGE_HEADER) ?? "";
   const digest = res.headers.get(KEY_HEADER) ?? "";

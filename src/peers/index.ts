@@ -66,6 +66,9 @@ interface Attempts<R> {
   attempt(deadline: number, syncCount: number): Promise<R>;
 }
 
+/** A random pause before asking a busy peer again (200 to 700 ms), so the askers spread out. */
+const busyPause = () => 200 + Math.random() * 500;
+
 export class Peers {
   /** The remote the syncers ask: the host's query, or the peer's while a follower syncs from one. */
   readonly remote: RemoteQuery;
@@ -222,11 +225,24 @@ export class Peers {
   private async fromPeer<R>(inner: Attempts<R>, address: string, deadline: number, syncCount: number, wait: boolean): Promise<R | null> {
     const endpoint = endpointOf(address, this.port);
     this.asking = endpoint;
+    const until = Date.now() + (deadline - Date.now()) / 2;
     try {
       if (wait) await this.untilReady(deadline);
       this.source = endpoint;
       this.state.source = "peer";
-      const r = await inner.attempt(deadline, syncCount);
+      let r: R;
+      for (;;) {
+        try {
+          r = await inner.attempt(deadline, syncCount);
+          break;
+        } catch (e) {
+          // The owner's mirror makes --serve-git-max-packs packs at once and answers the rest
+          // 503, which git does not retry: after a nudge, many followers fetch together.
+          if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= until) throw e;
+          this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: endpoint });
+          await Bun.sleep(busyPause());
+        }
+      }
       const last: PeerAnswer | null = this.query.last;
       if (last) this.confirmedAt = this.synced ? Math.max(this.confirmedAt, last.at - last.age) : last.at - last.age;
       this.synced = true;
@@ -274,9 +290,14 @@ export class Peers {
       try {
         a = await this.query.probe(this.deps.refs, deadline);
       } catch (e) {
+        if (!(e instanceof PeerUnavailable) || late) throw e;
+        if (e.reason === "busy") {
+          await Bun.sleep(busyPause());
+          continue;
+        }
         // A replica with nothing of its own waits for an owner that is not listening yet (the
         // fleet starts together); one that serves a tree passes a silent owner over at once.
-        if (!(e instanceof PeerUnavailable) || e.reason !== "unreachable" || this.synced || late) throw e;
+        if (e.reason !== "unreachable" || this.synced) throw e;
         this.deps.log.v(2, "waiting for the owner to listen", { peer: this.asking });
         await this.nudgedOr(pause);
         continue;

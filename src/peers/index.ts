@@ -199,6 +199,8 @@ export class Peers {
       const jitter = Math.random() * Math.min(this.config.period, 2_000);
       await Bun.sleep(Math.max(0, Math.min(jitter, deadline - Date.now() - 1_000)));
     }
+    // Peers passed over in this attempt: the role and owner the next one starts with.
+    if (fallback) this.report(this.ranked()[0] ?? this.self);
     const started = Date.now();
     this.state.source = "host";
     const r = await inner.attempt(deadline, syncCount);
@@ -243,6 +245,7 @@ export class Peers {
           await Bun.sleep(busyPause());
         }
       }
+      this.report(address);
       const last: PeerAnswer | null = this.query.last;
       if (last) this.confirmedAt = this.synced ? Math.max(this.confirmedAt, last.at - last.age) : last.at - last.age;
       this.synced = true;

@@ -253,7 +253,7 @@ export class Peers {
       return r;
     } catch (e) {
       // A fetch from the peer that git could not finish (it went away): pass it over too.
-      const fetchFailed = this.source !== null && e instanceof GitError && !interrupted(e) && /^Run\(\S*git fetch /.test(e.message);
+      const fetchFailed = this.source !== null && e instanceof GitError && !interrupted(e) && /^Run\(\S+ fetch /.test(e.message);
       if (!(e instanceof PeerUnavailable) && !fetchFailed) throw e;
       this.markDown(address, e as Error);
       return null;

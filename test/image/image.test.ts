@@ -15,6 +15,7 @@ import { startEvilHost, type AdvertisedRef } from "../adversary/_evil-host.ts";
 import { blob, commitTree, rawTree } from "../adversary/trees.ts";
 import { formatSizes, imageSizes } from "../../scripts/image/sizes.ts";
 import { usePrivatePodman } from "../helpers/podman.ts";
+import { ownershipKey, rank } from "../../src/peers/rendezvous.ts";
 
 // podman, here and in everything this file starts, uses the store scripts/image/build.sh fills.
 usePrivatePodman();
@@ -465,6 +466,57 @@ describe.skipIf(skip)("image", () => {
     } finally {
       Bun.spawnSync(["podman", "kill", "-s", "KILL", name], { env: process.env });
       await container.exited;
+    }
+  }, 90_000);
+
+  // Issue 23 in the image: two containers of the image are a fleet. The name resolves (c-ares,
+  // the container's /etc/hosts) to both; the follower asks the owner's /git and fetches from it
+  // with git's http transport and no shell, and never asks the host.
+  test("--peers: a follower container syncs from the owner container, not from the host", async () => {
+    const secrets = join(work, "peers-secret");
+    mkdirSync(secrets);
+    chmodSync(secrets, 0o755);
+    const secret = "fl33t-s3cret";
+    writeFileSync(join(secrets, "secret"), `${secret}\n`, { mode: 0o644 });
+    const port = freePort();
+    const repo = `${publicHttp.url}/main.git`;
+    // Rendezvous hashing decides which address owns this repo and ref.
+    const [owner, follower] = rank(ownershipKey(repo, ["main"]), ["127.0.0.1", "127.0.0.2"]) as [string, string];
+    const start = (address: string) => {
+      const root = volumeDir(work, `peers-${address}`);
+      const name = `gs-peers-${address.replaceAll(".", "-")}-${process.pid}`;
+      const argv = ["podman", "run", "--rm", "--name", name, "--network=host", "--add-host=fleet.test:127.0.0.1", "--add-host=fleet.test:127.0.0.2", "-v", `${root}:/git`, "-v", `${secrets}:/secrets:ro`, IMAGE];
+      const flags = [`--repo=${repo}`, "--ref=main", "--link=current", "--period=1s", "--submodules=off", `--http-bind=${address}:${port}`, "--serve-git", "--serve-git-secret-file=/secrets/secret", "--peers=fleet.test", "-v=2"];
+      const proc = Bun.spawn([...argv, ...flags], { stdout: "ignore", stderr: "pipe", env: process.env });
+      const box = { name, proc, log: "" };
+      void (async () => {
+        for await (const chunk of proc.stderr) box.log += new TextDecoder().decode(chunk);
+      })();
+      return box;
+    };
+    const status = async (address: string) => {
+      const r = await fetch(`http://${address}:${port}/status`).catch(() => null);
+      return r?.ok ? ((await r.json()) as { hash: string; peers: { role: string; owner: string; source: string; hostRequests: number; peerRequests: number } }) : null;
+    };
+    const boxes = [start(owner), start(follower)];
+    try {
+      const seen = await waitFor(
+        "the follower container to publish main from the owner",
+        async () => {
+          for (const b of boxes) if (b.proc.exitCode !== null) throw new Error(`${b.name} exited ${b.proc.exitCode}:\n${b.log}`);
+          const st = await status(follower);
+          return st?.hash === mainHash && st.peers.source === "peer" ? st : null;
+        },
+        60_000,
+        200,
+      );
+      expect(seen.peers).toMatchObject({ role: "follower", owner: `${owner}:${port}`, hostRequests: 0 });
+      expect(seen.peers.peerRequests).toBeGreaterThan(0);
+      expect((await status(owner))?.peers).toMatchObject({ role: "owner", source: "host" });
+      for (const b of boxes) expect(b.log).not.toContain(secret);
+    } finally {
+      for (const b of boxes) Bun.spawnSync(["podman", "kill", "-s", "KILL", b.name], { env: process.env });
+      await Promise.all(boxes.map((b) => b.proc.exited));
     }
   }, 90_000);
 

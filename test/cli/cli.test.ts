@@ -162,11 +162,47 @@ describe("git-sync status with an endpoint", () => {
     expect(idle.stdout).toMatch(/^git mirror refs: +nothing published yet \(\/git answers 503\)$/m);
   });
 
+  it("--peers: the role, the owner, the peers seen and the requests, in /status and as text", async () => {
+    t = startTestServer();
+    syncedState(t);
+    t.state.peers = {
+      name: "git-sync-peers",
+      self: "10.0.0.11:8080",
+      role: "follower",
+      owner: "10.0.0.12:8080",
+      source: "peer",
+      peers: ["10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080"],
+      down: ["10.0.0.13:8080"],
+      resolvedAt: Date.now(),
+      resolveError: "",
+      hostRequests: 2,
+      peerRequests: 340,
+      nudgesSent: 0,
+      nudgesReceived: 12,
+      refused: 1,
+    };
+    const json = await cli(["status", "--json", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(JSON.parse(json.stdout).peers).toMatchObject({ role: "follower", owner: "10.0.0.12:8080", hostRequests: 2, peerRequests: 340, refused: 1 });
+    const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(r.stdout).toMatch(/^peers: +follower of 10\.0\.0\.12:8080 \(this replica 10\.0\.0\.11:8080\), last synced from the peer$/m);
+    expect(r.stdout).toMatch(/^peers seen: +git-sync-peers \(3\): 10\.0\.0\.11:8080, 10\.0\.0\.12:8080, 10\.0\.0\.13:8080; passed over: 10\.0\.0\.13:8080$/m);
+    expect(r.stdout).toMatch(/^peers requests: +2 to the git host, 340 to peers; nudges 0 sent, 12 received; 1 refused$/m);
+
+    // The owner, with a DNS name that stopped answering.
+    Object.assign(t.state.peers, { role: "owner", owner: "10.0.0.11:8080", source: "host", down: [], resolveError: "queryA ESERVFAIL" });
+    const owner = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(owner.stdout).toMatch(/^peers: +owner: asks the git host \(this replica 10\.0\.0\.11:8080\), last synced from the git host$/m);
+    expect(owner.stdout).toMatch(/; passed over: none; DNS fails: queryA ESERVFAIL$/m);
+  });
+
   it("shows no mirror lines without --serve-git", async () => {
     t = startTestServer();
     syncedState(t);
     const r = await cli(["status", "--http-bind", `127.0.0.1:${t.server.port}`]);
     expect(r.stdout).not.toContain("git mirror");
+    expect(r.stdout).not.toContain("peers");
+    const json = await cli(["status", "--json", "--http-bind", `127.0.0.1:${t.server.port}`]);
+    expect(JSON.parse(json.stdout)).not.toHaveProperty("peers");
   });
 
   it("exits 2 when the endpoint is unreachable and there is no root", async () => {

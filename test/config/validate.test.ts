@@ -65,6 +65,12 @@ describe("fatal config errors: message and where the usage is; error file; exit 
     [[ROOT, REPO, "--webhook-header=NoColon"], {}, 'invalid flag: --webhook-header must look like "Name: value"'],
     [[ROOT, REPO, "--webhook-header=: value"], {}, 'invalid flag: --webhook-header must look like "Name: value"'],
     [[ROOT, REPO, "--webhook-header=Bad Name: v"], {}, 'invalid flag: --webhook-header must look like "Name: value"'],
+    // --peers (issue 23): peers reach each other at --http-bind's port and prove the mirror's secret.
+    [[ROOT, REPO, "--peers=peers"], {}, "required flag: --http-bind must be specified when --peers is set (peers reach each other at its port)"],
+    [[ROOT, REPO, "--peers=peers", "--http-bind=:8080"], {}, "required flag: --peers needs --serve-git (followers fetch from the owner's /git)"],
+    [[ROOT, REPO, "--http-bind=:8080", "--serve-git", "--serve-git-anonymous"], { GITSYNC_PEERS: "peers" }, "required flag: --peers needs --serve-git-secret-file (every request between peers proves the secret)"],
+    [[ROOT, REPO, "--peers=http://peers", "--http-bind=:8080", "--serve-git", "--serve-git-secret-file=/s"], {}, 'invalid flag: --peers must be a DNS name, not "http://peers"'],
+    [[ROOT, REPO, "--peers=peers:8080", "--http-bind=:8080", "--serve-git", "--serve-git-secret-file=/s"], {}, 'invalid flag: --peers must be a DNS name, not "peers:8080"'],
     [[ROOT, REPO, "--username=u"], {}, "required flag: $GITSYNC_PASSWORD or --password-file must be specified when --username is specified"],
     [[ROOT, REPO, "--username=u", "--password-file=/f"], { GITSYNC_PASSWORD: "p" }, "invalid flag: only one of $GITSYNC_PASSWORD and --password-file may be specified"],
     [[ROOT, REPO, "--username=u", "--password=p", "--password-file=/f"], {}, "invalid flag: only one of $GITSYNC_PASSWORD and --password-file may be specified"],
@@ -134,6 +140,15 @@ describe("missing --root: message and where the usage is, exit 1, no error file"
     expect(r.stderr).toEndWith(`required flag: --root must be specified\n${SEE_HELP}\n`);
     expect(r.stderr).not.toContain("Usage of git-sync:");
     expect(r.errorFile).toBeUndefined();
+  });
+});
+
+describe("--peers", () => {
+  it("is off by default and takes a DNS name, short or qualified, from the flag or GITSYNC_PEERS", () => {
+    const base = [ROOT, REPO, "--http-bind=:8080", "--serve-git", "--serve-git-secret-file=/s"];
+    expect(config(base).peers).toBe("");
+    expect(config([...base, "--peers=git-sync-peers"]).peers).toBe("git-sync-peers");
+    expect(config(base, { GITSYNC_PEERS: "git-sync-peers.apps.svc.cluster.local." }).peers).toBe("git-sync-peers.apps.svc.cluster.local.");
   });
 });
 

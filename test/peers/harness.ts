@@ -150,12 +150,16 @@ export class GitHost {
     return this.server.requests.length;
   }
 
-  /** Requests since `mark`, per user ("" = before authentication) and kind. */
+  /**
+   * Requests since `mark`, per user and kind. git's own first request carries no credentials
+   * (401, no user): it is left out, as the same process repeats it with its user right after.
+   */
   since(mark = 0): RequestCounts {
     const out: RequestCounts = {};
     for (const r of this.server.requests.slice(mark)) {
+      if (r.user === "") continue;
       const c = (out[r.user] ??= { advertisement: 0, "ls-refs": 0, fetch: 0, other: 0, failed: 0 });
-      if (r.status >= 400 && r.user !== "") c.failed++;
+      if (r.status >= 400) c.failed++;
       c[r.kind]++;
     }
     return out;

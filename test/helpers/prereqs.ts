@@ -44,6 +44,8 @@ export const TOOLS = {
   openssl: { apt: "openssl", for: "test/servers/tls.ts: the throw-away CA behind the HTTPS tests" },
   script: { apt: "bsdutils", for: "a pseudo-terminal for the progress test" },
   unshare: { apt: "util-linux", bins: ["unshare", "nsenter"], for: "PID namespaces (test/pid1, test/e2e/ops-pid1, ops-status)" },
+  dnsmasq: { apt: "dnsmasq-base", for: "test/peers: the DNS server a fleet resolves --peers through" },
+  ip: { apt: "iproute2", for: "test/peers: lo up in a fleet's network namespace" },
   setpriv: { apt: "util-linux", for: "an instance run by another user (test/e2e/ops-select)" },
   mount: { apt: "mount", bins: ["mount", "umount"], for: "a small tmpfs for the disk-full test" },
   file: { apt: "file", for: "the release binaries' formats (test/release)" },
@@ -79,6 +81,7 @@ export function toolGap(name: ToolName): Gap {
 }
 
 let pidNamespaces: boolean | undefined;
+let fleetNamespaces: boolean | undefined;
 
 /** Conditions of the machine rather than tools: counted and required like tools. */
 export const CONDITIONS = {
@@ -92,6 +95,12 @@ export const CONDITIONS = {
     if (missingTools(["unshare"]).length > 0) return toolGap("unshare");
     pidNamespaces ??= Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
     return pidNamespaces ? undefined : { what: "PID namespaces not permitted", get: "run the tests as root", strictness: "tools" };
+  },
+  /** Private PID, network and mount namespaces, as test/peers runs a fleet in. */
+  "net-namespace": (): Gap | undefined => {
+    if (missingTools(["unshare"]).length > 0) return toolGap("unshare");
+    fleetNamespaces ??= Bun.spawnSync(["unshare", "--pid", "--net", "--mount", "--fork", "--mount-proc", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+    return fleetNamespaces ? undefined : { what: "network namespaces not permitted", get: "run the tests as root", strictness: "tools" };
   },
 } as const;
 

@@ -8,8 +8,10 @@ export interface GitHTTPServer {
   port: number;
   /** Replace the user → password table (basic auth); an empty table means no auth at all. */
   users: Map<string, string>;
-  /** Every request seen: method, path, the user that authenticated ("" if none) and the status sent. */
-  requests: Array<{ method: string; path: string; user: string; status: number }>;
+  /** Every request seen: method, path, the user that authenticated ("" if none), the status sent and what git asked. */
+  requests: Array<{ method: string; path: string; user: string; status: number; kind: RequestKind }>;
+  /** Non-zero: answer every request with this status (e.g. 503), after recording it and its user: the host is down. */
+  unavailable: number;
   stop(): void;
 }
 
@@ -29,6 +31,26 @@ export interface GitHTTPOptions {
   protocolV2?: boolean;
 }
 
+/**
+ * What a request asked of upload-pack: the advertisement (GET info/refs), the ref listing of a
+ * poll (v2 ls-refs), objects (v2 `command=fetch`, or a v0 `want`), or something else.
+ */
+export type RequestKind = "advertisement" | "ls-refs" | "fetch" | "other";
+
+function requestKind(method: string, path: string, body: Uint8Array<ArrayBuffer>, encoding: string | null): RequestKind {
+  if (method === "GET" && path.endsWith("/info/refs")) return "advertisement";
+  if (method !== "POST" || !path.endsWith("/git-upload-pack")) return "other";
+  let text: string;
+  try {
+    text = new TextDecoder().decode(encoding === "gzip" ? Bun.gunzipSync(body) : body);
+  } catch {
+    return "other";
+  }
+  if (text.includes("command=ls-refs")) return "ls-refs";
+  if (text.includes("command=fetch") || /^[0-9a-f]{4}want /.test(text)) return "fetch";
+  return "other";
+}
+
 function basicUser(header: string | null): { user: string; pass: string } | null {
   if (!header?.startsWith("Basic ")) return null;
   const text = Buffer.from(header.slice(6), "base64").toString("utf8");
@@ -39,13 +61,15 @@ function basicUser(header: string | null): { user: string; pass: string } | null
 export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
   const users = new Map(Object.entries(opts.users ?? {}));
   const requests: GitHTTPServer["requests"] = [];
+  let unavailable = 0;
   const server = Bun.serve({
     hostname: opts.hostname ?? "127.0.0.1",
     port: 0,
     ...(opts.tls ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     async fetch(req) {
       const url = new URL(req.url);
-      const entry = { method: req.method, path: url.pathname, user: "", status: 0 };
+      // A POST's kind is known once its body is read (after authentication).
+      const entry = { method: req.method, path: url.pathname, user: "", status: 0, kind: requestKind(req.method, url.pathname, new Uint8Array(), null) };
       requests.push(entry);
       if (opts.delayMs) await Bun.sleep(opts.delayMs);
       if (users.size > 0 || opts.check) {
@@ -58,6 +82,11 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
         entry.user = cred.user;
       }
       const body = new Uint8Array(await req.arrayBuffer());
+      entry.kind = requestKind(req.method, url.pathname, body, req.headers.get("content-encoding"));
+      if (unavailable !== 0) {
+        entry.status = unavailable;
+        return new Response("unavailable\n", { status: unavailable });
+      }
       const cgi = await runHttpBackend(req, body, { projectRoot: opts.projectRoot, user: entry.user, protocolV2: opts.protocolV2 });
       entry.status = cgi.status;
       return new Response(cgi.body, { status: cgi.status, headers: cgi.headers });
@@ -69,6 +98,12 @@ export function startGitHTTP(opts: GitHTTPOptions): GitHTTPServer {
     port: server.port!,
     users,
     requests,
+    get unavailable() {
+      return unavailable;
+    },
+    set unavailable(status: number) {
+      unavailable = status;
+    },
     stop: () => void server.stop(true),
   };
 }

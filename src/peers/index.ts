@@ -25,6 +25,7 @@ import { GitError, interrupted } from "../git/runner.ts";
 import { parseBind } from "../lib/bind.ts";
 import { SecretFile } from "../lib/secrets.ts";
 import { errorText, type Logger } from "../log/logger.ts";
+import type { FetchSource } from "../repo/context.ts";
 import type { RemoteQuery } from "../repo/remote.ts";
 import { peersMetrics } from "../state/metrics.ts";
 import type { PeersState, SyncState } from "../state/sync-state.ts";
@@ -66,8 +67,8 @@ interface Attempts<R> {
   attempt(deadline: number, syncCount: number): Promise<R>;
 }
 
-/** A random pause before asking a busy peer again (200 to 700 ms), so the askers spread out. */
-const busyPause = () => 200 + Math.random() * 500;
+/** A random pause before asking a busy peer again (50 to 250 ms), so the askers spread out. */
+const busyPause = () => 50 + Math.random() * 200;
 
 export class Peers {
   /** The remote the syncers ask: the host's query, or the peer's while a follower syncs from one. */
@@ -96,6 +97,8 @@ export class Peers {
   private readonly down = new Map<string, { until: number; failures: number }>();
   private readonly waiters = new Set<() => void>();
   private toNudge: { targets: string[]; hash: string } | null = null;
+  /** Until when a busy peer's mirror is asked again for the same fetch. */
+  private fetchUntil = 0;
 
   constructor(
     private readonly config: PeersConfig,
@@ -151,7 +154,7 @@ export class Peers {
   }
 
   /** Where a fetch goes now: the peer's mirror with the secret, or null for the host. */
-  fetchSource(): { url: string; env: Record<string, string> } | null {
+  fetchSource(): FetchSource | null {
     if (this.source === null) {
       this.counted("host", "fetch");
       return null;
@@ -169,6 +172,16 @@ export class Peers {
         GIT_ASKPASS: "",
         SSH_ASKPASS: "",
         GIT_TERMINAL_PROMPT: "0",
+      },
+      // The owner's mirror makes --serve-git-max-packs packs at once and answers the rest 503,
+      // which git does not retry: after a nudge, every follower fetches at once. The same fetch
+      // runs again after a short random pause, within half the attempt's time.
+      again: async (e) => {
+        if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= this.fetchUntil) return false;
+        this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: this.source });
+        await Bun.sleep(busyPause());
+        this.counted("peer", "fetch");
+        return true;
       },
     };
   }
@@ -227,24 +240,12 @@ export class Peers {
   private async fromPeer<R>(inner: Attempts<R>, address: string, deadline: number, syncCount: number, wait: boolean): Promise<R | null> {
     const endpoint = endpointOf(address, this.port);
     this.asking = endpoint;
-    const until = Date.now() + (deadline - Date.now()) / 2;
     try {
       if (wait) await this.untilReady(deadline);
       this.source = endpoint;
       this.state.source = "peer";
-      let r: R;
-      for (;;) {
-        try {
-          r = await inner.attempt(deadline, syncCount);
-          break;
-        } catch (e) {
-          // The owner's mirror makes --serve-git-max-packs packs at once and answers the rest
-          // 503, which git does not retry: after a nudge, many followers fetch together.
-          if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= until) throw e;
-          this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: endpoint });
-          await Bun.sleep(busyPause());
-        }
-      }
+      this.fetchUntil = Date.now() + (deadline - Date.now()) / 2;
+      const r = await inner.attempt(deadline, syncCount);
       this.report(address);
       const last: PeerAnswer | null = this.query.last;
       if (last) this.confirmedAt = this.synced ? Math.max(this.confirmedAt, last.at - last.age) : last.at - last.age;

@@ -29,7 +29,7 @@ import type { FetchSource } from "../repo/context.ts";
 import type { RemoteQuery } from "../repo/remote.ts";
 import { peersMetrics } from "../state/metrics.ts";
 import type { PeersState, SyncState } from "../state/sync-state.ts";
-import { endpointOf, lookupPeers, ownAddress } from "./address.ts";
+import { endpointOf, lookupPeers, ownAddress, withoutOtherFamilyOfSelf } from "./address.ts";
 import { findRef, PeerQuery, PeerUnavailable, type PeerAnswer } from "./client.ts";
 import { NudgeInbox, Nudger } from "./nudge.ts";
 import { AGE_HEADER, answerProof, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
@@ -232,6 +232,15 @@ export class Peers {
     if (n) this.nudger.send(n.targets, this.self === "" ? "" : endpointOf(this.self, this.port), n.hash);
   }
 
+  /**
+   * A push trigger (POST /sync from a forge) reached this replica: a follower passes it on to
+   * the owner, which is the one that asks the host; the owner's nudge then brings the commit here.
+   */
+  pushed(): void {
+    if (this.state.role !== "follower" || this.state.owner === "") return;
+    this.nudger.send([this.state.owner], this.state.self, "");
+  }
+
   /** Resolves when no nudge round is running. */
   async idle(): Promise<void> {
     await this.nudger.idle();
@@ -272,8 +281,8 @@ export class Peers {
         if (a.age <= this.staleAfter && this.serves(a)) return address;
       } catch (e) {
         if (!(e instanceof PeerUnavailable)) throw e;
-        // Not started yet, most likely (a fleet's cold start): untilReady waits for the owner.
-        if (e.reason !== "unreachable") this.markDown(address, e);
+        // Not started yet, most likely (a fleet's cold start: untilReady waits for the owner), or busy.
+        if (e.reason !== "unreachable" && e.reason !== "busy") this.markDown(address, e);
       }
     }
     return null;
@@ -405,6 +414,7 @@ export class Peers {
     const own = ownAddress(this.bindHost, this.deps.env, this.answer);
     if (own.address !== this.self) log.info("peers: this replica's address", { address: own.address, from: own.from });
     this.self = own.address;
+    this.answer = withoutOtherFamilyOfSelf(this.answer, this.self);
     this.state.self = own.address === "" ? "" : endpointOf(own.address, this.port);
     this.state.peers = this.answer.map((a) => endpointOf(a, this.port));
     for (const a of this.down.keys()) if (!this.answer.includes(a)) this.down.delete(a);

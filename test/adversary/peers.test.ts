@@ -565,6 +565,7 @@ test.concurrent("the peers' secret reaches no surface of a fleet of two: -v=9 lo
   expect(surfaces[`file ${join(f.root, ".git", "FETCH_HEAD")}`]).toContain(`${OWNER}:${port}/git`);
   expect(surfaces["follower error file"]).toContain("Authentication failed");
   expect(surfaces["follower git-sync status"]).toContain(`follower of ${OWNER}:${port}`);
+  expect(metricValue(surfaces["follower /metrics"]!, 'git_sync_peers_requests_total{to="peer",kind="fetch"}')).toBeGreaterThanOrEqual(2);
   expect(surfaces["follower stdout+stderr"]).toContain('"msg":"peer unavailable, passing it over"');
   expect(Object.keys(surfaces).filter((k) => k.endsWith("/gitconfig")).length).toBe(2);
 });

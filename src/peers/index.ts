@@ -165,10 +165,17 @@ export class Peers {
       url,
       env: {
         // The secret reaches git through its environment, scoped to this URL, never argv; no
-        // askpass or prompt: a peer that asks for credentials gets none of the host's.
-        GIT_CONFIG_COUNT: "1",
+        // askpass, credential helper or prompt: a peer that asks for credentials gets none of
+        // the host's. An empty value first empties the list of extra headers for this URL, so a
+        // header the user set for the host (--git-config http.extraHeader, a token) is not sent
+        // here; an empty credential.helper empties the helpers' list the same way.
+        GIT_CONFIG_COUNT: "3",
         GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
-        GIT_CONFIG_VALUE_0: `Authorization: Bearer ${this.secretPair().secret}`,
+        GIT_CONFIG_VALUE_0: "",
+        GIT_CONFIG_KEY_1: `http.${url}.extraHeader`,
+        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${this.secretPair().secret}`,
+        GIT_CONFIG_KEY_2: "credential.helper",
+        GIT_CONFIG_VALUE_2: "",
         GIT_ASKPASS: "",
         SSH_ASKPASS: "",
         GIT_TERMINAL_PROMPT: "0",

@@ -202,7 +202,7 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
       const p = new Peers(config, { log, state, host: hostQuery, repo: auth.repo, refs, wake: () => wake.request(), env: process.env });
       peers = p;
       remote = p.remote;
-      ctx.fetchSource = () => p.fetchSource();
+      ctx.fetchSource = (objects) => p.fetchSource(objects);
     }
     const refresh = (deadline: number) => auth.refresh(deadline);
     let syncer: Syncer | Fleet = new Syncer(ctx, hooks, refresh, remote, { startup: gitVersion, verifier });

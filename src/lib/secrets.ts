@@ -62,7 +62,6 @@ export function sameSecret(a: string, b: string): boolean {
 export class SecretFile {
   private stamp = "";
   private digest = "";
-  private secret = "";
   constructor(
     private readonly path: string,
     private readonly flag: string,
@@ -82,7 +81,6 @@ export class SecretFile {
       if (stamp !== this.stamp) {
         const secret = readSecretFile(this.path, this.flag);
         if (secret === "") return new Error(`${this.flag} ${JSON.stringify(this.path)} is empty`);
-        this.secret = secret;
         this.digest = sha256(secret);
         // As git does with racily clean files: a file changed within the last second may change
         // again within the same timestamp tick (coarse on many kernels), so it is read again.
@@ -95,11 +93,6 @@ export class SecretFile {
     }
   }
 
-  /** The secret itself (for a request that must carry it), or an Error as current() gives it. */
-  value(): string | Error {
-    const digest = this.current();
-    return digest instanceof Error ? digest : this.secret;
-  }
 }
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");

@@ -9,6 +9,7 @@ import { pickSemverTag, semverRange } from "../lib/semver.ts";
 import { parseLsRefs, parsePktLines, pkt } from "../repo/smart-http.ts";
 import { pickRef, refCandidates, type RefListing, type RemoteQuery, type RemoteRef } from "../repo/remote.ts";
 import { VERSION } from "../version.ts";
+import { peerToken } from "../serve/peer-token.ts";
 import { AGE_HEADER, answerProven, KEY_HEADER, newNonce, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
 
 /** Why a peer cannot be followed now; the follower passes it over (peers/index.ts). */
@@ -41,8 +42,8 @@ export interface PeerAnswer {
 }
 
 export interface PeerCredentials {
-  /** The --serve-git secret, and its SHA-256 (the key proofs are made with). */
-  secret: () => { secret: string; key: string };
+  /** The --serve-git secret's SHA-256 (hex): tokens and proofs are keyed with it; the secret itself is never sent. */
+  key: () => string;
   /** keyDigest() of this process's ownership key. */
   keyDigest: string;
 }
@@ -50,7 +51,7 @@ export interface PeerCredentials {
 /** POST <endpoint>/git/git-upload-pack, command=ls-refs for `prefixes`; throws PeerUnavailable. */
 export async function askPeer(endpoint: string, prefixes: readonly string[], creds: PeerCredentials, deadline: number): Promise<PeerAnswer> {
   const nonce = newNonce();
-  const { secret, key } = creds.secret();
+  const key = creds.key();
   const req = pkt("command=ls-refs\n") + pkt(`agent=git/git-sync-bun-${VERSION}\n`) + "0001" + pkt("peel\n") + pkt("symrefs\n") + prefixes.map((p) => pkt(`ref-prefix ${p}\n`)).join("") + "0000";
   const url = `http://${endpoint}/git/git-upload-pack`;
   let res: Response;
@@ -62,7 +63,8 @@ export async function askPeer(endpoint: string, prefixes: readonly string[], cre
         "Content-Type": "application/x-git-upload-pack-request",
         Accept: "application/x-git-upload-pack-result",
         "User-Agent": `git/git-sync-bun-${VERSION}`,
-        Authorization: `Bearer ${secret}`,
+        // A token for a poll: whatever answers at this address learns nothing it could fetch or prove with.
+        Authorization: `Bearer ${peerToken(key, [])}`,
         [NONCE_HEADER]: nonce,
       },
       body: req,

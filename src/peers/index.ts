@@ -24,6 +24,7 @@ import type { Config } from "../config/types.ts";
 import { GitError, interrupted } from "../git/runner.ts";
 import { parseBind } from "../lib/bind.ts";
 import { SecretFile } from "../lib/secrets.ts";
+import { peerToken } from "../serve/peer-token.ts";
 import { errorText, type Logger } from "../log/logger.ts";
 import type { FetchSource } from "../repo/context.ts";
 import type { RemoteQuery } from "../repo/remote.ts";
@@ -127,7 +128,7 @@ export class Peers {
     });
     this.query = new PeerQuery(
       deps.refs[0]!,
-      { secret: () => this.secretPair(), keyDigest: this.digest },
+      { key: () => this.secretKey(), keyDigest: this.digest },
       () => ({ endpoint: this.asking, staleAfter: this.staleAfter }),
       () => this.counted("peer", "poll"),
       (ref, found, confirmedAt) => this.behind(ref, found.hash, confirmedAt),
@@ -154,7 +155,7 @@ export class Peers {
   }
 
   /** Where a fetch goes now: the peer's mirror with the secret, or null for the host. */
-  fetchSource(): FetchSource | null {
+  fetchSource(objects: readonly string[]): FetchSource | null {
     if (this.source === null) {
       this.counted("host", "fetch");
       return null;
@@ -173,7 +174,7 @@ export class Peers {
         GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
         GIT_CONFIG_VALUE_0: "",
         GIT_CONFIG_KEY_1: `http.${url}.extraHeader`,
-        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${this.secretPair().secret}`,
+        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${peerToken(this.secretKey(), objects)}`,
         GIT_CONFIG_KEY_2: "credential.helper",
         GIT_CONFIG_VALUE_2: "",
         GIT_ASKPASS: "",
@@ -428,10 +429,11 @@ export class Peers {
     peersMetrics().seen.set(this.answer.length);
   }
 
-  private secretPair(): { secret: string; key: string } {
+  /** The secret's digest, which every token, proof and signature between peers is keyed with. */
+  private secretKey(): string {
     const key = this.secret.current();
     if (key instanceof Error) throw new PeerUnavailable(errorText(key), "refused");
-    return { secret: this.secret.value() as string, key };
+    return key;
   }
 
   private counted(to: "host" | "peer", kind: "poll" | "fetch"): void {

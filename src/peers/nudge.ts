@@ -7,6 +7,7 @@
 import { readBounded } from "../lib/bounded-body.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorText } from "../log/logger.ts";
+import { TOKEN_WINDOW_MS } from "../serve/peer-token.ts";
 import { nudgeSigned, signNudge, SIGNATURE_HEADER } from "./proof.ts";
 
 export const NUDGE_CONCURRENCY = 8;
@@ -36,7 +37,7 @@ export class Nudger {
   /** Nudge `targets` (address:port each) about `hash`; returns at once. */
   send(targets: string[], from: string, hash: string): void {
     if (targets.length === 0) return;
-    this.next = { targets, body: JSON.stringify({ event: "git-sync-peer", from, hash }) };
+    this.next = { targets, body: JSON.stringify({ event: "git-sync-peer", from, hash, at: Date.now() }) };
     this.running ??= this.drain().finally(() => (this.running = null));
   }
 
@@ -125,14 +126,21 @@ export class NudgeInbox {
       this.deps.log.v(1, "refused a nudge: not signed with the --serve-git secret", { remote });
       return text(401, "the nudge is not signed with the peers' secret\n");
     }
+    // Signed, and sent within the window a peer's token has (a nudge replayed later is refused).
+    let nudge: { from?: unknown; at?: unknown } = {};
+    try {
+      nudge = JSON.parse(new TextDecoder().decode(body)) as typeof nudge;
+    } catch {
+      // refused below: no time in it
+    }
+    if (typeof nudge.at !== "number" || Math.abs(Date.now() - nudge.at) > TOKEN_WINDOW_MS) {
+      this.deps.counted("received", "refused");
+      this.deps.log.v(1, "refused a nudge: signed, but not sent within the last minutes", { remote });
+      return text(401, "the nudge is not recent\n");
+    }
     if (!this.take()) return text(429, "too many nudges\n", { "Retry-After": "1" });
     this.deps.counted("received", "ok");
-    let from = "";
-    try {
-      from = String((JSON.parse(new TextDecoder().decode(body)) as { from?: unknown }).from ?? "");
-    } catch {
-      // signed but not ours to parse: the nudge still means "sync now"
-    }
+    const from = String(nudge.from ?? "");
     this.deps.log.v(2, "nudged by a peer", { peer: from, remote });
     this.wake();
     return text(202, "syncing\n");

@@ -27,10 +27,11 @@ export interface RepoContext {
    */
   served?: () => string[];
   /**
-   * Where fetches go instead of `repo` for now (--peers: the owner's /git, with the environment
-   * that authenticates to it); null or absent = `repo` with remoteEnv(). `repo` stays origin's URL.
+   * Where a fetch of `refs` goes instead of `repo` for now (--peers: the owner's /git, with the
+   * environment that authenticates to it for those objects); null or absent = `repo` with
+   * remoteEnv(). `repo` stays origin's URL.
    */
-  fetchSource?: () => FetchSource | null;
+  fetchSource?: (refs: readonly string[]) => FetchSource | null;
 }
 
 /** Where a fetch goes instead of the repo (RepoContext.fetchSource). */

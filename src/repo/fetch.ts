@@ -64,7 +64,7 @@ async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly st
 async function runFetch(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<void> {
   const { config, git, root } = ctx;
   // The repo, or for now a peer's mirror (RepoContext.fetchSource).
-  const source = ctx.fetchSource?.() ?? { url: ctx.repo, env: ctx.remoteEnv() };
+  const source = ctx.fetchSource?.(refs) ?? { url: ctx.repo, env: ctx.remoteEnv() };
   ctx.log.v(2, "fetching", { ...(refs.length === 1 ? { ref: refs[0] } : { refs }), repo: redactURL(source.url) });
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes
   // (every container) get none of it.

@@ -18,6 +18,7 @@ import type { Git } from "../git/runner.ts";
 import { BodyTooLarge, BodyTooSlow, readBounded } from "../lib/bounded-body.ts";
 import { spawnStreaming, type StreamingChild } from "../lib/exec.ts";
 import { SecretFile, sameSecret } from "../lib/secrets.ts";
+import { checkPeerToken, type PeerScope } from "./peer-token.ts";
 import { readSmallFile } from "../lib/small-files.ts";
 import { errorText, scrub, type Logger } from "../log/logger.ts";
 import { serveMetrics } from "../state/metrics.ts";
@@ -184,21 +185,25 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
    * null when the request may pass; else 401 with the challenge git's credential prompt (or
    * askpass) answers, or 503 when the secret file cannot be read (fail closed: logged once per cause).
    */
-  function authenticate(req: Request): Response | null {
-    if (!secret) return null;
+  function authenticate(req: Request): { denied: Response } | { scope: PeerScope | null } {
+    const denied = (r: Response) => ({ denied: r });
+    if (!secret) return { scope: null };
     const digest = secret.current();
     if (digest instanceof Error) {
       if (secretError !== digest.message) log.error(digest, "can't read the --serve-git secret; refusing /git requests");
       secretError = digest.message;
       count("other", "secret_unreadable");
-      return text(503, "the mirror's secret can't be read; see its log\n", { "Retry-After": "10" });
+      return denied(text(503, "the mirror's secret can't be read; see its log\n", { "Retry-After": "10" }));
     }
     secretError = "";
     const given = credentialOf(req.headers);
-    if (given !== null && sameSecret(sha256(given), digest)) return null;
+    if (given !== null && sameSecret(sha256(given), digest)) return { scope: null };
+    // A --peers follower's token (serve/peer-token.ts): a poll, or a fetch of what it names.
+    const scope = given !== null && given.startsWith("gitsync-peer.") ? checkPeerToken(digest, given) : null;
+    if (scope) return { scope };
     count("other", "unauthorized");
     deps.onUnauthorized?.();
-    return text(401, "authentication required\n", { "WWW-Authenticate": 'Basic realm="git-sync", charset="UTF-8"' });
+    return denied(text(401, "authentication required\n", { "WWW-Authenticate": 'Basic realm="git-sync", charset="UTF-8"' }));
   }
 
   /** `stream`, each chunk counted against READ_BUDGET (and in `mine`, which the caller gives back). */
@@ -261,7 +266,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   }
 
   /** POST /git/git-upload-pack: ls-refs in-process, or a fetch (negotiation round or pack) by upload-pack. */
-  async function uploadPack(req: Request, remote: string, current: Advertisement): Promise<Response> {
+  async function uploadPack(req: Request, remote: string, current: Advertisement, scope: PeerScope | null): Promise<Response> {
     if ((req.headers.get("content-type") ?? "") !== "application/x-git-upload-pack-request") return text(415, "expected Content-Type application/x-git-upload-pack-request\n");
     const v2 = speaksV2(req);
     if (reads >= CONCURRENT_READS) {
@@ -300,6 +305,11 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       sent(body.length);
       count("ls-refs", "ok");
       return result(body, deps.answerHeaders?.(req, body));
+    }
+    // A peer's token fetches only the objects it names (none for a poll's token).
+    if (scope && !verdict.wants.every((w) => scope.objects.includes(w))) {
+      count("fetch", "forbidden");
+      return text(403, "this peer token does not cover these objects\n");
     }
     const body = verdict.body === null ? raw : new TextEncoder().encode(verdict.body);
     // The same request as one answered (or being answered) since the advertisement changed: its answer.
@@ -473,11 +483,11 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   async function handle(req: Request, remote: string): Promise<Response> {
     const url = new URL(req.url);
     const sub = url.pathname.slice(MOUNT.length);
-    const denied = authenticate(req);
-    if (denied) {
+    const auth = authenticate(req);
+    if ("denied" in auth) {
       // The body is never read.
       await req.body?.cancel().catch(() => {});
-      return denied;
+      return auth.denied;
     }
     const current = ad;
     if (current === null || (current.head === null && current.refs.length === 0)) {
@@ -492,7 +502,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       if (service === "git-receive-pack") return text(403, "this mirror is read-only\n");
       return text(403, "this mirror speaks git's smart HTTP only (git 1.6.6 or later)\n");
     }
-    if (sub === "/git-upload-pack" && req.method === "POST") return await uploadPack(req, remote, current);
+    if (sub === "/git-upload-pack" && req.method === "POST") return await uploadPack(req, remote, current, auth.scope);
     count("other", "forbidden");
     if (sub === "/git-receive-pack") return text(403, "this mirror is read-only\n");
     return text(404, "not found: the mirror answers git's smart HTTP at /git\n");

@@ -18,8 +18,8 @@
 // count, the inbox's signature check, size cap and unread-bodies limit, the secret kept out of
 // argv, the resets of extra headers and credential helpers for the peer's URL).
 // Found by these tests: a header the user set for the host with --git-config http.extraHeader
-// also went to the owner's address (fixed in src/peers/index.ts); the secret itself goes to the
-// owner's address with every question, so an impostor there can prove itself (test.failing below).
+// also went to the owner's address (fixed in src/peers/index.ts); the secret itself went to the
+// owner's address with every question, so an impostor there could prove itself (now a token).
 import { expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, lstatSync, writeFileSync } from "node:fs";
@@ -28,6 +28,7 @@ import { AGE_HEADER, answerProof, KEY_HEADER, NONCE_HEADER, PROOF_HEADER, SIGNAT
 import { keyDigest, ownershipKey, rank } from "../../src/peers/rendezvous.ts";
 import type { StatusDocument } from "../../src/http/status.ts";
 import { pkt } from "../../src/repo/smart-http.ts";
+import { checkPeerToken } from "../../src/serve/peer-token.ts";
 import { metered } from "../helpers/bodies.ts";
 import { commit, freePort, git, gitEnv, gitOk, head, linkHash, makeRepo, metricValue, readOr, type Running, type Scenario, scenario, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP } from "../servers/index.ts";
@@ -289,13 +290,10 @@ test.concurrent("an impostor replaying a real owner's earlier answer and its pro
   expect(old).not.toBe("");
 });
 
-// Open bug: the follower's question to the owner carries the secret itself (Authorization:
-// Bearer, client.ts askPeer), so whatever answers on the owner's address (a pod that got a dead
-// owner's IP, say) learns the secret from the question and proves its own answer with it; the
-// follower then fetches that host's commit and publishes it. test.failing until the question
-// authenticates without handing over the secret (e.g. an HMAC of the nonce, which the mirror
-// accepts for the in-process answers only) and git's fetch follows only a proven answer.
-test.failing("[fails: the question hands over the secret] an impostor on the owner's address that proves its answer with the secret the follower's own question carried: refused the same way", async () => {
+// The follower's question carries a token made from the secret's digest (serve/peer-token.ts),
+// never the secret: an impostor that takes the token for the secret proves nothing with it.
+// (Found by this test while the question still carried the secret itself.)
+test("an impostor on the owner's address that proves its answer with what the follower's own question carried: refused the same way", async () => {
   await using t = await scenario();
   using servers = stopping();
   await impostorScenario(t, servers, async ({ req, backend, digest }) => {
@@ -317,7 +315,7 @@ async function postSync(r: Replica, headers: Record<string, string>, body: BodyI
   }
 }
 
-const NUDGE = (hash: string) => JSON.stringify({ event: "git-sync-peer", from: `${OWNER}:1`, hash });
+const NUDGE = (hash: string) => JSON.stringify({ event: "git-sync-peer", from: `${OWNER}:1`, hash, at: Date.now() });
 const REFUSED_NUDGES = 'git_sync_peers_nudges_total{direction="received",result="refused"}';
 
 test.concurrent("a neighbour without the secret: its nudges get 401, are counted, and start no attempt; its /git requests get 401 and are counted; a signed nudge does start one", async () => {
@@ -603,7 +601,7 @@ function startRelay(servers: Servers, port: number, target: string) {
   return relay;
 }
 
-test.concurrent("the follower's fetch from the owner's address carries the peers' secret and none of the host's credentials (--username/--password-file, an http.extraHeader and a credential.helper from --git-config-add), even when that address asks for credentials", async () => {
+test.concurrent("the follower's requests to the owner's address carry a peers' token, never the secret, and none of the host's credentials (--username/--password-file, an http.extraHeader and a credential.helper from --git-config-add), even when that address asks for credentials", async () => {
   await using t = await scenario();
   const c = { secret: canary("csecret"), hostUser: canary("cuser"), hostPass: canary("cpass"), hostToken: canary("ctoken") };
   using servers = stopping();
@@ -625,11 +623,17 @@ test.concurrent("the follower's fetch from the owner's address carries the peers
   expectFollowing(f, port);
   expect((await status(f)).peers).toMatchObject({ source: "peer", hostRequests: 0 });
 
-  // Git's own requests (the fetch) carried the peers' secret, as a Bearer token, and nothing else.
+  // Every request (the poll, git's fetch) carried a token made with the peers' secret, as a
+  // Bearer token, and nothing else: neither the secret nor anything of the host's.
   const fetches = () => relay.requests.filter((r) => !r.poll);
   expect(fetches().length).toBeGreaterThan(0);
   const hostBasic = `Basic ${Buffer.from(`${c.hostUser}:${c.hostPass}`).toString("base64")}`;
-  const leaked = () => relay.requests.filter((r) => r.hostToken !== null || r.authorization !== `Bearer ${c.secret}`);
+  const key = sha256(c.secret);
+  const token = (a: string | null) => checkPeerToken(key, (a ?? "").replace(/^Bearer /, ""));
+  const leaked = () => relay.requests.filter((r) => r.hostToken !== null || !r.authorization?.startsWith("Bearer gitsync-peer.") || token(r.authorization) === null || r.authorization.includes(c.secret));
+  // A poll's token fetches nothing; a fetch's names what the owner's proven answer named.
+  expect(relay.requests.filter((r) => r.poll).map((r) => token(r.authorization)?.objects)).toContainEqual([]);
+  expect(fetches().map((r) => token(r.authorization)?.objects)).toContainEqual([host.head]);
   expect(leaked()).toEqual([]);
 
   // The owner's address now asks git for credentials: git has none to give, so the fetch fails,

@@ -18,7 +18,8 @@
 // found a bug in the mirror's first cut, fixed beside them.
 import { metered } from "../helpers/bodies.ts";
 import { afterAll, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { peerToken, TOKEN_WINDOW_MS } from "../../src/serve/peer-token.ts";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -804,6 +805,27 @@ test.concurrent("a client far slower than a 48 MiB pack: git-sync holds a chunk,
     expect(growth).toBeLessThan(32);
   } finally {
     slow.hangUp();
+  }
+});
+
+test.concurrent("a --peers token instead of the secret: a poll's lists refs and fetches nothing, a fetch's only the objects it names, within its window, made with the secret", async () => {
+  await using t = await scenario();
+  const m = await startMirror(t);
+  const h = head(t.repo);
+  const key = createHash("sha256").update(m.secret).digest("hex");
+  const bearer = (token: string) => `Bearer ${token}`;
+  const poll = peerToken(key, []);
+  expect((await post(m, body("command=ls-refs", DELIM, "symrefs", FLUSH), { auth: bearer(poll) })).status).toBe(200);
+  const refused = await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(poll) });
+  expect(refused.status).toBe(403);
+  expect(hasPack(refused)).toBe(false);
+  const fetchH = await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, [h])) });
+  expect(fetchH.status).toBe(200);
+  expect(hasPack(fetchH)).toBe(true);
+  expect((await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, ["a".repeat(40)])) })).status).toBe(403);
+  // Out of its window, made with another key, or altered: not a credential at all.
+  for (const token of [peerToken(key, [h], Date.now() - TOKEN_WINDOW_MS - 60_000), peerToken(key, [h], Date.now() + TOKEN_WINDOW_MS + 60_000), peerToken(createHash("sha256").update("guess").digest("hex"), [h]), peerToken(key, [h]).replace(h, "b".repeat(40))]) {
+    expect((await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(token) })).status).toBe(401);
   }
 });
 

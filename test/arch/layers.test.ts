@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   // The git mirror (--serve-git): answers /git for the endpoint, fed by run.ts after each attempt.
   serve: ["config", "git", "lib", "log", "state", "version.ts"],
   // --peers: where a replica syncs from (the host or the owner's mirror), wired by run.ts.
-  peers: ["config", "git", "lib", "log", "repo", "state", "version.ts"],
+  peers: ["config", "git", "lib", "log", "repo", "serve", "state", "version.ts"],
   // auth: which calls of the binary are git's askpass/ssh helpers, not instances (cli/instance.ts).
   cli: ["auth", "config", "http", "lib", "log", "publish", "state", "version.ts"],
   "run.ts": ["auth", "cleanup", "config", "git", "hooks", "http", "lib", "log", "loop", "peers", "publish", "repo", "serve", "state", "verify", "version.ts"],

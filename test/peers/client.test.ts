@@ -8,6 +8,7 @@ import { askPeer, findRef, PEER_TIMEOUT_MS, PeerQuery, PeerUnavailable, type Pee
 import { AGE_HEADER, answerProof, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "../../src/peers/proof.ts";
 import { keyDigest, ownershipKey } from "../../src/peers/rendezvous.ts";
 import { pkt } from "../../src/repo/smart-http.ts";
+import { checkPeerToken } from "../../src/serve/peer-token.ts";
 import { metered } from "../helpers/bodies.ts";
 import { freePort } from "../helpers/index.ts";
 
@@ -16,7 +17,7 @@ const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("h
 const SECRET = "fleet-secret-for-client-tests";
 const KEY = sha256(SECRET);
 const DIGEST = keyDigest(ownershipKey("https://git.example.com/org/repo.git", ["main"]));
-const creds: PeerCredentials = { secret: () => ({ secret: SECRET, key: KEY }), keyDigest: DIGEST };
+const creds: PeerCredentials = { key: () => KEY, keyDigest: DIGEST };
 const MAIN = "a".repeat(40);
 const TAG = "b".repeat(40);
 const TAGGED = "c".repeat(40);
@@ -84,9 +85,12 @@ describe("askPeer: an honest owner", () => {
     expect(a.listing!.refs.get("refs/heads/main")).toEqual({ oid: MAIN });
     expect(a.listing!.refs.get("refs/tags/v1.0.0")).toEqual({ oid: TAG, peeled: TAGGED });
     expect(a.listing!.symrefs.get("HEAD")).toBe("refs/heads/main");
-    // What the owner was asked: ls-refs for the prefixes, with the secret and a fresh nonce.
+    // What the owner was asked: ls-refs for the prefixes, with a poll's token (never the secret) and a fresh nonce.
     const [q] = o.asked;
-    expect(q!.headers.get("authorization")).toBe(`Bearer ${SECRET}`);
+    const token = (q!.headers.get("authorization") ?? "").replace(/^Bearer /, "");
+    expect(token).not.toContain(SECRET);
+    expect(checkPeerToken(KEY, token)).toEqual({ objects: [] });
+    expect(checkPeerToken(sha256("another secret"), token)).toBeNull();
     expect(q!.headers.get("git-protocol")).toBe("version=2");
     expect(NONCE.test(q!.headers.get(NONCE_HEADER) ?? "")).toBe(true);
     expect(q!.body).toContain("command=ls-refs");

@@ -4,6 +4,7 @@
 // bodies at once get 503; a burst of valid ones is rate limited (429). The sender: at most
 // NUDGE_CONCURRENCY at once, each cut off after NUDGE_TIMEOUT_MS, and a publish during a round
 // makes one more round, for the newest hash only.
+import { TOKEN_WINDOW_MS } from "../../src/serve/peer-token.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { createLogger } from "../../src/log/logger.ts";
 import { MAX_NUDGE, NUDGE_CONCURRENCY, NUDGE_TIMEOUT_MS, NudgeInbox, Nudger, UNCHECKED_READS } from "../../src/peers/nudge.ts";
@@ -13,7 +14,7 @@ import { waitFor } from "../helpers/index.ts";
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 const KEY = sha256("fleet-secret-for-nudge-tests");
-const BODY = JSON.stringify({ event: "git-sync-peer", from: "127.0.0.1:8080", hash: "a".repeat(40) });
+const BODY = JSON.stringify({ event: "git-sync-peer", from: "127.0.0.1:8080", hash: "a".repeat(40), at: Date.now() });
 
 type Count = `${"sent" | "received"} ${"ok" | "failed" | "refused"}`;
 
@@ -87,10 +88,13 @@ describe("NudgeInbox", () => {
     expect(b.counts).toEqual({ "received ok": 1 });
   });
 
-  it("a signed nudge whose body is not our JSON still means sync now", async () => {
+  it("a signed nudge that does not say when it was sent, or was sent outside the token window (a replay): 401, counted, no wake", async () => {
     const b = inbox();
-    expect((await nudge(b.endpoint, signed("not json"), "not json")).status).toBe(202);
-    expect(b.wakes()).toBe(1);
+    const old = JSON.stringify({ event: "git-sync-peer", from: "127.0.0.1:8080", hash: "a".repeat(40), at: Date.now() - TOKEN_WINDOW_MS - 60_000 });
+    const untimed = JSON.stringify({ event: "git-sync-peer", from: "127.0.0.1:8080", hash: "a".repeat(40) });
+    for (const body of ["not json", untimed, old]) expect((await nudge(b.endpoint, signed(body), body)).status).toBe(401);
+    expect(b.wakes()).toBe(0);
+    expect(b.counts).toEqual({ "received refused": 3 });
   });
 
   it.each<[string, Record<string, string>, string?]>([
@@ -218,7 +222,8 @@ describe("Nudger", () => {
     expect(got).toHaveLength(2);
     for (const g of got) {
       expect(g.path).toBe("/sync");
-      expect(JSON.parse(g.body)).toEqual({ event: "git-sync-peer", from: "10.0.0.1:8080", hash: "c".repeat(40) });
+      expect(JSON.parse(g.body)).toMatchObject({ event: "git-sync-peer", from: "10.0.0.1:8080", hash: "c".repeat(40) });
+      expect(Math.abs(Date.now() - (JSON.parse(g.body) as { at: number }).at)).toBeLessThan(60_000);
       expect(g.signature).toBe(signNudge(KEY, g.body));
     }
     expect(d.counts).toEqual({ "sent ok": 2 });

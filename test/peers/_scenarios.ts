@@ -220,12 +220,15 @@ const SCENARIOS: Record<string, Scenario> = {
     };
     await step("start");
 
-    // A replica that outranks everyone joins: it must become the owner.
+    // A replica that outranks everyone joins: it must become the owner. It is the owner in its
+    // own view from the start (the answer and itself), so it asks the host at once.
     const top = pick(fleet, answer, true, 21);
+    const joinMark = fleet.host.mark();
     running.set(top, fleet.start(top));
     answer = [...answer, top];
     await fleet.dns.set("peers", answer.map(ip));
     await step(`add ${ip(top)} (ranks first)`);
+    out.topJoinFetches = fetchesSince(fleet, joinMark);
 
     // A push goes through the new owner.
     const mark = fleet.host.mark();
@@ -303,6 +306,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await fleet.statusesWhere("the owner to refuse a poll", [owner], (all) => (all[0]!.peers?.refused ?? 0) >= 1);
     const after = await fleet.statuses(replicas);
     out.wrong = { loud: view(await loud.status()), quiet: view(await quiet.status()) };
+    out.fleetOwner = owner.addr;
     out.before = before.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, nudgesReceived: s.peers?.nudgesReceived });
     out.after = after.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, owner: s.peers?.owner, nudgesReceived: s.peers?.nudgesReceived });
     // The check above is void if a period passed: then the loops woke for their own reasons.
@@ -320,6 +324,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const badSignature = await send(f, { "GitSync-Peer-Signature-256": bad.signature }, bad.body);
     const noSignature = await send(f, {}, bad.body);
     const goodSignature = await send(g, { "GitSync-Peer-Signature-256": good.signature }, good.body);
+    out.byHand = { badSignature, noSignature, goodSignature };
     await waitFor("the valid nudge to wake its follower", async () => (await g.status())?.lastAttempt !== g0!.lastAttempt);
     const f1 = await f.status();
     out.byHand = { badSignature, noSignature, goodSignature, refusedDelta: (f1?.peers?.refused ?? NaN) - (f0?.peers?.refused ?? NaN), badWoke: f1?.lastAttempt !== f0?.lastAttempt };
@@ -336,7 +341,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const { replicas, owner } = await startFleet(fleet, log, out);
     const others = fleetNs().filter((n) => peerAddr(n) !== owner.addr).slice(0, 2);
     const s = pick(fleet, others, true, 21);
-    const second = fleet.nameserver("127.0.0.54");
+    const second = await fleet.nameserver("127.0.0.54");
     await second.set("peers", [s, ...others].map(ip));
     const solo = fleet.start(s, { nameserver: "127.0.0.54" });
     await fleet.published(fleet.host.head, [solo]);
@@ -365,14 +370,15 @@ async function main(): Promise<void> {
   const log: Log = (msg) => appendFileSync(join(dir, "scenario.log"), `${((Date.now() - start) / 1000).toFixed(2)}s ${msg}\n`);
   const out: Out = {};
   enterNamespace(dir);
-  const fleet = new Fleet(dir, name === "plain" ? "" : "peers");
+  let fleet: Fleet | undefined;
   try {
+    fleet = await Fleet.start(dir, name === "plain" ? "" : "peers");
     await scenario(fleet, out, log);
   } catch (e) {
     out.error = (e as Error).stack ?? String(e);
     log(`failed: ${String(e)}`);
   } finally {
-    await fleet.stop();
+    await fleet?.stop();
   }
   out.ms = Date.now() - start;
   log("done");

@@ -152,7 +152,7 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       // Every survivor marked the dead owner down: the next in rendezvous order owns.
       const next = r.rank[1];
       for (const s of r.statuses) expect([s.self, s.owner]).toEqual([s.self, next]);
-      expect(Object.keys(r.fetches)).toEqual([`r${next.split(":")[0].split(".")[3]}`]);
+      expect(Object.keys(r.fetches)).toEqual([r.nextUser]);
       // Issue 23's figure: <= 3 periods + a DNS refresh; here the DNS answer does not change at all.
       expect(r.killToPublishedMs).toBeLessThan(10_000);
       console.log(`owner killed -> commit on ${N - 1} survivors in ${r.killToPublishedMs} ms, agreed in ${r.killToAgreedMs} ms, ${r.reads} reads`);
@@ -198,11 +198,10 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       // and serves from the host, as an owner once every peer above it is down.
       expect(r.wrong.quiet.source).toBe("host");
       expect(r.wrong.quiet.down).toContain(r.fleetOwner);
-      for (const [i, a] of r.after.entries()) {
-        expect(a.refused).toBeGreaterThanOrEqual(1);
-        // A refused nudge never woke a loop: the last attempt is the one before the bad peers came.
-        expect([i, a.lastAttempt]).toEqual([i, r.before[i].lastAttempt]);
-        expect([i, a.nudgesReceived]).toEqual([i, r.before[i].nudgesReceived]);
+      for (const a of r.after) {
+        expect([a.user, a.refused >= 1]).toEqual([a.user, true]);
+        // A refused nudge never woke a loop (--period=60s): no attempt began after the wrong peer published.
+        expect([a.user, a.lastAttemptAfterLoud < 0]).toEqual([a.user, true]);
       }
       // Without the peer signature header a POST /sync is not a nudge but the push trigger,
       // which is off without --http-sync-secret-file (403); only the bad signature is counted.

@@ -5,7 +5,7 @@
 // what it measured, and `error` when a step failed or timed out. It waits for events (a link,
 // a /status field, the host's request log), never for time. test/e2e/peers.test.ts starts it
 // and asserts on the result.
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../helpers/index.ts";
 import { enterNamespace, Fleet, ip, nudge, peerAddr, PORT, rendezvous, type ReplicaOptions, type Replica, type Status } from "./harness.ts";
@@ -28,7 +28,7 @@ function expectedOwner(fleet: Fleet, ns: number[]): string {
 
 /** The first replica number from `from` on whose rank in `ns` ∪ {it} is `top` (or not). */
 function pick(fleet: Fleet, ns: number[], top: boolean, from: number): number {
-  for (let n = from; n < 250; n++) {
+  for (let n = from; n < 65_000; n++) {
     const first = rendezvous(fleet.host.url, ["main"], [...ns, n].map(ip))[0];
     if ((first === ip(n)) === top) return n;
   }
@@ -195,7 +195,9 @@ const SCENARIOS: Record<string, Scenario> = {
     out.killToAgreedMs = Date.now() - t0;
     await reading.stop();
     out.killed = owner.addr;
-    out.rank = rendezvous(fleet.host.url, ["main"], fleetNs().map(ip)).map((a) => `${a}:${PORT}`);
+    const rank = rendezvous(fleet.host.url, ["main"], fleetNs().map(ip)).map((a) => `${a}:${PORT}`);
+    out.rank = rank;
+    out.nextUser = replicas.find((r) => r.addr === rank[1])?.user;
     out.statuses = all.map(view);
     out.fetches = fetchesSince(fleet, mark);
     out.links = survivors.map((r) => r.hash());
@@ -296,10 +298,11 @@ const SCENARIOS: Record<string, Scenario> = {
     const { replicas, owner } = await startFleet(fleet, log, out, { extra: ["--period=60s"] });
     const followers = replicas.filter((r) => r !== owner);
     const t0 = Date.now();
-    const before = await fleet.statuses(replicas);
 
     const loud = fleet.start(pick(fleet, fleetNs(), true, 21), { secret: "not-the-fleets-secret" });
     await fleet.published(fleet.host.head, [loud]);
+    // Its nudges go out after it publishes: the link's own time (lstat) is before any of them.
+    const loudPublishedAt = lstatSync(loud.link).mtimeMs;
     await fleet.statusesWhere("every follower to refuse a nudge", followers, (all) => all.every((s) => (s.peers?.refused ?? 0) >= 1));
     const quiet = fleet.start(pick(fleet, fleetNs(), false, loud.n + 1), { secret: "not-the-fleets-secret" });
     await fleet.published(fleet.host.head, [quiet]);
@@ -307,8 +310,13 @@ const SCENARIOS: Record<string, Scenario> = {
     const after = await fleet.statuses(replicas);
     out.wrong = { loud: view(await loud.status()), quiet: view(await quiet.status()) };
     out.fleetOwner = owner.addr;
-    out.before = before.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, nudgesReceived: s.peers?.nudgesReceived });
-    out.after = after.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, owner: s.peers?.owner, nudgesReceived: s.peers?.nudgesReceived });
+    out.after = after.map((s, i) => ({
+      user: replicas[i]!.user,
+      refused: s?.peers?.refused,
+      owner: s?.peers?.owner,
+      // ms from the wrong peer's first publish to this replica's last attempt: negative = none since.
+      lastAttemptAfterLoud: Date.parse(s?.lastAttempt ?? "") - loudPublishedAt,
+    }));
     // The check above is void if a period passed: then the loops woke for their own reasons.
     out.withinPeriod = Date.now() - t0 < 60_000;
     log("wrong secrets refused");

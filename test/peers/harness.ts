@@ -19,8 +19,11 @@ export const DOMAIN = "svc.test";
 export const SECRET = "peers-secret-7d1e0b";
 const PASSWORD = "host-password-51c2";
 
-/** 127.0.0.N */
-export const ip = (n: number) => `127.0.0.${n}`;
+/**
+ * Replica N's address: 127.0.0.N below 256, then on through 127.0.1.0 and up (all of 127/8 is
+ * on lo), so a search for an address that ranks first or not never runs out.
+ */
+export const ip = (n: number) => `127.0.${n >> 8}.${n & 255}`;
 /** What /status and the peers protocol call a replica: "127.0.0.N:8080". */
 export const peerAddr = (n: number) => `${ip(n)}:${PORT}`;
 

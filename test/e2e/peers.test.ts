@@ -153,6 +153,9 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       const next = r.rank[1];
       for (const s of r.statuses) expect([s.self, s.owner]).toEqual([s.self, next]);
       expect(Object.keys(r.fetches)).toEqual([r.nextUser]);
+      // The next push after the takeover: one fetch, by the new owner.
+      expect(r.next.links).toEqual(Array(N - 1).fill(r.next.hash));
+      expect(r.next.fetches).toEqual({ [r.nextUser]: 1 });
       // Issue 23's figure: <= 3 periods + a DNS refresh; here the DNS answer does not change at all.
       expect(r.killToPublishedMs).toBeLessThan(10_000);
       console.log(`owner killed -> commit on ${N - 1} survivors in ${r.killToPublishedMs} ms, agreed in ${r.killToAgreedMs} ms, ${r.reads} reads`);

@@ -188,19 +188,24 @@ const SCENARIOS: Record<string, Scenario> = {
     log(`killed ${owner.user}, pushed ${hash.slice(0, 8)}`);
     await fleet.published(hash, survivors, 30_000);
     out.killToPublishedMs = Date.now() - t0;
+    out.links = survivors.map((r) => r.hash());
+    out.fetches = fetchesSince(fleet, mark);
     const all = await fleet.statusesWhere("survivors agree on a new owner", survivors, (s) => {
       const o = s[0]!.peers?.owner;
       return o !== undefined && o !== owner.addr && s.every((x) => x.peers?.owner === o);
     });
     out.killToAgreedMs = Date.now() - t0;
+    // The next push, under the new owner.
+    const nextMark = fleet.host.mark();
+    const next = fleet.host.push();
+    await fleet.published(next, survivors);
+    out.next = { hash: next, fetches: fetchesSince(fleet, nextMark), links: survivors.map((r) => r.hash()) };
     await reading.stop();
     out.killed = owner.addr;
     const rank = rendezvous(fleet.host.url, ["main"], fleetNs().map(ip)).map((a) => `${a}:${PORT}`);
     out.rank = rank;
     out.nextUser = replicas.find((r) => r.addr === rank[1])?.user;
     out.statuses = all.map(view);
-    out.fetches = fetchesSince(fleet, mark);
-    out.links = survivors.map((r) => r.hash());
     out.hash = hash;
     out.reads = reading.stats.reads;
     out.readErrors = reading.stats.errors.slice(0, 20);

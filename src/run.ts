@@ -168,7 +168,10 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
         server = startHttpServer(config, {
           state,
           log,
-          requestSync: () => wake.request(),
+          requestSync: () => {
+            wake.request();
+            peers?.pushed();
+          },
           gitMirror: mirror ? (req, remote) => mirror.handle(req, remote) : undefined,
           peerNudge: config.peers !== "" ? (req, remote) => (peers && NudgeInbox.isNudge(req) ? peers.inbox.handle(req, remote) : null) : undefined,
         });

@@ -35,3 +35,19 @@ export function ownAddress(bindHost: string, env: Record<string, string | undefi
   const inAnswer = mine.find((a) => answer.includes(a));
   return inAnswer ? { address: inAnswer, from: "interfaces" } : { address: "", from: "" };
 }
+
+/**
+ * The answer without this replica's own addresses of the other IP family: a dual-stack Service
+ * lists a pod under its IPv4 and its IPv6 address, and a pod that knows itself by one ($POD_IP)
+ * must not follow itself under the other.
+ */
+export function withoutOtherFamilyOfSelf(answer: readonly string[], self: string, local: ReadonlySet<string> = localAddresses()): string[] {
+  if (self === "") return [...answer];
+  const family = isIP(self);
+  return answer.filter((a) => a === self || isIP(a) === family || !local.has(a));
+}
+
+/** Every address of this machine's interfaces (this pod's). */
+export function localAddresses(): Set<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)));
+}

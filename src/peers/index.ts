@@ -25,10 +25,11 @@ import { GitError, interrupted } from "../git/runner.ts";
 import { parseBind } from "../lib/bind.ts";
 import { SecretFile } from "../lib/secrets.ts";
 import { errorText, type Logger } from "../log/logger.ts";
+import type { FetchSource } from "../repo/context.ts";
 import type { RemoteQuery } from "../repo/remote.ts";
 import { peersMetrics } from "../state/metrics.ts";
 import type { PeersState, SyncState } from "../state/sync-state.ts";
-import { endpointOf, lookupPeers, ownAddress } from "./address.ts";
+import { endpointOf, lookupPeers, ownAddress, withoutOtherFamilyOfSelf } from "./address.ts";
 import { findRef, PeerQuery, PeerUnavailable, type PeerAnswer } from "./client.ts";
 import { NudgeInbox, Nudger } from "./nudge.ts";
 import { AGE_HEADER, answerProof, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
@@ -66,8 +67,8 @@ interface Attempts<R> {
   attempt(deadline: number, syncCount: number): Promise<R>;
 }
 
-/** A random pause before asking a busy peer again (200 to 700 ms), so the askers spread out. */
-const busyPause = () => 200 + Math.random() * 500;
+/** A random pause before asking a busy peer again (50 to 250 ms), so the askers spread out. */
+const busyPause = () => 50 + Math.random() * 200;
 
 export class Peers {
   /** The remote the syncers ask: the host's query, or the peer's while a follower syncs from one. */
@@ -96,6 +97,8 @@ export class Peers {
   private readonly down = new Map<string, { until: number; failures: number }>();
   private readonly waiters = new Set<() => void>();
   private toNudge: { targets: string[]; hash: string } | null = null;
+  /** Until when a busy peer's mirror is asked again for the same fetch. */
+  private fetchUntil = 0;
 
   constructor(
     private readonly config: PeersConfig,
@@ -151,7 +154,7 @@ export class Peers {
   }
 
   /** Where a fetch goes now: the peer's mirror with the secret, or null for the host. */
-  fetchSource(): { url: string; env: Record<string, string> } | null {
+  fetchSource(): FetchSource | null {
     if (this.source === null) {
       this.counted("host", "fetch");
       return null;
@@ -162,13 +165,30 @@ export class Peers {
       url,
       env: {
         // The secret reaches git through its environment, scoped to this URL, never argv; no
-        // askpass or prompt: a peer that asks for credentials gets none of the host's.
-        GIT_CONFIG_COUNT: "1",
+        // askpass, credential helper or prompt: a peer that asks for credentials gets none of
+        // the host's. An empty value first empties the list of extra headers for this URL, so a
+        // header the user set for the host (--git-config http.extraHeader, a token) is not sent
+        // here; an empty credential.helper empties the helpers' list the same way.
+        GIT_CONFIG_COUNT: "3",
         GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
-        GIT_CONFIG_VALUE_0: `Authorization: Bearer ${this.secretPair().secret}`,
+        GIT_CONFIG_VALUE_0: "",
+        GIT_CONFIG_KEY_1: `http.${url}.extraHeader`,
+        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${this.secretPair().secret}`,
+        GIT_CONFIG_KEY_2: "credential.helper",
+        GIT_CONFIG_VALUE_2: "",
         GIT_ASKPASS: "",
         SSH_ASKPASS: "",
         GIT_TERMINAL_PROMPT: "0",
+      },
+      // The owner's mirror makes --serve-git-max-packs packs at once and answers the rest 503,
+      // which git does not retry: after a nudge, every follower fetches at once. The same fetch
+      // runs again after a short random pause, within half the attempt's time.
+      again: async (e) => {
+        if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= this.fetchUntil) return false;
+        this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: this.source });
+        await Bun.sleep(busyPause());
+        this.counted("peer", "fetch");
+        return true;
       },
     };
   }
@@ -219,6 +239,15 @@ export class Peers {
     if (n) this.nudger.send(n.targets, this.self === "" ? "" : endpointOf(this.self, this.port), n.hash);
   }
 
+  /**
+   * A push trigger (POST /sync from a forge) reached this replica: a follower passes it on to
+   * the owner, which is the one that asks the host; the owner's nudge then brings the commit here.
+   */
+  pushed(): void {
+    if (this.state.role !== "follower" || this.state.owner === "") return;
+    this.nudger.send([this.state.owner], this.state.self, "");
+  }
+
   /** Resolves when no nudge round is running. */
   async idle(): Promise<void> {
     await this.nudger.idle();
@@ -227,24 +256,12 @@ export class Peers {
   private async fromPeer<R>(inner: Attempts<R>, address: string, deadline: number, syncCount: number, wait: boolean): Promise<R | null> {
     const endpoint = endpointOf(address, this.port);
     this.asking = endpoint;
-    const until = Date.now() + (deadline - Date.now()) / 2;
     try {
       if (wait) await this.untilReady(deadline);
       this.source = endpoint;
       this.state.source = "peer";
-      let r: R;
-      for (;;) {
-        try {
-          r = await inner.attempt(deadline, syncCount);
-          break;
-        } catch (e) {
-          // The owner's mirror makes --serve-git-max-packs packs at once and answers the rest
-          // 503, which git does not retry: after a nudge, many followers fetch together.
-          if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= until) throw e;
-          this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: endpoint });
-          await Bun.sleep(busyPause());
-        }
-      }
+      this.fetchUntil = Date.now() + (deadline - Date.now()) / 2;
+      const r = await inner.attempt(deadline, syncCount);
       this.report(address);
       const last: PeerAnswer | null = this.query.last;
       if (last) this.confirmedAt = this.synced ? Math.max(this.confirmedAt, last.at - last.age) : last.at - last.age;
@@ -271,8 +288,8 @@ export class Peers {
         if (a.age <= this.staleAfter && this.serves(a)) return address;
       } catch (e) {
         if (!(e instanceof PeerUnavailable)) throw e;
-        // Not started yet, most likely (a fleet's cold start): untilReady waits for the owner.
-        if (e.reason !== "unreachable") this.markDown(address, e);
+        // Not started yet, most likely (a fleet's cold start: untilReady waits for the owner), or busy.
+        if (e.reason !== "unreachable" && e.reason !== "busy") this.markDown(address, e);
       }
     }
     return null;
@@ -404,6 +421,7 @@ export class Peers {
     const own = ownAddress(this.bindHost, this.deps.env, this.answer);
     if (own.address !== this.self) log.info("peers: this replica's address", { address: own.address, from: own.from });
     this.self = own.address;
+    this.answer = withoutOtherFamilyOfSelf(this.answer, this.self);
     this.state.self = own.address === "" ? "" : endpointOf(own.address, this.port);
     this.state.peers = this.answer.map((a) => endpointOf(a, this.port));
     for (const a of this.down.keys()) if (!this.answer.includes(a)) this.down.delete(a);

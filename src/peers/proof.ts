@@ -1,6 +1,7 @@
-// How peers prove to each other that they hold the --serve-git secret (issue 23). Every key below
-// is the secret's SHA-256 (what lib/secrets.ts SecretFile gives), so no peer keeps the secret
-// itself in memory longer than a read of the file.
+// How peers prove to each other that they hold the --serve-git secret (issue 23). Every HMAC
+// below is keyed with the secret's SHA-256 in hex (what lib/secrets.ts SecretFile gives), the
+// digest the mirror compares credentials with; the secret itself only travels as the Bearer
+// token of requests to a peer's /git.
 //   - A follower's requests to the owner's /git carry the secret (Bearer), as any git client's do.
 //   - The owner's in-process answers (its ref list, or "nothing published yet") carry a proof: an
 //     HMAC over the follower's fresh nonce, the owner's freshness and the body. A host on the

@@ -30,7 +30,15 @@ export interface RepoContext {
    * Where fetches go instead of `repo` for now (--peers: the owner's /git, with the environment
    * that authenticates to it); null or absent = `repo` with remoteEnv(). `repo` stays origin's URL.
    */
-  fetchSource?: () => { url: string; env: Record<string, string> } | null;
+  fetchSource?: () => FetchSource | null;
+}
+
+/** Where a fetch goes instead of the repo (RepoContext.fetchSource). */
+export interface FetchSource {
+  url: string;
+  env: Record<string, string>;
+  /** After a failed fetch: resolves true (after any pause) to run the same fetch again. */
+  again?: (e: unknown) => Promise<boolean>;
 }
 
 /**

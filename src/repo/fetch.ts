@@ -8,7 +8,7 @@ import { GitError, interrupted } from "../git/runner.ts";
 import { TreeRefused } from "../lib/refused.ts";
 import { stderrIsPersonsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
-import type { RepoContext } from "./context.ts";
+import type { FetchSource, RepoContext } from "./context.ts";
 
 /** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to, both read from root's objects. */
 export interface FetchedRef {
@@ -78,7 +78,14 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
   }
   if (config.filter !== "") args.push("--filter", config.filter);
   try {
-    await git.run(args, { cwd: root, deadline, env: source.env, teeStderr: progress });
+    for (;;) {
+      try {
+        await git.run(args, { cwd: root, deadline, env: source.env, teeStderr: progress });
+        break;
+      } catch (e) {
+        if (!(await (source as FetchSource).again?.(e))) throw e;
+      }
+    }
   } catch (e) {
     // fetch.fsckObjects refused an object ("error: object <oid>: duplicateEntries: ...", then
     // "fatal: fsck error in packed object"): the content, not the transport, failed.

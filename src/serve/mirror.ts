@@ -72,6 +72,19 @@ export const CONCURRENT_READS = 16;
 export const READ_BUDGET = 16 << 20;
 /** A body must be in this long after its headers. */
 export const READ_DEADLINE_MS = 30_000;
+/**
+ * Identical fetches share one answer. Replicas of one Deployment (--peers) are in the same state
+ * when a commit arrives, so their fetches are the same bytes: one upload-pack answers all of
+ * them, the rest wait for its output instead of making the same pack again. An answer is kept
+ * while it is at most SHARED_ANSWER_MAX bytes and the advertisement does not change (and at most
+ * SHARED_ANSWER_TTL_MS), SHARED_ANSWERS_TOTAL bytes in all; a bigger or failed one is not kept,
+ * and whoever waited for it runs its own.
+ */
+export const SHARED_ANSWER_MAX = 4 << 20;
+export const SHARED_ANSWERS_TOTAL = 16 << 20;
+export const SHARED_ANSWER_TTL_MS = 60_000;
+/** The longest a request waits for an identical one's answer before it runs its own. */
+export const SHARED_WAIT_MS = 10_000;
 /** How much of git's stderr is kept for the log. */
 const STDERR_KEPT = 4096;
 
@@ -140,6 +153,15 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   let freed = 0;
   let secretError = "";
   let updating: Promise<void> = Promise.resolve();
+  /** Answers to fetches, by request (sharedKey): done, or on their way (waiters await `bytes`). */
+  const shared = new Map<string, { bytes: Promise<Uint8Array<ArrayBuffer> | null>; size: number; at: number }>();
+  let sharedBytes = 0;
+  const forgetShared = (key: string) => {
+    const e = shared.get(key);
+    if (!e) return;
+    shared.delete(key);
+    sharedBytes -= e.size;
+  };
 
   const count = (kind: Kind, result: string) => {
     metrics.requests.inc({ kind, result });
@@ -279,14 +301,47 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       count("ls-refs", "ok");
       return result(body, deps.answerHeaders?.(req, body));
     }
+    const body = verdict.body === null ? raw : new TextEncoder().encode(verdict.body);
+    // The same request as one answered (or being answered) since the advertisement changed: its answer.
+    const key = `${v2 ? 2 : 0}:${new Bun.CryptoHasher("sha256").update(body).digest("hex")}`;
+    const known = shared.get(key);
+    if (known && Date.now() - known.at <= SHARED_ANSWER_TTL_MS) {
+      // A slow client of the one answering does not hold the others for long: past the wait they run their own.
+      let timer: Timer | undefined;
+      const bytes = await Promise.race([known.bytes, new Promise<null>((r) => (timer = setTimeout(() => r(null), SHARED_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (bytes !== null) {
+        sent(bytes.byteLength);
+        count("fetch", "shared");
+        log.v(2, "answered a /git fetch with a shared answer", { remote, bytes: bytes.byteLength });
+        return result(bytes);
+      }
+    }
     if (serve.inFlight >= opts.maxPacks) {
       count("fetch", "busy");
       return text(503, `this mirror is making ${opts.maxPacks} packs already (--serve-git-max-packs), try again\n`, { "Retry-After": "1" });
     }
-    return await runUploadPack(req, remote, v2, verdict.body === null ? raw : new TextEncoder().encode(verdict.body), verdict.wants);
+    return await runUploadPack(req, remote, v2, body, verdict.wants, key);
   }
 
-  async function runUploadPack(req: Request, remote: string, v2: boolean, body: Uint8Array, wants: string[]): Promise<Response> {
+  async function runUploadPack(req: Request, remote: string, v2: boolean, body: Uint8Array, wants: string[], key: string): Promise<Response> {
+    // This answer is shared with identical requests that come while it runs, and after.
+    forgetShared(key);
+    let share: (bytes: Uint8Array<ArrayBuffer> | null) => void = () => {};
+    const entry = { bytes: new Promise<Uint8Array<ArrayBuffer> | null>((r) => (share = r)), size: 0, at: Date.now() };
+    shared.set(key, entry);
+    const chunks: Uint8Array[] = [];
+    let kept = 0;
+    const keep = (chunk: Uint8Array) => {
+      if (kept < 0) return;
+      kept += chunk.byteLength;
+      if (kept > SHARED_ANSWER_MAX) kept = -1;
+      else chunks.push(chunk);
+    };
+    const shareNothing = () => {
+      if (shared.get(key) === entry) shared.delete(key);
+      share(null);
+    };
     // Wants are pinned (kept from gc) until git is done with them.
     for (const w of wants) pins.set(w, (pins.get(w) ?? 0) + 1);
     setInFlight(1);
@@ -318,6 +373,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       child = spawnStreaming(argv, { cwd: gitDir, env, stdin: body });
     } catch (e) {
       end();
+      shareNothing();
       log.error(e, "can't start git upload-pack for /git");
       count("fetch", "error");
       return text(500, "can't start git\n");
@@ -358,6 +414,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     // failed) its error as the ERR line git's client prints.
     const first = await reader.read().catch(() => ({ done: true as const, value: undefined }));
     if (first.done) {
+      shareNothing();
       const st = await settled;
       if (st.code !== 0 && outcome === "") {
         const why = st.stderr.trim().split("\n").pop() ?? "";
@@ -368,7 +425,22 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       return result("");
     }
     sent(first.value.byteLength);
+    keep(first.value);
     let pending: Uint8Array | null = first.value;
+    // Kept for identical requests when upload-pack ended well and the answer was small enough.
+    const done = async () => {
+      const st = await settled;
+      if (st.code !== 0 || outcome !== "" || kept < 0 || shared.get(key) !== entry) return shareNothing();
+      while (sharedBytes + kept > SHARED_ANSWERS_TOTAL && shared.size > 1) {
+        const oldest = [...shared].find(([k]) => k !== key);
+        if (!oldest) break;
+        forgetShared(oldest[0]);
+      }
+      if (sharedBytes + kept > SHARED_ANSWERS_TOTAL) return shareNothing();
+      entry.size = kept;
+      sharedBytes += kept;
+      share(new Uint8Array(Buffer.concat(chunks)));
+    };
     const stream = new ReadableStream<Uint8Array>(
       {
         async pull(c) {
@@ -380,14 +452,17 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
           const step = await reader.read().catch(() => ({ done: true as const, value: undefined }));
           if (step.done) {
             c.close();
+            void done();
             return;
           }
           sent(step.value.byteLength);
+          keep(step.value);
           c.enqueue(step.value);
         },
         cancel() {
           finish("aborted");
           child.kill();
+          shareNothing();
         },
       },
       { highWaterMark: 0 },
@@ -510,6 +585,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     if (JSON.stringify(shown) !== JSON.stringify(serve.refs)) {
       serve.refs = shown;
       serve.changedAt = now;
+      // Answers made for the old refs are not kept for the new ones.
+      for (const k of [...shared.keys()]) forgetShared(k);
       log.v(1, "git mirror advertises", { refs: Object.fromEntries(shown.map((r) => [r.name, r.oid])) });
     }
     ad = next;

@@ -153,7 +153,7 @@ export function serveMetrics(): NonNullable<typeof serve> {
   serve ??= {
     requests: new Counter(
       "git_sync_serve_requests_total",
-      "How many /git requests were answered, partitioned by kind (advertise, ls-refs, fetch, other) and result (ok, unauthorized, forbidden, not_ready, busy, refused, too_large, bad_request, timeout, aborted, error, secret_unreadable)",
+      "How many /git requests were answered, partitioned by kind (advertise, ls-refs, fetch, other) and result (ok, shared (a fetch answered with the answer to an identical one), unauthorized, forbidden, not_ready, busy, refused, too_large, bad_request, timeout, aborted, error, secret_unreadable)",
       ["kind", "result"],
     ),
     bytesSent: new Counter("git_sync_serve_bytes_sent_total", "Bytes of git protocol /git sent: advertisements, ref lists and packs"),

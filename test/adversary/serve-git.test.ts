@@ -807,6 +807,24 @@ test.concurrent("a client far slower than a 48 MiB pack: git-sync holds a chunk,
   }
 });
 
+test.concurrent("identical fetches share one upload-pack's answer (a fleet's replicas fetching one commit); a request that differs runs its own", async () => {
+  await using t = await scenario();
+  const m = await startMirror(t, ["--http-metrics", "--serve-git-max-packs=1"]);
+  const h = head(t.repo);
+  const same = await Promise.all(Array.from({ length: 5 }, () => post(m, v2Fetch([h], "deepen 1"))));
+  for (const a of same) {
+    expect(a.status).toBe(200);
+    expect(hasPack(a)).toBe(true);
+    expect(a.bytes.equals(same[0]!.bytes)).toBe(true);
+  }
+  // One pack was made: four waited for it instead of getting 503 at --serve-git-max-packs=1.
+  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="shared"}')).toBe(4);
+  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="ok"}')).toBe(1);
+  const other = await post(m, v2Fetch([h], "deepen 1", "thin-pack"));
+  expect(other.status).toBe(200);
+  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="ok"}')).toBe(2);
+});
+
 test.concurrent("--serve-git-max-packs=1: with one slow fetch in flight the next gets 503 and Retry-After; at --serve-git-timeout the slow fetch's whole process group is killed and the slot serves again", async () => {
   await using t = await scenario();
   const upstream = await bigRepo();
@@ -821,7 +839,8 @@ test.concurrent("--serve-git-max-packs=1: with one slow fetch in flight the next
   try {
     const sessions = await waitFor("the fetch's upload-pack", () => uploadPackSessions(pid).length > 0 && uploadPackSessions(pid));
     await waitFor("the wrapper's process beside it", () => inSessions(sessions).some((p) => p.cmd.startsWith("sleep 600")));
-    const busy = await post(m, v2Fetch([h], "deepen 1"));
+    // Another request (an identical one would wait for the slow one's answer, shared below).
+    const busy = await post(m, v2Fetch([h], "deepen 1", "thin-pack"));
     expect(busy.status).toBe(503);
     expect(busy.headers.get("retry-after")).toBe("1");
     const r = await client(["clone", "--depth=1", m.url, join(t.dir, "clone")]);

@@ -71,7 +71,7 @@ function report(dir: string, result: Result, stderr: string): string {
     stderr.trim() ? `stderr: ${stderr.trim()}` : "",
     `--- scenario.log\n${tail(join(dir, "scenario.log"), 30)}`,
     ...logs.map((f) => `--- ${f}\n${tail(join(dir, f), 4)}`),
-    `--- result\n${JSON.stringify(result, null, 1).slice(0, 6000)}`,
+    `--- result\n${JSON.stringify({ ...result, error: undefined }).slice(0, 4000)}`,
   ]
     .filter((s) => s !== "")
     .join("\n");
@@ -80,8 +80,11 @@ function report(dir: string, result: Result, stderr: string): string {
 /** Asserts on a scenario's result; on failure, says what happened in the fleet. */
 async function check(name: string, assert: (r: Result) => void): Promise<void> {
   const run = await scenario(name);
+  if (run.result.error) {
+    console.error(run.report());
+    throw new Error(`scenario ${name} stopped: ${String(run.result.error).split("\n")[0]}`);
+  }
   try {
-    expect(run.result.error).toBeUndefined();
     assert(run.result);
   } catch (e) {
     console.error(run.report());
@@ -135,7 +138,7 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       expect(j.status.owner).toBe(r.expectedOwner);
       expect(j.status.hostRequests).toBe(0);
       expect(j.requests[j.user]).toBeUndefined();
-      expect(Object.keys(j.requests)).toEqual([r.window.owner]);
+      expect(Object.keys(j.requests).filter((u) => u !== r.window.owner)).toEqual([]);
       // Over the whole run: one fetch for the first commit and one for the push, both the owner's.
       expect(r.finalFetches).toEqual({ [r.window.owner]: 2 });
     });
@@ -149,7 +152,10 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       // Every survivor marked the dead owner down: the next in rendezvous order owns.
       const next = r.rank[1];
       for (const s of r.statuses) expect([s.self, s.owner]).toEqual([s.self, next]);
-      expect(Object.keys(r.fetches)).toEqual([`r${next.split(":")[0].split(".")[3]}`]);
+      expect(Object.keys(r.fetches)).toEqual([r.nextUser]);
+      // The next push after the takeover: one fetch, by the new owner.
+      expect(r.next.links).toEqual(Array(N - 1).fill(r.next.hash));
+      expect(r.next.fetches).toEqual({ [r.nextUser]: 1 });
       // Issue 23's figure: <= 3 periods + a DNS refresh; here the DNS answer does not change at all.
       expect(r.killToPublishedMs).toBeLessThan(10_000);
       console.log(`owner killed -> commit on ${N - 1} survivors in ${r.killToPublishedMs} ms, agreed in ${r.killToAgreedMs} ms, ${r.reads} reads`);
@@ -166,6 +172,8 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       expect(removed.expected).toBe(start.expected);
       expect(shrunk.expected).toBe(start.expected);
       expect(grown.expected).toBe(start.expected);
+      // The newcomer that ranks first owns, but its first sync came from a peer: no host fetch.
+      expect(r.topJoinFetches).toEqual({});
       expect(r.pushFetches).toEqual({ [r.pushOwner]: 1 });
       console.log(`dns changes settled in ${r.steps.map((s: Result) => `${s.step}: ${s.ms} ms`).join(", ")}`);
     });
@@ -187,14 +195,20 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
     await check("wrong-secret", (r) => {
       expect(r.withinPeriod).toBe(true);
       expect(r.wrong.loud.role).toBe("owner");
-      expect(r.wrong.loud.nudgesSent).toBeGreaterThanOrEqual(1);
-      for (const [i, a] of r.after.entries()) {
-        expect(a.refused).toBeGreaterThanOrEqual(1);
-        // A refused nudge never woke a loop: the last attempt is the one before the bad peers came.
-        expect([i, a.lastAttempt]).toEqual([i, r.before[i].lastAttempt]);
-        expect([i, a.nudgesReceived]).toEqual([i, r.before[i].nudgesReceived]);
+      // Its nudges went out (every replica refused one, below) and none was taken.
+      expect(r.wrong.loud.nudgesSent).toBe(0);
+      // The quiet one's polls of the owner (and the next ones) were refused: it marked them down
+      // and serves from the host, as an owner once every peer above it is down.
+      expect(r.wrong.quiet.source).toBe("host");
+      expect(r.wrong.quiet.down).toContain(r.fleetOwner);
+      for (const a of r.after) {
+        expect([a.user, a.refused >= 1]).toEqual([a.user, true]);
+        // A refused nudge never woke a loop (--period=60s): no attempt began after the wrong peer published.
+        expect([a.user, a.lastAttemptAfterLoud < 0]).toEqual([a.user, true]);
       }
-      expect(r.byHand).toEqual({ badSignature: 401, noSignature: 401, goodSignature: 202, refusedDelta: 2, badWoke: false });
+      // Without the peer signature header a POST /sync is not a nudge but the push trigger,
+      // which is off without --http-sync-secret-file (403); only the bad signature is counted.
+      expect(r.byHand).toEqual({ badSignature: 401, noSignature: 403, goodSignature: 202, refusedDelta: 1, badWoke: false });
       expect(r.links).toEqual(Array(N).fill(r.hash));
     });
   });

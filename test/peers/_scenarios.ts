@@ -5,7 +5,7 @@
 // what it measured, and `error` when a step failed or timed out. It waits for events (a link,
 // a /status field, the host's request log), never for time. test/e2e/peers.test.ts starts it
 // and asserts on the result.
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../helpers/index.ts";
 import { enterNamespace, Fleet, ip, nudge, peerAddr, PORT, rendezvous, type ReplicaOptions, type Replica, type Status } from "./harness.ts";
@@ -28,7 +28,7 @@ function expectedOwner(fleet: Fleet, ns: number[]): string {
 
 /** The first replica number from `from` on whose rank in `ns` ∪ {it} is `top` (or not). */
 function pick(fleet: Fleet, ns: number[], top: boolean, from: number): number {
-  for (let n = from; n < 250; n++) {
+  for (let n = from; n < 65_000; n++) {
     const first = rendezvous(fleet.host.url, ["main"], [...ns, n].map(ip))[0];
     if ((first === ip(n)) === top) return n;
   }
@@ -188,17 +188,24 @@ const SCENARIOS: Record<string, Scenario> = {
     log(`killed ${owner.user}, pushed ${hash.slice(0, 8)}`);
     await fleet.published(hash, survivors, 30_000);
     out.killToPublishedMs = Date.now() - t0;
+    out.links = survivors.map((r) => r.hash());
+    out.fetches = fetchesSince(fleet, mark);
     const all = await fleet.statusesWhere("survivors agree on a new owner", survivors, (s) => {
       const o = s[0]!.peers?.owner;
       return o !== undefined && o !== owner.addr && s.every((x) => x.peers?.owner === o);
     });
     out.killToAgreedMs = Date.now() - t0;
+    // The next push, under the new owner.
+    const nextMark = fleet.host.mark();
+    const next = fleet.host.push();
+    await fleet.published(next, survivors);
+    out.next = { hash: next, fetches: fetchesSince(fleet, nextMark), links: survivors.map((r) => r.hash()) };
     await reading.stop();
     out.killed = owner.addr;
-    out.rank = rendezvous(fleet.host.url, ["main"], fleetNs().map(ip)).map((a) => `${a}:${PORT}`);
+    const rank = rendezvous(fleet.host.url, ["main"], fleetNs().map(ip)).map((a) => `${a}:${PORT}`);
+    out.rank = rank;
+    out.nextUser = replicas.find((r) => r.addr === rank[1])?.user;
     out.statuses = all.map(view);
-    out.fetches = fetchesSince(fleet, mark);
-    out.links = survivors.map((r) => r.hash());
     out.hash = hash;
     out.reads = reading.stats.reads;
     out.readErrors = reading.stats.errors.slice(0, 20);
@@ -220,12 +227,15 @@ const SCENARIOS: Record<string, Scenario> = {
     };
     await step("start");
 
-    // A replica that outranks everyone joins: it must become the owner.
+    // A replica that outranks everyone joins: it must become the owner. It is the owner in its
+    // own view from the start (the answer and itself), so it asks the host at once.
     const top = pick(fleet, answer, true, 21);
+    const joinMark = fleet.host.mark();
     running.set(top, fleet.start(top));
     answer = [...answer, top];
     await fleet.dns.set("peers", answer.map(ip));
     await step(`add ${ip(top)} (ranks first)`);
+    out.topJoinFetches = fetchesSince(fleet, joinMark);
 
     // A push goes through the new owner.
     const mark = fleet.host.mark();
@@ -293,18 +303,25 @@ const SCENARIOS: Record<string, Scenario> = {
     const { replicas, owner } = await startFleet(fleet, log, out, { extra: ["--period=60s"] });
     const followers = replicas.filter((r) => r !== owner);
     const t0 = Date.now();
-    const before = await fleet.statuses(replicas);
 
     const loud = fleet.start(pick(fleet, fleetNs(), true, 21), { secret: "not-the-fleets-secret" });
     await fleet.published(fleet.host.head, [loud]);
+    // Its nudges go out after it publishes: the link's own time (lstat) is before any of them.
+    const loudPublishedAt = lstatSync(loud.link).mtimeMs;
     await fleet.statusesWhere("every follower to refuse a nudge", followers, (all) => all.every((s) => (s.peers?.refused ?? 0) >= 1));
     const quiet = fleet.start(pick(fleet, fleetNs(), false, loud.n + 1), { secret: "not-the-fleets-secret" });
     await fleet.published(fleet.host.head, [quiet]);
     await fleet.statusesWhere("the owner to refuse a poll", [owner], (all) => (all[0]!.peers?.refused ?? 0) >= 1);
     const after = await fleet.statuses(replicas);
     out.wrong = { loud: view(await loud.status()), quiet: view(await quiet.status()) };
-    out.before = before.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, nudgesReceived: s.peers?.nudgesReceived });
-    out.after = after.map((s) => s && { lastAttempt: s.lastAttempt, refused: s.peers?.refused, owner: s.peers?.owner, nudgesReceived: s.peers?.nudgesReceived });
+    out.fleetOwner = owner.addr;
+    out.after = after.map((s, i) => ({
+      user: replicas[i]!.user,
+      refused: s?.peers?.refused,
+      owner: s?.peers?.owner,
+      // ms from the wrong peer's first publish to this replica's last attempt: negative = none since.
+      lastAttemptAfterLoud: Date.parse(s?.lastAttempt ?? "") - loudPublishedAt,
+    }));
     // The check above is void if a period passed: then the loops woke for their own reasons.
     out.withinPeriod = Date.now() - t0 < 60_000;
     log("wrong secrets refused");
@@ -320,6 +337,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const badSignature = await send(f, { "GitSync-Peer-Signature-256": bad.signature }, bad.body);
     const noSignature = await send(f, {}, bad.body);
     const goodSignature = await send(g, { "GitSync-Peer-Signature-256": good.signature }, good.body);
+    out.byHand = { badSignature, noSignature, goodSignature };
     await waitFor("the valid nudge to wake its follower", async () => (await g.status())?.lastAttempt !== g0!.lastAttempt);
     const f1 = await f.status();
     out.byHand = { badSignature, noSignature, goodSignature, refusedDelta: (f1?.peers?.refused ?? NaN) - (f0?.peers?.refused ?? NaN), badWoke: f1?.lastAttempt !== f0?.lastAttempt };
@@ -336,7 +354,7 @@ const SCENARIOS: Record<string, Scenario> = {
     const { replicas, owner } = await startFleet(fleet, log, out);
     const others = fleetNs().filter((n) => peerAddr(n) !== owner.addr).slice(0, 2);
     const s = pick(fleet, others, true, 21);
-    const second = fleet.nameserver("127.0.0.54");
+    const second = await fleet.nameserver("127.0.0.54");
     await second.set("peers", [s, ...others].map(ip));
     const solo = fleet.start(s, { nameserver: "127.0.0.54" });
     await fleet.published(fleet.host.head, [solo]);
@@ -365,14 +383,15 @@ async function main(): Promise<void> {
   const log: Log = (msg) => appendFileSync(join(dir, "scenario.log"), `${((Date.now() - start) / 1000).toFixed(2)}s ${msg}\n`);
   const out: Out = {};
   enterNamespace(dir);
-  const fleet = new Fleet(dir, name === "plain" ? "" : "peers");
+  let fleet: Fleet | undefined;
   try {
+    fleet = await Fleet.start(dir, name === "plain" ? "" : "peers");
     await scenario(fleet, out, log);
   } catch (e) {
     out.error = (e as Error).stack ?? String(e);
     log(`failed: ${String(e)}`);
   } finally {
-    await fleet.stop();
+    await fleet?.stop();
   }
   out.ms = Date.now() - start;
   log("done");

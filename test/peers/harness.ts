@@ -19,8 +19,11 @@ export const DOMAIN = "svc.test";
 export const SECRET = "peers-secret-7d1e0b";
 const PASSWORD = "host-password-51c2";
 
-/** 127.0.0.N */
-export const ip = (n: number) => `127.0.0.${n}`;
+/**
+ * Replica N's address: 127.0.0.N below 256, then on through 127.0.1.0 and up (all of 127/8 is
+ * on lo), so a search for an address that ranks first or not never runs out.
+ */
+export const ip = (n: number) => `127.0.${n >> 8}.${n & 255}`;
 /** What /status and the peers protocol call a replica: "127.0.0.N:8080". */
 export const peerAddr = (n: number) => `${ip(n)}:${PORT}`;
 
@@ -66,9 +69,16 @@ export class Dns {
   private readonly proc: ReturnType<typeof Bun.spawn>;
   private readonly resolver = new Resolver({ timeout: 500, tries: 1 });
 
-  constructor(
+  /** Starts dnsmasq on `listen` and waits until it answers (a SIGHUP before then would kill it). */
+  static async start(dir: string, listen = NAMESERVER): Promise<Dns> {
+    const dns = new Dns(dir, listen);
+    await waitFor(`dnsmasq on ${listen} to answer`, async () => (await dns.answer("nothing")).length === 0, 10_000);
+    return dns;
+  }
+
+  private constructor(
     dir: string,
-    readonly listen = NAMESERVER,
+    readonly listen: string,
   ) {
     this.file = join(dir, `dns-${listen}.hosts`);
     writeFileSync(this.file, "");
@@ -103,7 +113,7 @@ export class Dns {
 
   /** What the server answers now for `name`: sorted addresses, [] for NXDOMAIN. */
   async answer(name: string): Promise<string[]> {
-    if (this.proc.exitCode !== null) throw new Error(`dnsmasq exited ${this.proc.exitCode}: ${await new Response(this.proc.stderr as ReadableStream).text()}`);
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`dnsmasq exited (${this.proc.exitCode ?? this.proc.signalCode}): ${await new Response(this.proc.stderr as ReadableStream).text()}`);
     try {
       return (await this.resolver.resolve4(`${name}.${DOMAIN}`)).sort();
     } catch (e) {
@@ -300,31 +310,36 @@ export function rendezvous(url: string, refs: string[], addrs: string[]): string
   return [...addrs].sort((a, b) => (score(b) > score(a) ? 1 : score(b) < score(a) ? -1 : 0));
 }
 
-/** A nudge body and its signature header, as an owner sends them to a peer's POST /sync. */
+/**
+ * A nudge body and its signature header, as an owner sends them to a peer's POST /sync: an
+ * HMAC-SHA256 of the body keyed with the secret's SHA-256 in hex (src/peers/proof.ts).
+ */
 export function nudge(from: string, hash: string, secret = SECRET): { body: string; signature: string } {
   const body = JSON.stringify({ event: "git-sync-peer", from, hash });
-  return { body, signature: `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` };
+  const key = createHash("sha256").update(secret).digest("hex");
+  return { body, signature: `sha256=${createHmac("sha256", key).update(body).digest("hex")}` };
 }
 
 /** The fleet: DNS, the git host and the replicas started so far. Stop it in a finally. */
 export class Fleet {
-  readonly dns: Dns;
-  readonly host: GitHost;
   readonly replicas: Replica[] = [];
   private readonly others: Dns[] = [];
 
-  constructor(
-    readonly dir: string,
-    /** --peers of every replica unless told otherwise; "" for plain git-syncs. */
-    readonly peersDefault = "peers",
-  ) {
-    this.dns = new Dns(dir);
-    this.host = new GitHost(dir);
+  static async start(dir: string, peersDefault = "peers"): Promise<Fleet> {
+    return new Fleet(dir, peersDefault, await Dns.start(dir));
   }
 
+  private constructor(
+    readonly dir: string,
+    /** --peers of every replica unless told otherwise; "" for plain git-syncs. */
+    readonly peersDefault: string,
+    readonly dns: Dns,
+    readonly host = new GitHost(dir),
+  ) {}
+
   /** Another DNS server (for replicas with a view of their own). */
-  nameserver(listen: string): Dns {
-    const d = new Dns(this.dir, listen);
+  async nameserver(listen: string): Promise<Dns> {
+    const d = await Dns.start(this.dir, listen);
     this.others.push(d);
     return d;
   }
@@ -374,7 +389,12 @@ export class Fleet {
         100,
       );
     } catch (e) {
-      const seen = replicas.map((r, i) => `${r.user}: ${JSON.stringify(last[i]?.peers ?? last[i]?.hash ?? "no answer")}`);
+      const seen = replicas.map((r, i) => {
+        const s = last[i];
+        if (!s) return `${r.user}: no answer`;
+        const p = s.peers;
+        return `${r.user}: ${s.hash.slice(0, 8) || "-"} ${p ? `${p.role} of ${p.owner}, from ${p.source}, ${p.peers.length} peers, down [${p.down.join(" ")}]` : "(no peers section)"}`;
+      });
       throw new Error(`${(e as Error).message}\n${seen.join("\n")}`, { cause: e });
     }
   }

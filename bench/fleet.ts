@@ -54,7 +54,7 @@ async function fleetOf(n: number, peers: boolean): Promise<{ fleet: Fleet; repli
   const sub = mkdtempSync(join(dir, `n${n}-`));
   const tokenFile = join(sub, "push-token");
   writeFileSync(tokenFile, PUSH_TOKEN + "\n");
-  const fleet = new Fleet(sub, peers ? "peers" : "");
+  const fleet = await Fleet.start(sub, peers ? "peers" : "");
   await fleet.dns.set("peers", nums(n).map(ip));
   const replicas = nums(n).map((k) => fleet.start(k, { extra: [`--http-sync-secret-file=${tokenFile}`] }));
   await fleet.published(fleet.host.head, replicas, 60_000);

@@ -315,7 +315,7 @@ export function rendezvous(url: string, refs: string[], addrs: string[]): string
  * HMAC-SHA256 of the body keyed with the secret's SHA-256 in hex (src/peers/proof.ts).
  */
 export function nudge(from: string, hash: string, secret = SECRET): { body: string; signature: string } {
-  const body = JSON.stringify({ event: "git-sync-peer", from, hash });
+  const body = JSON.stringify({ event: "git-sync-peer", from, hash, at: Date.now() });
   const key = createHash("sha256").update(secret).digest("hex");
   return { body, signature: `sha256=${createHmac("sha256", key).update(body).digest("hex")}` };
 }

@@ -7,10 +7,13 @@
 //      N = 5 without (today's cost), each over BENCH_WINDOW seconds (default 30) after the fleet
 //      has settled on one owner. Polls and fetches alike: git's credential-less first request
 //      (401) is left out, as the same process repeats it at once.
-//   2. Fetches from the host per new commit, N = 20 (BENCH_PUSHES commits, default 5).
+//   2. Fetches from the host per new commit, N = 20 (BENCH_PUSHES commits, default 10).
 //   3. Push -> published on every replica (readlink of each link every 5 ms): p50 and max, over
 //      the same pushes, N = 20 and one replica alone; first found by the owner's poll, then
-//      with the push trigger (a forge's POST /sync to the owner, --http-sync-secret-file).
+//      with the push trigger (a forge's POST /sync to the owner, --http-sync-secret-file; no
+//      --http-sync-min-interval spacing), which N = 5 is measured with too. And the CPU one
+//      follower's update costs (/proc stat of git-sync and the git processes it waited for):
+//      all replicas share this machine's cores, where in a cluster each has its own.
 //   4. The owner SIGKILLed, then a push: time until every survivor publishes it (the dead owner
 //      stays in the DNS answer: the worst case), and reads that failed meanwhile through any
 //      survivor's link (a file read every 5 ms per replica).
@@ -21,6 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gitEnv, waitFor } from "../test/helpers/index.ts";
+import { statTimes } from "./compare/proc.ts";
 import { enterNamespace, Fleet, ip, namespaces, OUTER_NS, rendezvous, type Replica } from "../test/peers/harness.ts";
 
 function positive(name: string, fallback: number): number {
@@ -29,7 +33,7 @@ function positive(name: string, fallback: number): number {
   return v;
 }
 const WINDOW_S = positive("BENCH_WINDOW", 30);
-const PUSHES = positive("BENCH_PUSHES", 5);
+const PUSHES = positive("BENCH_PUSHES", 10);
 const PUSH_TOKEN = "bench-push-token";
 
 if (process.env[OUTER_NS] === undefined) {
@@ -56,7 +60,8 @@ async function fleetOf(n: number, peers: boolean): Promise<{ fleet: Fleet; repli
   writeFileSync(tokenFile, PUSH_TOKEN + "\n");
   const fleet = await Fleet.start(sub, peers ? "peers" : "");
   await fleet.dns.set("peers", nums(n).map(ip));
-  const replicas = nums(n).map((k) => fleet.start(k, { extra: [`--http-sync-secret-file=${tokenFile}`] }));
+  // No push spacing: each push in this bench is a lone push, woken at once.
+  const replicas = nums(n).map((k) => fleet.start(k, { extra: [`--http-sync-secret-file=${tokenFile}`, "--http-sync-min-interval=0"] }));
   await fleet.published(fleet.host.head, replicas, 60_000);
   if (!peers) return { fleet, replicas, owner: replicas[0]! };
   const all = await fleet.statusesWhere("one owner", replicas, (s) => s.every((x) => x.peers?.owner === s[0]!.peers?.owner && (x.peers?.self === x.peers?.owner ? x.peers?.source === "host" : x.peers?.source === "peer")), 60_000);
@@ -139,13 +144,24 @@ try {
       figures.aloneByTrigger = await latency(fleet, replicas, owner);
       say(`one replica: push -> published ${JSON.stringify(figures.aloneByPoll)} by poll, ${JSON.stringify(figures.aloneByTrigger)} by trigger`);
     }
+    if (n === 5 && peers) {
+      figures.fiveByTrigger = await latency(fleet, replicas, owner);
+      say(`N=5: push -> published ${JSON.stringify(figures.fiveByTrigger)} by trigger`);
+    }
     if (n === 20) {
       // 2 and 3: fetches per commit, latency by poll and by trigger.
       const m = fleet.host.mark();
       figures.fleetByPoll = await latency(fleet, replicas, null);
       const byPoll = hostRequests(fleet, m);
       figures.fetchesPerCommit = byPoll.fetches / PUSHES;
+      // What one follower's update costs in CPU (git-sync and the git processes it waited for):
+      // on a machine of few cores the followers' updates queue for it, in a cluster they do not.
+      const followers = replicas.filter((r) => r !== owner);
+      const cpu = () => followers.reduce((sum, r) => sum + (({ selfMs, childrenMs }) => selfMs + childrenMs)(statTimes(r.proc.pid)), 0);
+      const cpuBefore = cpu();
       figures.fleetByTrigger = await latency(fleet, replicas, owner);
+      figures.followerUpdateCpuMs = Math.round((cpu() - cpuBefore) / followers.length / PUSHES);
+      figures.cores = navigator.hardwareConcurrency;
       say(`N=20: push -> published ${JSON.stringify(figures.fleetByPoll)} by poll, ${JSON.stringify(figures.fleetByTrigger)} by trigger; ${figures.fetchesPerCommit} host fetches per commit`);
 
       // 5. A replica joining (before the kill, while the fleet is whole).
@@ -209,6 +225,9 @@ const s = figures as {
   aloneByTrigger: { p50: number; max: number };
   fleetByPoll: { p50: number; max: number };
   fleetByTrigger: { p50: number; max: number };
+  fiveByTrigger: { p50: number; max: number };
+  followerUpdateCpuMs: number;
+  cores: number;
   ownerKilled: { allPublishedMs: number; failedReads: number; reads: number };
   joinHostRequests: number;
 };
@@ -217,7 +236,8 @@ const rows: Array<[string, string, string]> = [
   ["host requests/min, steady state, --period=1s", `N=1: ${one}; N=5: ${s.steadyPerMinute["peers N=5"]}; N=20: ${s.steadyPerMinute["peers N=20"]} (without --peers, N=5: ${s.steadyPerMinute["plain N=5"]})`, `N=20 / N=1 = ${(s.steadyPerMinute["peers N=20"]! / one).toFixed(2)}x`],
   ["host fetches per new commit, N=20", String(s.fetchesPerCommit), ""],
   ["push -> published, by the owner's poll (p50 / max)", `N=20: ${s.fleetByPoll.p50} / ${s.fleetByPoll.max} ms; one replica: ${s.aloneByPoll.p50} / ${s.aloneByPoll.max} ms`, `max - one's max = ${s.fleetByPoll.max - s.aloneByPoll.max} ms`],
-  ["push -> published, by the push trigger (p50 / max)", `N=20: ${s.fleetByTrigger.p50} / ${s.fleetByTrigger.max} ms; one replica: ${s.aloneByTrigger.p50} / ${s.aloneByTrigger.max} ms`, `max - one's max = ${s.fleetByTrigger.max - s.aloneByTrigger.max} ms`],
+  ["push -> published, by the push trigger (p50 / max)", `N=20: ${s.fleetByTrigger.p50} / ${s.fleetByTrigger.max} ms; N=5: ${s.fiveByTrigger.p50} / ${s.fiveByTrigger.max} ms; one replica: ${s.aloneByTrigger.p50} / ${s.aloneByTrigger.max} ms`, `max - one's max = ${s.fleetByTrigger.max - s.aloneByTrigger.max} ms at N=20, ${s.fiveByTrigger.max - s.aloneByTrigger.max} ms at N=5`],
+  ["CPU of one follower's update (git-sync and its git processes)", `${s.followerUpdateCpuMs} ms; ${s.cores} cores for 20 replicas`, ""],
   ["owner SIGKILLed -> next commit on all survivors", `${s.ownerKilled.allPublishedMs} ms`, `${s.ownerKilled.failedReads} of ${s.ownerKilled.reads} reads failed`],
   ["host requests by a replica joining", String(s.joinHostRequests), ""],
 ];

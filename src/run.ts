@@ -155,7 +155,8 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
           log,
           state,
           published,
-          answerHeaders: (req, body) => peers?.answerHeaders(req, body) ?? {},
+          answerHeaders: (req, body, status) => peers?.answerHeaders(req, body, status) ?? {},
+          selfEndpoint: () => peers?.selfEndpoint() ?? "",
           onUnauthorized: () => peers?.refusedRequest(),
         });
       } catch (e) {
@@ -199,7 +200,13 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
     let remote = hostQuery;
     if (config.peers !== "") {
       // The syncers ask, and fetch from, the host or the owner's mirror: the fleet decides each attempt.
-      const p = new Peers(config, { log, state, host: hostQuery, repo: auth.repo, refs, wake: () => wake.request(), env: process.env });
+      let startedWith: { hash: string; at: number } | undefined;
+      try {
+        if (state.servedAtStart !== "") startedWith = { hash: state.servedAtStart, at: lstatSync(link).mtimeMs };
+      } catch {
+        // nothing published that can be read: nothing to keep to
+      }
+      const p = new Peers(config, { log, state, host: hostQuery, repo: auth.repo, refs, wake: () => wake.request(), env: process.env, startedWith });
       peers = p;
       remote = p.remote;
       ctx.fetchSource = (objects) => p.fetchSource(objects);
@@ -248,9 +255,9 @@ export async function runGitSync(config: Config, overrideLogs: string[] = []): P
             if (result.remoteRef !== "") mainRemoteRef = result.remoteRef;
             return result;
           } finally {
-            await m.update(Date.now() + 30_000);
-            // The peers fetch what the mirror serves: nudged only now.
-            p?.flushNudges();
+            const ok = await m.update(Date.now() + 30_000);
+            // The peers fetch what the mirror serves: nudged, and told how fresh it is, only now.
+            p?.served(ok);
           }
         },
       };

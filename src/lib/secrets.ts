@@ -82,6 +82,8 @@ export class SecretFile {
         const secret = readSecretFile(this.path, this.flag);
         if (secret === "") return new Error(`${this.flag} ${JSON.stringify(this.path)} is empty`);
         this.digest = sha256(secret);
+        // It signs and proves as the secret does between --peers replicas: never shown either.
+        registerSecret(this.digest);
         // As git does with racily clean files: a file changed within the last second may change
         // again within the same timestamp tick (coarse on many kernels), so it is read again.
         this.stamp = Date.now() - st.ctimeMs < 1000 ? "" : stamp;

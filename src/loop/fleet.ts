@@ -121,6 +121,9 @@ export class Fleet {
     try {
       return await this.fetchAs(deadline, moved);
     } catch (e) {
+      // From a peer (--peers) a failed fetch is the peer's fault, for every ref: the attempt
+      // fails as a whole and is made again from another source (src/peers/).
+      if (this.remote.fetchByOid) throw e;
       if (new Set(refs).size === 1) {
         for (const x of moved) failures.set(x.m, x.m.syncer.refusal(e, x.polled, null) as Error);
         return new Map();

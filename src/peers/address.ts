@@ -5,10 +5,14 @@
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 
-/** The A and AAAA records of `name`, unique and sorted; throws what the resolver said. */
-export async function lookupPeers(name: string): Promise<string[]> {
+/** The most addresses taken from an answer (every replica keeps the same first ones, sorted). */
+export const MAX_PEERS = 256;
+
+/** The A and AAAA records of `name`, unique and sorted, at most MAX_PEERS; throws what the resolver said. */
+export async function lookupPeers(name: string): Promise<{ addresses: string[]; dropped: number }> {
   const answer = await Bun.dns.lookup(name, {});
-  return [...new Set(answer.map((a) => a.address))].sort();
+  const all = [...new Set(answer.map((a) => a.address))].sort();
+  return { addresses: all.slice(0, MAX_PEERS), dropped: Math.max(0, all.length - MAX_PEERS) };
 }
 
 /** "addr:port", bracketed for IPv6. */

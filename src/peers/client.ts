@@ -10,10 +10,10 @@ import { parseLsRefs, parsePktLines, pkt } from "../repo/smart-http.ts";
 import { pickRef, refCandidates, type RefListing, type RemoteQuery, type RemoteRef } from "../repo/remote.ts";
 import { VERSION } from "../version.ts";
 import { peerToken } from "../serve/peer-token.ts";
-import { AGE_HEADER, answerProven, KEY_HEADER, newNonce, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
+import { AGE_HEADER, answerProven, challenge, INSTANCE_HEADER, KEY_HEADER, newNonce, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
 
 /** Why a peer cannot be followed now; the follower passes it over (peers/index.ts). */
-export type Unavailable = "unreachable" | "busy" | "refused" | "unproven" | "other-key" | "stale" | "not-ready" | "missing-ref";
+export type Unavailable = "unreachable" | "busy" | "refused" | "unproven" | "other-key" | "stale" | "not-ready" | "missing-ref" | "fetch-failed" | "self";
 
 export class PeerUnavailable extends Error {
   constructor(
@@ -46,6 +46,8 @@ export interface PeerCredentials {
   key: () => string;
   /** keyDigest() of this process's ownership key. */
   keyDigest: string;
+  /** This process's instance id (proof.ts INSTANCE_HEADER); absent: never taken for itself. */
+  instance?: string;
 }
 
 /** POST <endpoint>/git/git-upload-pack, command=ls-refs for `prefixes`; throws PeerUnavailable. */
@@ -64,7 +66,7 @@ export async function askPeer(endpoint: string, prefixes: readonly string[], cre
         Accept: "application/x-git-upload-pack-result",
         "User-Agent": `git/git-sync-bun-${VERSION}`,
         // A token for a poll: whatever answers at this address learns nothing it could fetch or prove with.
-        Authorization: `Bearer ${peerToken(key, [])}`,
+        Authorization: `Bearer ${peerToken(key, [], endpoint)}`,
         [NONCE_HEADER]: nonce,
       },
       body: req,
@@ -88,7 +90,8 @@ export async function askPeer(endpoint: string, prefixes: readonly string[], cre
   const digest = res.headers.get(KEY_HEADER) ?? "";
   const proof = res.headers.get(PROOF_HEADER) ?? "";
   const aged = /^(\d{1,15})(;starting)?$/.exec(age);
-  if (!aged || !answerProven(key, nonce, age, digest, body, proof)) {
+  if (res.headers.get(INSTANCE_HEADER) === creds.instance) throw new PeerUnavailable(`${endpoint} is this replica itself`, "self");
+  if (!aged || !answerProven(key, challenge(nonce, endpoint, res.status), age, digest, body, proof)) {
     throw new PeerUnavailable(`peer ${endpoint}'s answer does not prove it knows the --serve-git secret`, "unproven");
   }
   if (digest !== creds.keyDigest) throw new PeerUnavailable(`peer ${endpoint} syncs another repo or other refs`, "other-key");

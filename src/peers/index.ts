@@ -33,7 +33,7 @@ import type { PeersState, SyncState } from "../state/sync-state.ts";
 import { endpointOf, lookupPeers, ownAddress, withoutOtherFamilyOfSelf } from "./address.ts";
 import { findRef, PeerQuery, PeerUnavailable, type PeerAnswer } from "./client.ts";
 import { NudgeInbox, Nudger } from "./nudge.ts";
-import { AGE_HEADER, answerProof, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
+import { AGE_HEADER, answerProof, challenge, INSTANCE_HEADER, KEY_HEADER, newNonce, NONCE, NONCE_HEADER, PROOF_HEADER } from "./proof.ts";
 import { keyDigest, ownershipKey, rank } from "./rendezvous.ts";
 
 export { NudgeInbox } from "./nudge.ts";
@@ -61,6 +61,8 @@ export interface PeersDeps {
   /** Wake the sync loop now. */
   wake: () => void;
   env: Record<string, string | undefined>;
+  /** What an earlier process left the main link serving, and when it published it: never gone back from. */
+  startedWith?: { hash: string; at: number };
 }
 
 /** What the loop runs: a Syncer, or a Fleet of them. */
@@ -68,6 +70,8 @@ interface Attempts<R> {
   attempt(deadline: number, syncCount: number): Promise<R>;
 }
 
+/** How often one fetch asks a busy peer again. */
+const MAX_BUSY_RETRIES = 20;
 /** A random pause before asking a busy peer again (50 to 250 ms), so the askers spread out. */
 const busyPause = () => 50 + Math.random() * 200;
 
@@ -98,8 +102,14 @@ export class Peers {
   private readonly down = new Map<string, { until: number; failures: number }>();
   private readonly waiters = new Set<() => void>();
   private toNudge: { targets: string[]; hash: string } | null = null;
-  /** Until when a busy peer's mirror is asked again for the same fetch. */
+  /** When what the last good attempt synced was confirmed against the host; taken once the mirror serves it. */
+  private confirmed: number | null = null;
+  /** This process among the peers (proof.ts INSTANCE_HEADER). */
+  private readonly instance = newNonce();
+  /** Until when a fetch from the peer may run (and a busy one be asked again); the attempt's deadline. */
   private fetchUntil = 0;
+  private attemptDeadline = 0;
+  private busyRetries = 0;
 
   constructor(
     private readonly config: PeersConfig,
@@ -122,13 +132,17 @@ export class Peers {
     };
     const nudgeDeps = { log: deps.log, key: () => this.secret.current(), counted };
     this.nudger = new Nudger(nudgeDeps);
-    this.inbox = new NudgeInbox(nudgeDeps, () => {
-      deps.wake();
-      for (const w of this.waiters) w();
-    });
+    this.inbox = new NudgeInbox(
+      nudgeDeps,
+      () => {
+        deps.wake();
+        for (const w of this.waiters) w();
+      },
+      () => this.state.self,
+    );
     this.query = new PeerQuery(
       deps.refs[0]!,
-      { key: () => this.secretKey(), keyDigest: this.digest },
+      { key: () => this.secretKey(), keyDigest: this.digest, instance: this.instance },
       () => ({ endpoint: this.asking, staleAfter: this.staleAfter }),
       () => this.counted("peer", "poll"),
       (ref, found, confirmedAt) => this.behind(ref, found.hash, confirmedAt),
@@ -145,13 +159,19 @@ export class Peers {
    * The headers that prove an in-process /git answer (the request was authenticated by the mirror):
    * how fresh this replica's content is, what it owns, and the HMAC over the follower's nonce.
    */
-  answerHeaders(req: Request, body: string | Uint8Array): Record<string, string> {
+  answerHeaders(req: Request, body: string | Uint8Array, status: number): Record<string, string> {
     const nonce = req.headers.get(NONCE_HEADER) ?? "";
     if (!NONCE.test(nonce)) return {};
     const key = this.secret.current();
     if (key instanceof Error) return {};
     const age = `${Math.max(0, Date.now() - this.confirmedAt)}${this.synced ? "" : ";starting"}`;
-    return { [AGE_HEADER]: age, [KEY_HEADER]: this.digest, [PROOF_HEADER]: answerProof(key, nonce, age, this.digest, body) };
+    const proof = answerProof(key, challenge(nonce, this.state.self, status), age, this.digest, body);
+    return { [AGE_HEADER]: age, [KEY_HEADER]: this.digest, [PROOF_HEADER]: proof, [INSTANCE_HEADER]: this.instance };
+  }
+
+  /** This replica's address:port, which peers' tokens must be for ("" while it does not know it). */
+  selfEndpoint(): string {
+    return this.state.self;
   }
 
   /** Where a fetch goes now: the peer's mirror with the secret, or null for the host. */
@@ -170,13 +190,20 @@ export class Peers {
         // the host's. An empty value first empties the list of extra headers for this URL, so a
         // header the user set for the host (--git-config http.extraHeader, a token) is not sent
         // here; an empty credential.helper empties the helpers' list the same way.
-        GIT_CONFIG_COUNT: "3",
+        GIT_CONFIG_COUNT: "6",
         GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
         GIT_CONFIG_VALUE_0: "",
         GIT_CONFIG_KEY_1: `http.${url}.extraHeader`,
-        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${peerToken(this.secretKey(), objects)}`,
+        GIT_CONFIG_VALUE_1: `Authorization: Bearer ${peerToken(this.secretKey(), objects, this.source)}`,
         GIT_CONFIG_KEY_2: "credential.helper",
         GIT_CONFIG_VALUE_2: "",
+        // No redirect away from the peer; a peer that stalls the pack is given up on in 10 s.
+        GIT_CONFIG_KEY_3: "http.followRedirects",
+        GIT_CONFIG_VALUE_3: "false",
+        GIT_CONFIG_KEY_4: "http.lowSpeedLimit",
+        GIT_CONFIG_VALUE_4: "1000",
+        GIT_CONFIG_KEY_5: "http.lowSpeedTime",
+        GIT_CONFIG_VALUE_5: "10",
         GIT_ASKPASS: "",
         SSH_ASKPASS: "",
         GIT_TERMINAL_PROMPT: "0",
@@ -185,12 +212,18 @@ export class Peers {
       // which git does not retry: after a nudge, every follower fetches at once. The same fetch
       // runs again after a short random pause, within half the attempt's time.
       again: async (e) => {
-        if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= this.fetchUntil) return false;
+        if (!(e instanceof GitError && /returned error: 503/.test(e.stderr)) || Date.now() + 1_000 >= this.fetchUntil || ++this.busyRetries > MAX_BUSY_RETRIES) return false;
         this.deps.log.v(2, "the peer's mirror is busy; fetching again", { peer: this.source });
         await Bun.sleep(busyPause());
         this.counted("peer", "fetch");
         return true;
       },
+      // Within half the attempt's time, so that the host still fits in the rest.
+      deadline: this.fetchUntil,
+      // Whatever went wrong (a stall, a bad pack, the peer gone), it is the peer's: pass it over
+      // and fetch from another source, never refuse the commit for it.
+      // (Killed by a signal, the process is stopping; past the attempt's deadline, no time is left.)
+      failed: (e) => ((e instanceof GitError && interrupted(e) && !e.timedOut) || Date.now() >= this.attemptDeadline ? e : new PeerUnavailable(`fetching from peer ${this.source}: ${errorText(e)}`, "fetch-failed")),
     };
   }
 
@@ -225,18 +258,27 @@ export class Peers {
     const started = Date.now();
     this.state.source = "host";
     const r = await inner.attempt(deadline, syncCount);
-    this.confirmedAt = started;
-    this.synced = true;
-    // The owner tells the others (once its mirror serves the commit: flushNudges); a follower
+    this.confirmed = started;
+    // The owner tells the others (once its mirror serves the commit: served()); a follower
     // that fell back to the host does not.
     if (r.changed && !fallback) this.toNudge = { targets: others.map((a) => endpointOf(a, this.port)), hash: r.hash };
     return r;
   }
 
-  /** After the mirror serves what the attempt published: nudge the peers, if the owner published. */
-  flushNudges(): void {
+  /**
+   * After each attempt, once the mirror has (`ok`) or has not taken what the links serve: only
+   * then does this replica's answer say how fresh that is, and the owner nudge the others.
+   */
+  served(ok: boolean): void {
     const n = this.toNudge;
+    const confirmed = this.confirmed;
     this.toNudge = null;
+    this.confirmed = null;
+    if (!ok) return;
+    if (confirmed !== null) {
+      this.confirmedAt = this.synced ? Math.max(this.confirmedAt, confirmed) : confirmed;
+      this.synced = true;
+    }
     if (n) this.nudger.send(n.targets, this.self === "" ? "" : endpointOf(this.self, this.port), n.hash);
   }
 
@@ -262,17 +304,17 @@ export class Peers {
       this.source = endpoint;
       this.state.source = "peer";
       this.fetchUntil = Date.now() + (deadline - Date.now()) / 2;
+      this.attemptDeadline = deadline;
+      this.busyRetries = 0;
       const r = await inner.attempt(deadline, syncCount);
       this.report(address);
       const last: PeerAnswer | null = this.query.last;
-      if (last) this.confirmedAt = this.synced ? Math.max(this.confirmedAt, last.at - last.age) : last.at - last.age;
-      this.synced = true;
+      this.confirmed = last ? last.at - last.age : Date.now();
       this.down.delete(address);
       return r;
     } catch (e) {
-      // A fetch from the peer that git could not finish (it went away): pass it over too.
-      const fetchFailed = this.source !== null && e instanceof GitError && !interrupted(e) && /^Run\(\S+ fetch /.test(e.message);
-      if (!(e instanceof PeerUnavailable) && !fetchFailed) throw e;
+      // A fetch from the peer that failed comes as a PeerUnavailable too (fetchSource's `failed`).
+      if (!(e instanceof PeerUnavailable)) throw e;
       this.markDown(address, e as Error);
       return null;
     } finally {
@@ -346,8 +388,12 @@ export class Peers {
    * than what this replica serves for it: a different commit, confirmed before ours.
    */
   private behind(ref: string, hash: string, confirmedAt: number): boolean {
-    if (!this.synced) return false;
     const { state } = this.deps;
+    if (!this.synced) {
+      // Before this process's first good attempt: what an earlier one left published, as of its publish.
+      const start = this.deps.startedWith;
+      return start !== undefined && ref === this.deps.refs[0] && hash !== start.hash && confirmedAt < start.at;
+    }
     const ours = ref === this.deps.refs[0] ? state.hash : (state.links.find((l) => l.ref === ref)?.state.hash ?? "");
     return ours !== "" && hash !== ours && confirmedAt < this.confirmedAt;
   }
@@ -405,11 +451,11 @@ export class Peers {
     try {
       const ms = Math.max(1, Math.min(LOOKUP_TIMEOUT_MS, deadline - Date.now()));
       let timer: Timer | undefined;
-      const answer = await Promise.race([
+      const { addresses: answer, dropped } = await Promise.race([
         lookupPeers(this.config.peers),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
       ]).finally(() => clearTimeout(timer));
-      if (answer.join() !== this.answer.join()) log.info("peers: DNS answer", { name: this.config.peers, peers: answer });
+      if (answer.join() !== this.answer.join()) log.info("peers: DNS answer", { name: this.config.peers, peers: answer, ...(dropped > 0 ? { dropped } : {}) });
       this.answer = answer;
       this.state.resolvedAt = Date.now();
       if (this.state.resolveError !== "") log.info("peers: DNS answers again", { name: this.config.peers });

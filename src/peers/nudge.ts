@@ -16,6 +16,8 @@ export const NUDGE_TIMEOUT_MS = 2_000;
 export const MAX_NUDGE = 4 << 10;
 /** Bodies read at once before their signature is checked: others get 503 at once, unread. */
 export const UNCHECKED_READS = 16;
+/** Nudges remembered against replay (the oldest go first past it). */
+const MAX_SEEN = 4096;
 /** Valid nudges wake the loop at most this often in a burst (the loop coalesces them anyway). */
 const BURST = 10;
 const PER_SECOND = 5;
@@ -30,14 +32,14 @@ export interface NudgeDeps {
 
 export class Nudger {
   private running: Promise<void> | null = null;
-  private next: { targets: string[]; body: string } | null = null;
+  private next: { targets: string[]; from: string; hash: string } | null = null;
 
   constructor(private readonly deps: NudgeDeps) {}
 
   /** Nudge `targets` (address:port each) about `hash`; returns at once. */
   send(targets: string[], from: string, hash: string): void {
     if (targets.length === 0) return;
-    this.next = { targets, body: JSON.stringify({ event: "git-sync-peer", from, hash, at: Date.now() }) };
+    this.next = { targets, from, hash };
     this.running ??= this.drain().finally(() => (this.running = null));
   }
 
@@ -48,17 +50,20 @@ export class Nudger {
 
   private async drain(): Promise<void> {
     while (this.next) {
-      const { targets, body } = this.next;
+      const { targets, from, hash } = this.next;
       this.next = null;
       const key = this.deps.key();
       if (key instanceof Error) {
         this.deps.log.error(key, "can't nudge the peers");
         return;
       }
-      const signature = signNudge(key, body);
       const queue = [...targets];
       const worker = async () => {
-        for (let t = queue.shift(); t !== undefined; t = queue.shift()) await this.one(t, body, signature);
+        for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+          // Addressed and dated: good at `to` only, once, within the window (NudgeInbox).
+          const body = JSON.stringify({ event: "git-sync-peer", from, to: t, hash, at: Date.now() });
+          await this.one(t, body, signNudge(key, body));
+        }
       };
       await Promise.all(Array.from({ length: Math.min(NUDGE_CONCURRENCY, targets.length) }, worker));
     }
@@ -90,10 +95,15 @@ export class NudgeInbox {
   private filledAt = Date.now();
   private reading = 0;
 
+  /** Signatures of nudges taken within the window, with when they may be forgotten. */
+  private readonly seen = new Map<string, number>();
+
   constructor(
     private readonly deps: NudgeDeps,
     /** Wake the sync loop (and anything waiting for the owner). */
     private readonly wake: () => void,
+    /** This replica's address:port, which a nudge must be addressed to ("" while unknown: any). */
+    private readonly self: () => string = () => "",
   ) {}
 
   /** Whether this request is a nudge (it carries the peer signature header). */
@@ -127,17 +137,33 @@ export class NudgeInbox {
       return text(401, "the nudge is not signed with the peers' secret\n");
     }
     // Signed, and sent within the window a peer's token has (a nudge replayed later is refused).
-    let nudge: { from?: unknown; at?: unknown } = {};
+    let nudge: { from?: unknown; to?: unknown; at?: unknown } = {};
     try {
       nudge = JSON.parse(new TextDecoder().decode(body)) as typeof nudge;
     } catch {
       // refused below: no time in it
     }
-    if (typeof nudge.at !== "number" || Math.abs(Date.now() - nudge.at) > TOKEN_WINDOW_MS) {
+    const now = Date.now();
+    const self = this.self();
+    const signature = req.headers.get(SIGNATURE_HEADER)!;
+    const why =
+      typeof nudge.at !== "number" || Math.abs(now - nudge.at) > TOKEN_WINDOW_MS
+        ? "not sent within the last minutes"
+        : self !== "" && nudge.to !== self
+          ? "addressed to another peer"
+          : this.seen.has(signature)
+            ? "taken already (a replay)"
+            : "";
+    if (why !== "") {
       this.deps.counted("received", "refused");
-      this.deps.log.v(1, "refused a nudge: signed, but not sent within the last minutes", { remote });
-      return text(401, "the nudge is not recent\n");
+      this.deps.log.v(1, `refused a nudge: signed, but ${why}`, { remote });
+      return text(401, `the nudge is ${why}\n`);
     }
+    for (const [sig, until] of this.seen) {
+      if (until > now && this.seen.size < MAX_SEEN) break;
+      this.seen.delete(sig);
+    }
+    this.seen.set(signature, now + 2 * TOKEN_WINDOW_MS);
     if (!this.take()) return text(429, "too many nudges\n", { "Retry-After": "1" });
     this.deps.counted("received", "ok");
     const from = String(nudge.from ?? "");

@@ -23,7 +23,20 @@ export const SIGNATURE_HEADER = "GitSync-Peer-Signature-256";
 
 const hex = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
 
-/** The proof an owner attaches to an answer to `nonce`; `key` is the secret's digest. */
+/** The instance id a replica answers with: a follower that hears its own knows it asked itself. */
+export const INSTANCE_HEADER = "GitSync-Peer-Instance";
+
+/**
+ * What an answer's proof is bound to besides the body: the follower's nonce, the peer it asked
+ * (address:port, as the follower dialled it and as the peer knows itself) and the HTTP status. A
+ * host at another address that relays the question to a real replica gets a proof for that
+ * replica's address, which the follower refuses; a 200 cannot pass for a 503 or back.
+ */
+export function challenge(nonce: string, endpoint: string, status: number): string {
+  return `${nonce}\n${endpoint}\n${status}`;
+}
+
+/** The proof an owner attaches to an answer to `nonce` (a challenge()); `key` is the secret's digest. */
 export function answerProof(key: string, nonce: string, age: string, keyDigest: string, body: string | Uint8Array): string {
   return signBody(key, `git-sync peer answer\n${nonce}\n${age}\n${keyDigest}\n${hex(body)}\n`);
 }

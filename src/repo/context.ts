@@ -40,6 +40,13 @@ export interface FetchSource {
   env: Record<string, string>;
   /** After a failed fetch: resolves true (after any pause) to run the same fetch again. */
   again?: (e: unknown) => Promise<boolean>;
+  /** The fetch's own deadline, before the attempt's (a peer must leave time for the host). */
+  deadline?: number;
+  /**
+   * What a failed fetch throws instead of git's error (a peer's fault is not the content's: it
+   * must not become a refusal of the commit, which the host may serve well).
+   */
+  failed?: (e: unknown) => unknown;
 }
 
 /**

@@ -77,16 +77,19 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
     args.push("--unshallow");
   }
   if (config.filter !== "") args.push("--filter", config.filter);
+  const { again, failed } = source as FetchSource;
+  const until = Math.min(deadline, (source as FetchSource).deadline ?? deadline);
   try {
     for (;;) {
       try {
-        await git.run(args, { cwd: root, deadline, env: source.env, teeStderr: progress });
+        await git.run(args, { cwd: root, deadline: until, env: source.env, teeStderr: progress });
         break;
       } catch (e) {
-        if (!(await (source as FetchSource).again?.(e))) throw e;
+        if (!(await again?.(e))) throw e;
       }
     }
   } catch (e) {
+    if (failed) throw failed(e);
     // fetch.fsckObjects refused an object ("error: object <oid>: duplicateEntries: ...", then
     // "fatal: fsck error in packed object"): the content, not the transport, failed.
     if (e instanceof GitError && /fsck error/.test(e.stderr)) {

@@ -44,7 +44,9 @@ export interface MirrorDeps {
    * --peers (issue 23): headers for an authenticated answer written in-process (the ref list, or
    * "nothing published yet"), by which an owner proves itself to the follower that asked.
    */
-  answerHeaders?: (req: Request, body: string | Uint8Array) => Record<string, string>;
+  answerHeaders?: (req: Request, body: string | Uint8Array, status: number) => Record<string, string>;
+  /** --peers: this replica's address:port, which a peer's token must be for; absent = no tokens. */
+  selfEndpoint?: () => string;
   /** A request without the secret was refused (401): --peers counts them. */
   onUnauthorized?: () => void;
 }
@@ -56,7 +58,7 @@ export interface Mirror {
    * After each sync attempt (and once at startup): keep refs for what the links serve now, then
    * the new advertisement; refs no longer served are dropped once no request can want them.
    */
-  update(deadline: number): Promise<void>;
+  update(deadline: number): Promise<boolean>;
 }
 
 /** The path the mirror answers under (fixed: manifests and docs rely on it). */
@@ -86,6 +88,12 @@ export const SHARED_ANSWERS_TOTAL = 16 << 20;
 export const SHARED_ANSWER_TTL_MS = 60_000;
 /** The longest a request waits for an identical one's answer before it runs its own. */
 export const SHARED_WAIT_MS = 10_000;
+/** Requests larger than this are never shared (so that those waiting hold little). */
+export const SHARED_REQUEST_MAX = 64 << 10;
+/** At most this many requests wait for shared answers at once; more run their own. */
+export const SHARED_WAITERS = 64;
+/** At most this many answers are kept. */
+export const SHARED_ANSWERS_COUNT = 256;
 /** How much of git's stderr is kept for the log. */
 const STDERR_KEPT = 4096;
 
@@ -157,6 +165,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   /** Answers to fetches, by request (sharedKey): done, or on their way (waiters await `bytes`). */
   const shared = new Map<string, { bytes: Promise<Uint8Array<ArrayBuffer> | null>; size: number; at: number }>();
   let sharedBytes = 0;
+  let waiting = 0;
   const forgetShared = (key: string) => {
     const e = shared.get(key);
     if (!e) return;
@@ -199,7 +208,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const given = credentialOf(req.headers);
     if (given !== null && sameSecret(sha256(given), digest)) return { scope: null };
     // A --peers follower's token (serve/peer-token.ts): a poll, or a fetch of what it names.
-    const scope = given !== null && given.startsWith("gitsync-peer.") ? checkPeerToken(digest, given) : null;
+    const self = deps.selfEndpoint?.() ?? "";
+    const scope = given !== null && self !== "" && given.startsWith("gitsync-peer.") ? checkPeerToken(digest, given, self) : null;
     if (scope) return { scope };
     count("other", "unauthorized");
     deps.onUnauthorized?.();
@@ -254,7 +264,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const body = speaksV2(req) ? v2Capabilities(current) : v0Advertisement(current, config.depth);
     sent(Buffer.byteLength(body));
     count("advertise", "ok");
-    return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE, ...deps.answerHeaders?.(req, body) } });
+    return new Response(body, { headers: { "Content-Type": "application/x-git-upload-pack-advertisement", ...NO_CACHE, ...deps.answerHeaders?.(req, body, 200) } });
   }
 
   function refused(kind: Kind, message: string, remote: string): Response {
@@ -304,7 +314,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       const body = lsRefs(current, verdict.args);
       sent(body.length);
       count("ls-refs", "ok");
-      return result(body, deps.answerHeaders?.(req, body));
+      return result(body, deps.answerHeaders?.(req, body, 200));
     }
     // A peer's token fetches only the objects it names (none for a poll's token).
     if (scope && !verdict.wants.every((w) => scope.objects.includes(w))) {
@@ -313,13 +323,31 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     }
     const body = verdict.body === null ? raw : new TextEncoder().encode(verdict.body);
     // The same request as one answered (or being answered) since the advertisement changed: its answer.
-    const key = `${v2 ? 2 : 0}:${new Bun.CryptoHasher("sha256").update(body).digest("hex")}`;
-    const known = shared.get(key);
-    if (known && Date.now() - known.at <= SHARED_ANSWER_TTL_MS) {
-      // A slow client of the one answering does not hold the others for long: past the wait they run their own.
+    // Only small requests (a fleet's are a few hundred bytes): waiting ones hold their bodies.
+    const key = body.byteLength <= SHARED_REQUEST_MAX ? `${v2 ? 2 : 0}:${new Bun.CryptoHasher("sha256").update(body).digest("hex")}` : "";
+    const known = key === "" ? undefined : shared.get(key);
+    if (known && Date.now() - known.at <= SHARED_ANSWER_TTL_MS && waiting < SHARED_WAITERS) {
+      // A slow client of the one answering does not hold the others for long: past the wait
+      // (or when its own client goes) each runs its own.
       let timer: Timer | undefined;
-      const bytes = await Promise.race([known.bytes, new Promise<null>((r) => (timer = setTimeout(() => r(null), SHARED_WAIT_MS)))]);
-      clearTimeout(timer);
+      let onAbort = () => {};
+      waiting++;
+      const bytes = await Promise.race([
+        known.bytes,
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), SHARED_WAIT_MS);
+          onAbort = () => r(null);
+          req.signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]).finally(() => {
+        waiting--;
+        clearTimeout(timer);
+        req.signal.removeEventListener("abort", onAbort);
+      });
+      if (req.signal.aborted) {
+        count("fetch", "aborted");
+        return text(499, "client went away\n");
+      }
       if (bytes !== null) {
         sent(bytes.byteLength);
         count("fetch", "shared");
@@ -335,11 +363,15 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   }
 
   async function runUploadPack(req: Request, remote: string, v2: boolean, body: Uint8Array, wants: string[], key: string): Promise<Response> {
-    // This answer is shared with identical requests that come while it runs, and after.
+    // This answer is shared with identical requests that come while it runs, and after ("": not shared).
     forgetShared(key);
     let share: (bytes: Uint8Array<ArrayBuffer> | null) => void = () => {};
     const entry = { bytes: new Promise<Uint8Array<ArrayBuffer> | null>((r) => (share = r)), size: 0, at: Date.now() };
-    shared.set(key, entry);
+    if (key !== "") {
+      // The oldest go first past the count (negotiation answers are tiny and many).
+      while (shared.size >= SHARED_ANSWERS_COUNT) forgetShared(shared.keys().next().value!);
+      shared.set(key, entry);
+    }
     const chunks: Uint8Array[] = [];
     let kept = 0;
     const keep = (chunk: Uint8Array) => {
@@ -441,10 +473,9 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     const done = async () => {
       const st = await settled;
       if (st.code !== 0 || outcome !== "" || kept < 0 || shared.get(key) !== entry) return shareNothing();
-      while (sharedBytes + kept > SHARED_ANSWERS_TOTAL && shared.size > 1) {
-        const oldest = [...shared].find(([k]) => k !== key);
-        if (!oldest) break;
-        forgetShared(oldest[0]);
+      for (const k of shared.keys()) {
+        if (sharedBytes + kept <= SHARED_ANSWERS_TOTAL) break;
+        if (k !== key) forgetShared(k);
       }
       if (sharedBytes + kept > SHARED_ANSWERS_TOTAL) return shareNothing();
       entry.size = kept;
@@ -493,7 +524,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     if (current === null || (current.head === null && current.refs.length === 0)) {
       count("other", "not_ready");
       const body = "nothing published yet\n";
-      return text(503, body, { "Retry-After": "5", ...deps.answerHeaders?.(req, body) });
+      return text(503, body, { "Retry-After": "5", ...deps.answerHeaders?.(req, body, 503) });
     }
     if (sub === "/info/refs" && req.method === "GET") {
       const service = url.searchParams.get("service");
@@ -577,7 +608,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
         // Without its keep refs a new commit is not advertised (gc could take it from a clone);
         // the next attempt tries again.
         log.error(e, "can't update the refs the git mirror keeps; serving the previous commits");
-        if (ad !== null) return;
+        // update() then says so: a --peers owner does not claim the new commit is served.
+        if (ad !== null) throw new Error("the git mirror serves the previous commits", { cause: e });
       }
     }
     for (const oid of tips) allowed.set(oid, { retiredAt: null });
@@ -605,8 +637,15 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   return {
     handle,
     update(deadline) {
-      updating = updating.then(() => doUpdate(deadline)).catch((e) => log.error(e, "git mirror update failed"));
-      return updating;
+      const done = updating.then(() => doUpdate(deadline)).then(
+        () => true,
+        (e: unknown) => {
+          log.error(e, "git mirror update failed");
+          return false;
+        },
+      );
+      updating = done.then(() => {});
+      return done;
     },
   };
 }

@@ -18,19 +18,23 @@ export interface PeerScope {
   objects: string[];
 }
 
-/** A token for `objects` (none: a poll) at `now`, signed with `key` (the secret's SHA-256, hex). */
-export function peerToken(key: string, objects: readonly string[], now = Date.now()): string {
+/**
+ * A token for `objects` (none: a poll) at `now`, for the peer at `to` (address:port: the token is
+ * good there only, so a host at another address cannot use it elsewhere), signed with `key` (the
+ * secret's SHA-256, hex).
+ */
+export function peerToken(key: string, objects: readonly string[], to: string, now = Date.now()): string {
   const list = objects.join(",");
-  return `${PREFIX}.${now}.${list}.${signBody(key, `git-sync peer token\n${now}\n${list}`).slice("sha256=".length)}`;
+  return `${PREFIX}.${now}.${list}.${signBody(key, `git-sync peer token\n${now}\n${to}\n${list}`).slice("sha256=".length)}`;
 }
 
-/** The scope of a valid token; null for anything else (not a token, another key, out of its window). */
-export function checkPeerToken(key: string, token: string, now = Date.now()): PeerScope | null {
+/** The scope of a valid token for the peer `to`; null for anything else (not a token, another key or peer, out of its window). */
+export function checkPeerToken(key: string, token: string, to: string, now = Date.now()): PeerScope | null {
   const m = /^gitsync-peer\.(\d{1,15})\.((?:[0-9a-f]{40,64})(?:,[0-9a-f]{40,64}){0,63}|)\.([0-9a-f]{64})$/.exec(token);
   if (!m) return null;
   const at = Number(m[1]);
   if (Math.abs(now - at) > TOKEN_WINDOW_MS) return null;
   const list = m[2]!;
-  if (!sameSecret(signBody(key, `git-sync peer token\n${at}\n${list}`), `sha256=${m[3]}`)) return null;
+  if (!sameSecret(signBody(key, `git-sync peer token\n${at}\n${to}\n${list}`), `sha256=${m[3]}`)) return null;
   return { objects: list === "" ? [] : list.split(",") };
 }

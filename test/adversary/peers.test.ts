@@ -24,11 +24,11 @@ import { expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AGE_HEADER, answerProof, KEY_HEADER, NONCE_HEADER, PROOF_HEADER, SIGNATURE_HEADER, signNudge } from "../../src/peers/proof.ts";
+import { AGE_HEADER, answerProof, challenge, KEY_HEADER, NONCE_HEADER, PROOF_HEADER, SIGNATURE_HEADER, signNudge } from "../../src/peers/proof.ts";
 import { keyDigest, ownershipKey, rank } from "../../src/peers/rendezvous.ts";
 import type { StatusDocument } from "../../src/http/status.ts";
 import { pkt } from "../../src/repo/smart-http.ts";
-import { checkPeerToken } from "../../src/serve/peer-token.ts";
+import { checkPeerToken, peerToken } from "../../src/serve/peer-token.ts";
 import { metered } from "../helpers/bodies.ts";
 import { commit, freePort, git, gitEnv, gitOk, head, linkHash, makeRepo, metricValue, readOr, type Running, type Scenario, scenario, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP } from "../servers/index.ts";
@@ -187,7 +187,7 @@ async function provenWith(req: Request, r: Response, key: string, digest: string
   const headers = new Headers(r.headers);
   headers.set(AGE_HEADER, age);
   headers.set(KEY_HEADER, digest);
-  headers.set(PROOF_HEADER, answerProof(key, nonce, age, digest, body));
+  headers.set(PROOF_HEADER, answerProof(key, challenge(nonce, new URL(req.url).host, r.status), age, digest, body));
   return new Response(body, { status: r.status, headers });
 }
 
@@ -302,6 +302,65 @@ test("an impostor on the owner's address that proves its answer with what the fo
   });
 }, 60_000);
 
+// ---- an owner whose fetch fails (its node dies mid-fetch, a broken proxy, a peer gone bad)
+
+// An owner that proves its answers (it holds the secret) and then fails the fetch: git's error is
+// the peer's fault, never the content's. The follower passes it over and takes the commit from
+// the host in the same attempt, refuses nothing (a later poll of the host would refuse it too),
+// and keeps running under the default --max-failures=0. (Found by review: a stalled fetch ran to
+// the attempt's deadline and ended the process, and a broken pack was remembered as a bad tree.)
+for (const [mode, fail] of [
+  ["answers the fetch with HTTP 500", () => new Response("boom\n", { status: 500 })],
+  ["answers the fetch with bytes that are no pack", () => new Response("0008NAK\n0011garbage-here\n0000", { headers: { "Content-Type": "application/x-git-upload-pack-result" } })],
+  ["stalls the fetch (sends nothing)", () => new Promise<Response>(() => {})],
+] as const) {
+  test.concurrent(`an owner that ${mode}: the follower takes the commit from the host in the same attempt, refuses nothing, keeps running`, async () => {
+    await using t = await scenario();
+    using servers = stopping();
+    const repo = localRepoOwned(t);
+    const digest = keyDigest(ownershipKey(repo, ["main"]));
+    const secret = `peers-${randomBytes(12).toString("hex")}`;
+    // What the owner lists is the host's own refs, proven.
+    const mirror = join(t.dir, "owner");
+    git(t.dir, "clone", "-q", "--bare", repo, join(mirror, "git"));
+    const port = freePort();
+    const fetches: string[] = [];
+    const server = Bun.serve({
+      hostname: OWNER,
+      port,
+      development: false,
+      idleTimeout: 0,
+      async fetch(req) {
+        const body = new Uint8Array(await req.arrayBuffer());
+        const text = new TextDecoder().decode(body);
+        if (text.includes("command=ls-refs")) {
+          const a = await runHttpBackend(req, body, { projectRoot: mirror });
+          return await provenWith(req, new Response(a.body, { status: a.status, headers: a.headers }), sha256(secret), digest);
+        }
+        if (text.includes("want ")) {
+          fetches.push(text);
+          return await fail();
+        }
+        const a = await runHttpBackend(req, body, { projectRoot: mirror });
+        return new Response(a.body, { status: a.status, headers: a.headers });
+      },
+    });
+    servers.add(() => void server.stop(true));
+    const f = replica(t, { name: "follower", address: FOLLOWER, port, repo, secretFile: secretFile(t, secret), extra: ["--sync-timeout=8s"] });
+    await published(f, head(repo));
+    expect(fetches.length).toBeGreaterThan(0);
+    expect(unavailable(f, "fetch-failed").length).toBeGreaterThan(0);
+    const s = await status(f);
+    expect(s.verify).toBeNull();
+    expect(s.peers.hostRequests).toBeGreaterThan(0);
+    // The next commit too (the owner lists it, and fails its fetch again), and the process is still there.
+    const next = commit(repo, "file", "the host's next commit\n");
+    git(join(mirror, "git"), "fetch", "-q", repo, "+main:main");
+    await published(f, next);
+    expect(f.gs.done).toBe(false);
+  }, 60_000);
+}
+
 // ---- a neighbour without the secret
 
 /** POST /sync on the replica with `headers` and `body`; the status, or "closed" when it hung up, "slow" past 30 s. */
@@ -315,7 +374,7 @@ async function postSync(r: Replica, headers: Record<string, string>, body: BodyI
   }
 }
 
-const NUDGE = (hash: string) => JSON.stringify({ event: "git-sync-peer", from: `${OWNER}:1`, hash, at: Date.now() });
+const NUDGE = (hash: string, to = "") => JSON.stringify({ event: "git-sync-peer", from: `${OWNER}:1`, to, hash, at: Date.now() });
 const REFUSED_NUDGES = 'git_sync_peers_nudges_total{direction="received",result="refused"}';
 
 test.concurrent("a neighbour without the secret: its nudges get 401, are counted, and start no attempt; its /git requests get 401 and are counted; a signed nudge does start one", async () => {
@@ -380,11 +439,14 @@ test.concurrent("a neighbour without the secret: its nudges get 401, are counted
   // The control: the owner syncs a new commit (nudged by the test, which holds the secret), and a
   // nudge signed with the secret makes the follower take it from the owner at once.
   const next = commit(repo, "file", "next\n");
-  const signed = (r: Replica) => postSync(r, { "Content-Type": "application/json", [SIGNATURE_HEADER]: signNudge(sha256(secret), NUDGE(next)) }, NUDGE(next));
-  expect(await signed(o)).toBe(202);
+  const signed = (r: Replica, to: string) => {
+    const body = NUDGE(next, to);
+    return postSync(r, { "Content-Type": "application/json", [SIGNATURE_HEADER]: signNudge(sha256(secret), body) }, body);
+  };
+  expect(await signed(o, `${OWNER}:${port}`)).toBe(202);
   // Its mirror serves the new commit once /status reports it (as when it nudges its peers itself).
   await waitFor("the owner serving the new commit", async () => (await status(o)).hash === next);
-  expect(await signed(f)).toBe(202);
+  expect(await signed(f, `${FOLLOWER}:${port}`)).toBe(202);
   await published(f, next);
   const after = await waitFor("the follower's second sync in /status", async () => {
     const s = await status(f);
@@ -573,12 +635,14 @@ test.concurrent("the peers' secret reaches no surface of a fleet of two: -v=9 lo
  * is recorded; with `challenge`, git's own requests (not the in-process polls, which carry a
  * nonce) get 401 and a Basic challenge instead.
  */
-function startRelay(servers: Servers, port: number, target: string) {
+function startRelay(servers: Servers, port: number, target: string, key: string) {
   const relay = {
     challenge: false,
     requests: [] as Array<{ poll: boolean; path: string; authorization: string | null; hostToken: string | null; challenged: boolean }>,
     stop: () => {},
   };
+  const me = `${OWNER}:${port}`;
+  const owner = target.replace(/^http:\/\//, "");
   const server = Bun.serve({
     hostname: OWNER,
     port,
@@ -587,13 +651,24 @@ function startRelay(servers: Servers, port: number, target: string) {
       const url = new URL(req.url);
       const poll = req.headers.has(NONCE_HEADER);
       const challenged = relay.challenge && !poll;
-      relay.requests.push({ poll, path: url.pathname, authorization: req.headers.get("authorization"), hostToken: req.headers.get("x-host-token"), challenged });
+      const authorization = req.headers.get("authorization");
+      relay.requests.push({ poll, path: url.pathname, authorization, hostToken: req.headers.get("x-host-token"), challenged });
       if (challenged) return new Response("authentication required\n", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="git-sync"' } });
-      const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body: req.method === "GET" ? undefined : await req.arrayBuffer(), redirect: "manual" });
-      const headers = new Headers(res.headers);
-      headers.delete("content-length");
-      headers.delete("transfer-encoding");
-      return new Response(res.body, { status: res.status, headers });
+      // Tokens and proofs are bound to the address they are for: holding the secret, the relay
+      // makes them again for the owner's address, and proves the owner's answers as its own.
+      const scope = checkPeerToken(key, (authorization ?? "").replace(/^Bearer /, ""), me);
+      const headers = new Headers(req.headers);
+      if (scope) headers.set("authorization", `Bearer ${peerToken(key, scope.objects, owner)}`);
+      const res = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body: req.method === "GET" ? undefined : await req.arrayBuffer(), redirect: "manual" });
+      const out = new Headers(res.headers);
+      out.delete("content-length");
+      out.delete("transfer-encoding");
+      if (!poll) return new Response(res.body, { status: res.status, headers: out });
+      const body = new Uint8Array(await res.arrayBuffer());
+      const nonce = req.headers.get(NONCE_HEADER) ?? "";
+      const age = res.headers.get(AGE_HEADER) ?? "";
+      out.set(PROOF_HEADER, answerProof(key, challenge(nonce, me, res.status), age, res.headers.get(KEY_HEADER) ?? "", body));
+      return new Response(body, { status: res.status, headers: out });
     },
   });
   relay.stop = () => void server.stop(true);
@@ -601,7 +676,7 @@ function startRelay(servers: Servers, port: number, target: string) {
   return relay;
 }
 
-test.concurrent("the follower's requests to the owner's address carry a peers' token, never the secret, and none of the host's credentials (--username/--password-file, an http.extraHeader and a credential.helper from --git-config-add), even when that address asks for credentials", async () => {
+test.concurrent("the follower's requests to its owner (here a relay that holds the secret) carry a peers' token, never the secret, and none of the host's credentials (--username/--password-file, an http.extraHeader and a credential.helper from --git-config-add), even when that address asks for credentials", async () => {
   await using t = await scenario();
   const c = { secret: canary("csecret"), hostUser: canary("cuser"), hostPass: canary("cpass"), hostToken: canary("ctoken") };
   using servers = stopping();
@@ -617,7 +692,7 @@ test.concurrent("the follower's requests to the owner's address carry a peers' t
   const o = replica(t, { name: "owner", address: OWNER, port: ownerPort, repo: host.url, secretFile: file, extra: hostAuth });
   await published(o, host.head);
   const port = freePort();
-  const relay = startRelay(servers, port, o.base);
+  const relay = startRelay(servers, port, o.base, sha256(c.secret));
   const f = replica(t, { name: "follower", address: FOLLOWER, port, repo: host.url, secretFile: file, extra: hostAuth });
   await published(f, host.head);
   expectFollowing(f, port);
@@ -629,7 +704,7 @@ test.concurrent("the follower's requests to the owner's address carry a peers' t
   expect(fetches().length).toBeGreaterThan(0);
   const hostBasic = `Basic ${Buffer.from(`${c.hostUser}:${c.hostPass}`).toString("base64")}`;
   const key = sha256(c.secret);
-  const token = (a: string | null) => checkPeerToken(key, (a ?? "").replace(/^Bearer /, ""));
+  const token = (a: string | null) => checkPeerToken(key, (a ?? "").replace(/^Bearer /, ""), `${OWNER}:${port}`);
   const leaked = () => relay.requests.filter((r) => r.hostToken !== null || !r.authorization?.startsWith("Bearer gitsync-peer.") || token(r.authorization) === null || r.authorization.includes(c.secret));
   // A poll's token fetches nothing; a fetch's names what the owner's proven answer named.
   expect(relay.requests.filter((r) => r.poll).map((r) => token(r.authorization)?.objects)).toContainEqual([]);
@@ -645,7 +720,7 @@ test.concurrent("the follower's requests to the owner's address carry a peers' t
   expect(fetches().filter((r) => r.challenged).length).toBeGreaterThan(0);
   expect(leaked()).toEqual([]);
   expect(relay.requests.map((r) => r.authorization)).not.toContain(hostBasic);
-  expect(unavailable(f, "fetch failed").length).toBeGreaterThan(0);
+  expect(unavailable(f, "fetch-failed").length).toBeGreaterThan(0);
   expect((await status(f)).peers.hostRequests).toBeGreaterThan(0);
   // Nor was the user's credential helper asked for the owner's address.
   expect(readOr(helperLog) ?? "").not.toContain(`host=${OWNER}:${port}`);

@@ -808,23 +808,26 @@ test.concurrent("a client far slower than a 48 MiB pack: git-sync holds a chunk,
   }
 });
 
-test.concurrent("a --peers token instead of the secret: a poll's lists refs and fetches nothing, a fetch's only the objects it names, within its window, made with the secret", async () => {
+test.concurrent("a --peers token instead of the secret: a poll's lists refs and fetches nothing, a fetch's only the objects it names, for this replica's address, within its window, made with the secret", async () => {
   await using t = await scenario();
-  const m = await startMirror(t);
+  // A fleet of one (`localhost` answers its own address): tokens are taken only with --peers.
+  const m = await startMirror(t, ["--peers=localhost"]);
   const h = head(t.repo);
+  const me = `127.0.0.1:${m.port}`;
   const key = createHash("sha256").update(m.secret).digest("hex");
   const bearer = (token: string) => `Bearer ${token}`;
-  const poll = peerToken(key, []);
+  const poll = peerToken(key, [], me);
   expect((await post(m, body("command=ls-refs", DELIM, "symrefs", FLUSH), { auth: bearer(poll) })).status).toBe(200);
   const refused = await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(poll) });
   expect(refused.status).toBe(403);
   expect(hasPack(refused)).toBe(false);
-  const fetchH = await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, [h])) });
+  const fetchH = await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, [h], me)) });
   expect(fetchH.status).toBe(200);
   expect(hasPack(fetchH)).toBe(true);
-  expect((await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, ["a".repeat(40)])) })).status).toBe(403);
-  // Out of its window, made with another key, or altered: not a credential at all.
-  for (const token of [peerToken(key, [h], Date.now() - TOKEN_WINDOW_MS - 60_000), peerToken(key, [h], Date.now() + TOKEN_WINDOW_MS + 60_000), peerToken(createHash("sha256").update("guess").digest("hex"), [h]), peerToken(key, [h]).replace(h, "b".repeat(40))]) {
+  expect((await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(peerToken(key, ["a".repeat(40)], me)) })).status).toBe(403);
+  // Out of its window, for another replica's address (relayed here), made with another key, or altered: not a credential at all.
+  const other = createHash("sha256").update("guess").digest("hex");
+  for (const token of [peerToken(key, [h], me, Date.now() - TOKEN_WINDOW_MS - 60_000), peerToken(key, [h], me, Date.now() + TOKEN_WINDOW_MS + 60_000), peerToken(key, [h], `127.0.0.9:${m.port}`), peerToken(other, [h], me), peerToken(key, [h], me).replace(h, "b".repeat(40))]) {
     expect((await post(m, v2Fetch([h], "deepen 1"), { auth: bearer(token) })).status).toBe(401);
   }
 });
@@ -840,11 +843,14 @@ test.concurrent("identical fetches share one upload-pack's answer (a fleet's rep
     expect(a.bytes.equals(same[0]!.bytes)).toBe(true);
   }
   // One pack was made: four waited for it instead of getting 503 at --serve-git-max-packs=1.
+  // upload-pack's own end is counted when git exits, which may be just after its answer is in.
+  const ok = 'git_sync_serve_requests_total{kind="fetch",result="ok"}';
+  await waitFor("upload-pack's exit counted", async () => (await metric(m.port, ok)) === 1);
   expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="shared"}')).toBe(4);
-  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="ok"}')).toBe(1);
   const other = await post(m, v2Fetch([h], "deepen 1", "thin-pack"));
   expect(other.status).toBe(200);
-  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="ok"}')).toBe(2);
+  await waitFor("the other request's own upload-pack counted", async () => (await metric(m.port, ok)) === 2);
+  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="shared"}')).toBe(4);
 });
 
 test.concurrent("--serve-git-max-packs=1: with one slow fetch in flight the next gets 503 and Retry-After; at --serve-git-timeout the slow fetch's whole process group is killed and the slot serves again", async () => {

@@ -331,8 +331,8 @@ const SCENARIOS: Record<string, Scenario> = {
     const [f, g] = followers as [Replica, Replica];
     const send = async (to: Replica, headers: Record<string, string>, body: string) =>
       (await fetch(`http://${to.addr}/sync`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body })).status;
-    const good = nudge(owner.addr, fleet.host.head);
-    const bad = nudge(owner.addr, fleet.host.head, "not-the-fleets-secret");
+    const good = nudge(owner.addr, fleet.host.head, undefined, g.addr);
+    const bad = nudge(owner.addr, fleet.host.head, "not-the-fleets-secret", f.addr);
     const [f0, g0] = await fleet.statuses([f, g]);
     const badSignature = await send(f, { "GitSync-Peer-Signature-256": bad.signature }, bad.body);
     const noSignature = await send(f, {}, bad.body);

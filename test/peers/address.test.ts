@@ -60,8 +60,8 @@ describe("endpointOf", () => {
 
 describe("lookupPeers", () => {
   it("an address answers itself, once", async () => {
-    expect(await lookupPeers("127.0.0.5")).toEqual(["127.0.0.5"]);
-    expect(await lookupPeers("::1")).toEqual(["::1"]);
+    expect(await lookupPeers("127.0.0.5")).toEqual({ addresses: ["127.0.0.5"], dropped: 0 });
+    expect(await lookupPeers("::1")).toEqual({ addresses: ["::1"], dropped: 0 });
   });
 
   it("a name nobody knows throws what the resolver said", async () => {

@@ -5,7 +5,7 @@
 // the follower a PeerUnavailable with the reason the fleet acts on, promptly, never a listing.
 import { afterEach, describe, expect, it } from "bun:test";
 import { askPeer, findRef, PEER_TIMEOUT_MS, PeerQuery, PeerUnavailable, type PeerCredentials, type Unavailable } from "../../src/peers/client.ts";
-import { AGE_HEADER, answerProof, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "../../src/peers/proof.ts";
+import { AGE_HEADER, answerProof, challenge, KEY_HEADER, NONCE, NONCE_HEADER, PROOF_HEADER } from "../../src/peers/proof.ts";
 import { keyDigest, ownershipKey } from "../../src/peers/rendezvous.ts";
 import { pkt } from "../../src/repo/smart-http.ts";
 import { checkPeerToken } from "../../src/serve/peer-token.ts";
@@ -17,7 +17,7 @@ const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("h
 const SECRET = "fleet-secret-for-client-tests";
 const KEY = sha256(SECRET);
 const DIGEST = keyDigest(ownershipKey("https://git.example.com/org/repo.git", ["main"]));
-const creds: PeerCredentials = { key: () => KEY, keyDigest: DIGEST };
+const creds: PeerCredentials = { key: () => KEY, keyDigest: DIGEST, instance: "f".repeat(32) };
 const MAIN = "a".repeat(40);
 const TAG = "b".repeat(40);
 const TAGGED = "c".repeat(40);
@@ -53,15 +53,15 @@ function owner(answer: (req: Request, asked: Asked[]) => Response | Promise<Resp
 }
 
 /** The headers an honest owner with `key` sends for `body` to the request's nonce. */
-function proven(req: Request, body: string, o: { key?: string; age?: string; digest?: string } = {}): Record<string, string> {
+function proven(req: Request, body: string, o: { key?: string; age?: string; digest?: string; endpoint?: string; status?: number } = {}): Record<string, string> {
   const nonce = req.headers.get(NONCE_HEADER) ?? "";
   const age = o.age ?? "1500";
   const digest = o.digest ?? DIGEST;
-  return { [AGE_HEADER]: age, [KEY_HEADER]: digest, [PROOF_HEADER]: answerProof(o.key ?? KEY, nonce, age, digest, body) };
+  return { [AGE_HEADER]: age, [KEY_HEADER]: digest, [PROOF_HEADER]: answerProof(o.key ?? KEY, challenge(nonce, o.endpoint ?? new URL(req.url).host, o.status ?? 200), age, digest, body) };
 }
 
 const RESULT = "application/x-git-upload-pack-result";
-const honest = (req: Request, o: Parameters<typeof proven>[2] = {}, status = 200, body = LISTING) => new Response(body, { status, headers: { "Content-Type": RESULT, ...proven(req, body, o) } });
+const honest = (req: Request, o: Parameters<typeof proven>[2] = {}, status = 200, body = LISTING) => new Response(body, { status, headers: { "Content-Type": RESULT, ...proven(req, body, { status, ...o }) } });
 
 /** askPeer's failure: its reason, message and how long it took. */
 async function refusal(endpoint: string, deadline = Date.now() + 10_000): Promise<{ reason: Unavailable; message: string; ms: number }> {
@@ -89,8 +89,9 @@ describe("askPeer: an honest owner", () => {
     const [q] = o.asked;
     const token = (q!.headers.get("authorization") ?? "").replace(/^Bearer /, "");
     expect(token).not.toContain(SECRET);
-    expect(checkPeerToken(KEY, token)).toEqual({ objects: [] });
-    expect(checkPeerToken(sha256("another secret"), token)).toBeNull();
+    expect(checkPeerToken(KEY, token, o.endpoint)).toEqual({ objects: [] });
+    expect(checkPeerToken(KEY, token, "127.0.0.9:1")).toBeNull();
+    expect(checkPeerToken(sha256("another secret"), token, o.endpoint)).toBeNull();
     expect(q!.headers.get("git-protocol")).toBe("version=2");
     expect(NONCE.test(q!.headers.get(NONCE_HEADER) ?? "")).toBe(true);
     expect(q!.body).toContain("command=ls-refs");
@@ -143,6 +144,9 @@ describe("askPeer: owners that must not be followed", () => {
     ["an empty age", "unproven", (req) => honest(req, { age: "" })],
     ["an age of 16 digits", "unproven", (req) => honest(req, { age: "1".repeat(16) })],
     ["an age with a suffix other than ;starting", "unproven", (req) => honest(req, { age: "5;ready" })],
+    ["a proof another replica made (the question relayed from the owner's address to it)", "unproven", (req) => honest(req, { endpoint: "127.0.0.9:8080" })],
+    ["a proof for a 200 on a 503 (a ref list passed off as nothing published)", "unproven", (req) => new Response("nothing published yet\n", { status: 503, headers: proven(req, "nothing published yet\n", { status: 200 }) })],
+    ["this replica itself, under another address", "self", (req) => new Response(LISTING, { headers: { ...proven(req, LISTING), "GitSync-Peer-Instance": "f".repeat(32) } })],
     ["a proven answer for another repo or refs", "other-key", (req) => honest(req, { digest: keyDigest(ownershipKey("https://git.example.com/org/other.git", ["main"])) })],
     ["a proven answer without a key", "other-key", (req) => honest(req, { digest: "" })],
     ["401: our secret is refused", "refused", () => new Response("authentication required\n", { status: 401 })],

@@ -314,8 +314,8 @@ export function rendezvous(url: string, refs: string[], addrs: string[]): string
  * A nudge body and its signature header, as an owner sends them to a peer's POST /sync: an
  * HMAC-SHA256 of the body keyed with the secret's SHA-256 in hex (src/peers/proof.ts).
  */
-export function nudge(from: string, hash: string, secret = SECRET): { body: string; signature: string } {
-  const body = JSON.stringify({ event: "git-sync-peer", from, hash, at: Date.now() });
+export function nudge(from: string, hash: string, secret = SECRET, to = ""): { body: string; signature: string } {
+  const body = JSON.stringify({ event: "git-sync-peer", from, to, hash, at: Date.now() });
   const key = createHash("sha256").update(secret).digest("hex");
   return { body, signature: `sha256=${createHmac("sha256", key).update(body).digest("hex")}` };
 }

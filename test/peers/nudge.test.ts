@@ -48,11 +48,11 @@ function serve(fetch: (req: Request) => Response | Promise<Response>): string {
 // ---- the inbox
 
 /** An inbox behind a real server; `entered` counts requests handed to it. */
-function inbox(key?: () => string | Error) {
+function inbox(key?: () => string | Error, self?: string) {
   const d = deps(key);
   let wakes = 0;
   let entered = 0;
-  const box = new NudgeInbox(d.deps, () => void wakes++);
+  const box = new NudgeInbox(d.deps, () => void wakes++, () => self ?? "");
   const endpoint = serve((req) => {
     entered++;
     return box.handle(req, "127.0.0.9");
@@ -70,6 +70,9 @@ async function nudge(endpoint: string, headers: Record<string, string>, body: Bo
   }
 }
 
+/** A nudge body of its own (each nudge is taken once). */
+let sent = 0;
+const fresh = (to?: string) => JSON.stringify({ event: "git-sync-peer", from: "127.0.0.1:8080", ...(to ? { to } : {}), hash: "a".repeat(40), at: Date.now() + sent++ });
 const signed = (body: string | Uint8Array = BODY, key = KEY) => ({ "Content-Type": "application/json", [SIGNATURE_HEADER]: signNudge(key, body) });
 
 describe("NudgeInbox", () => {
@@ -170,11 +173,27 @@ describe("NudgeInbox", () => {
     expect((await nudge(b.endpoint, signed())).status).toBe(202);
   }, 20_000);
 
+  it("a nudge taken once is refused again (a replay), and one addressed to another peer is refused: 401, counted, no wake", async () => {
+    const b = inbox(undefined, "10.0.0.5:8080");
+    const mine = fresh("10.0.0.5:8080");
+    expect((await nudge(b.endpoint, signed(mine), mine)).status).toBe(202);
+    expect((await nudge(b.endpoint, signed(mine), mine)).status).toBe(401);
+    const theirs = fresh("10.0.0.6:8080");
+    expect((await nudge(b.endpoint, signed(theirs), theirs)).status).toBe(401);
+    const unaddressed = fresh();
+    expect((await nudge(b.endpoint, signed(unaddressed), unaddressed)).status).toBe(401);
+    expect(b.wakes()).toBe(1);
+    expect(b.counts).toEqual({ "received ok": 1, "received refused": 3 });
+  });
+
   it("a burst of signed nudges: the first ones wake, then 429 with Retry-After, never more than one wake each", async () => {
     const b = inbox();
     const started = Date.now();
     const answers: Array<Awaited<ReturnType<typeof nudge>>> = [];
-    for (let i = 0; i < 30; i++) answers.push(await nudge(b.endpoint, signed()));
+    for (let i = 0; i < 30; i++) {
+      const body = fresh();
+      answers.push(await nudge(b.endpoint, signed(body), body));
+    }
     const statuses = answers.map((a) => a.status);
     const seconds = (Date.now() - started) / 1000;
     const taken = statuses.filter((s) => s === 202).length;
@@ -222,7 +241,7 @@ describe("Nudger", () => {
     expect(got).toHaveLength(2);
     for (const g of got) {
       expect(g.path).toBe("/sync");
-      expect(JSON.parse(g.body)).toMatchObject({ event: "git-sync-peer", from: "10.0.0.1:8080", hash: "c".repeat(40) });
+      expect(JSON.parse(g.body)).toMatchObject({ event: "git-sync-peer", from: "10.0.0.1:8080", to: endpoint, hash: "c".repeat(40) });
       expect(Math.abs(Date.now() - (JSON.parse(g.body) as { at: number }).at)).toBeLessThan(60_000);
       expect(g.signature).toBe(signNudge(KEY, g.body));
     }

@@ -25,13 +25,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gitEnv, waitFor } from "../test/helpers/index.ts";
 import { statTimes } from "./compare/proc.ts";
-import { enterNamespace, Fleet, ip, namespaces, OUTER_NS, rendezvous, type Replica } from "../test/peers/harness.ts";
+import { positive } from "./compare/stats.ts";
+import { enterNamespace, Fleet, ip, namespaces, OUTER_NS, readers, rendezvous, type Replica } from "../test/peers/harness.ts";
 
-function positive(name: string, fallback: number): number {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number of 1 or more, not ${JSON.stringify(process.env[name])}`);
-  return v;
-}
 const WINDOW_S = positive("BENCH_WINDOW", 30);
 const PUSHES = positive("BENCH_PUSHES", 10);
 const PUSH_TOKEN = "bench-push-token";
@@ -190,32 +186,6 @@ try {
 } finally {
   if (process.env.BENCH_KEEP === "1") say(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
-}
-
-/** Reads `file` through each replica's link every 5 ms until stopped. */
-function readers(replicas: Replica[]) {
-  const stats = { reads: 0, errors: [] as string[] };
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      for (const r of replicas) {
-        try {
-          readFileSync(join(r.link, "file"));
-        } catch (e) {
-          stats.errors.push(`${r.user}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
-        stats.reads++;
-      }
-      await Bun.sleep(5);
-    }
-  })();
-  return {
-    stats,
-    async stop() {
-      on = false;
-      await loop;
-    },
-  };
 }
 
 const s = figures as {

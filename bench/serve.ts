@@ -28,14 +28,9 @@ import type { Subprocess } from "bun";
 import { BIN, freePort, git, gitEnv, metricValue, waitFor } from "../test/helpers/index.ts";
 import { memory, runTimedOk, statTimes } from "./compare/proc.ts";
 import { generateRepo } from "./compare/repos.ts";
-import { median } from "./compare/stats.ts";
+import { median, positive } from "./compare/stats.ts";
 import { parseCalls } from "./compare/strace.ts";
 
-function positive(name: string, fallback: number): number {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number of 1 or more, not ${JSON.stringify(process.env[name])}`);
-  return v;
-}
 const RUNS = positive("BENCH_RUNS", 5);
 const POLL_SECONDS = positive("BENCH_POLL_SECONDS", 15);
 const CHECKOUT = process.env.BENCH_CHECKOUT === "1";

@@ -14,3 +14,10 @@ export function percentile(xs: number[], p: number): number {
 export function mean(xs: number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
+
+/** A whole-number setting of a bench from the environment (1 or more), or `fallback`. */
+export function positive(name: string, fallback: number): number {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number of 1 or more, not ${JSON.stringify(process.env[name])}`);
+  return v;
+}

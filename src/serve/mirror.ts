@@ -628,7 +628,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       serve.refs = shown;
       serve.changedAt = now;
       // Answers made for the old refs are not kept for the new ones.
-      for (const k of [...shared.keys()]) forgetShared(k);
+      shared.clear();
+      sharedBytes = 0;
       log.v(1, "git mirror advertises", { refs: Object.fromEntries(shown.map((r) => [r.name, r.oid])) });
     }
     ad = next;

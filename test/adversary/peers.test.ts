@@ -30,6 +30,7 @@ import type { StatusDocument } from "../../src/http/status.ts";
 import { pkt } from "../../src/repo/smart-http.ts";
 import { checkPeerToken, peerToken } from "../../src/serve/peer-token.ts";
 import { metered } from "../helpers/bodies.ts";
+import { memMiB, pool, tally } from "../helpers/load.ts";
 import { commit, freePort, git, gitEnv, gitOk, head, linkHash, makeRepo, metricValue, readOr, type Running, type Scenario, scenario, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP } from "../servers/index.ts";
 import { runHttpBackend } from "../servers/git-http.ts";
@@ -156,7 +157,7 @@ interface Impostor {
  * A server on OWNER:port that is not git-sync: `git http-backend` over the bare repos in
  * `projectRoot` (so /git is the repo projectRoot/git), answering ls-refs through `lsRefs`.
  */
-function startImpostor(port: number, projectRoot: string, lsRefs: (req: Request, body: Uint8Array, backend: () => Promise<Response>) => Promise<Response>): Impostor {
+function startImpostor(port: number, projectRoot: string, lsRefs: (req: Request, body: Uint8Array, backend: () => Promise<Response>) => Promise<Response>, fetch?: () => Promise<Response> | Response): Impostor {
   const requests: Request_[] = [];
   const server = Bun.serve({
     hostname: OWNER,
@@ -173,7 +174,8 @@ function startImpostor(port: number, projectRoot: string, lsRefs: (req: Request,
         return new Response(a.body, { status: a.status, headers: a.headers });
       };
       if (!url.pathname.startsWith("/git/")) return new Response("not found\n", { status: 404 });
-      return command === "ls-refs" ? await lsRefs(req, body, backend) : await backend();
+      if (command === "ls-refs") return await lsRefs(req, body, backend);
+      return command === "fetch" && fetch ? await fetch() : await backend();
     },
   });
   return { requests, stop: () => void server.stop(true) };
@@ -324,31 +326,12 @@ for (const [mode, fail] of [
     const mirror = join(t.dir, "owner");
     git(t.dir, "clone", "-q", "--bare", repo, join(mirror, "git"));
     const port = freePort();
-    const fetches: string[] = [];
-    const server = Bun.serve({
-      hostname: OWNER,
-      port,
-      development: false,
-      idleTimeout: 0,
-      async fetch(req) {
-        const body = new Uint8Array(await req.arrayBuffer());
-        const text = new TextDecoder().decode(body);
-        if (text.includes("command=ls-refs")) {
-          const a = await runHttpBackend(req, body, { projectRoot: mirror });
-          return await provenWith(req, new Response(a.body, { status: a.status, headers: a.headers }), sha256(secret), digest);
-        }
-        if (text.includes("want ")) {
-          fetches.push(text);
-          return await fail();
-        }
-        const a = await runHttpBackend(req, body, { projectRoot: mirror });
-        return new Response(a.body, { status: a.status, headers: a.headers });
-      },
-    });
-    servers.add(() => void server.stop(true));
+    const owner = startImpostor(port, mirror, async (req, _body, backend) => await provenWith(req, await backend(), sha256(secret), digest), fail);
+    servers.add(owner.stop);
+    const fetches = () => owner.requests.filter((r) => r.command === "fetch");
     const f = replica(t, { name: "follower", address: FOLLOWER, port, repo, secretFile: secretFile(t, secret), extra: ["--sync-timeout=8s"] });
     await published(f, head(repo));
-    expect(fetches.length).toBeGreaterThan(0);
+    expect(fetches().length).toBeGreaterThan(0);
     expect(unavailable(f, "fetch-failed").length).toBeGreaterThan(0);
     const s = await status(f);
     expect(s.verify).toBeNull();
@@ -455,29 +438,6 @@ test.concurrent("a neighbour without the secret: its nudges get 401, are counted
   expect(after.peers).toMatchObject({ source: "peer", hostRequests: 0, nudgesReceived: 1 });
 });
 
-/** Resident memory of `pid` (VmRSS) or its peak since the last reset (VmHWM), MiB. */
-function memMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no ${field} for ${pid}`);
-  return Number(m[1]) / 1024;
-}
-
-/** `n` jobs, at most `width` at a time. */
-async function pool<T>(n: number, width: number, job: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await job(i);
-      }
-    }),
-  );
-  return out;
-}
-
-const tally = (answers: Array<number | string>) => answers.reduce<Record<string, number>>((acc, a) => ((acc[a] = (acc[a] ?? 0) + 1), acc), {});
 
 /** A request body that sends one byte and then nothing, until the server hangs up. */
 function stalled(): ReadableStream<Uint8Array> {

@@ -17,6 +17,7 @@
 // Each test was checked to fail with its defence taken out. Those marked "Failed on c7b0d04"
 // found a bug in the mirror's first cut, fixed beside them.
 import { metered } from "../helpers/bodies.ts";
+import { memMiB, pool, tally } from "../helpers/load.ts";
 import { afterAll, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { peerToken, TOKEN_WINDOW_MS } from "../../src/serve/peer-token.ts";
@@ -398,33 +399,12 @@ test.concurrent("hand-made requests for what the mirror does not offer get git's
 
 // ---- 3. authentication, floods and bombs
 
-function memMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no ${field} for ${pid}`);
-  return Number(m[1]) / 1024;
-}
-
 /** Runs `work` and returns how far the process's resident memory peaked above where it stood (VmHWM, reset first). */
 async function peakGrowth(pid: number, work: () => Promise<unknown>): Promise<number> {
   writeFileSync(`/proc/${pid}/clear_refs`, "5");
   const before = memMiB(pid, "VmRSS");
   await work();
   return memMiB(pid, "VmHWM") - before;
-}
-
-/** `n` jobs, at most `width` at a time. */
-async function pool<T>(n: number, width: number, job: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await job(i);
-      }
-    }),
-  );
-  return out;
 }
 
 /**
@@ -447,7 +427,6 @@ async function status(m: Mirror, data: BodyInit, headers: Record<string, string>
 }
 
 
-const tally = (answers: Array<number | string>) => answers.reduce<Record<string, number>>((acc, a) => ((acc[a] = (acc[a] ?? 0) + 1), acc), {});
 
 // Failed on c7b0d04: 16 bodies read at once, each up to 8 MiB, and left to the collector.
 // The bound: the sidecar starts near 41 MiB (startup pages given back); coming back into use,

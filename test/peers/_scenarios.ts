@@ -5,10 +5,10 @@
 // what it measured, and `error` when a step failed or timed out. It waits for events (a link,
 // a /status field, the host's request log), never for time. test/e2e/peers.test.ts starts it
 // and asserts on the result.
-import { appendFileSync, lstatSync, readFileSync } from "node:fs";
+import { appendFileSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "../helpers/index.ts";
-import { enterNamespace, Fleet, ip, nudge, peerAddr, PORT, rendezvous, type ReplicaOptions, type Replica, type Status } from "./harness.ts";
+import { enterNamespace, Fleet, ip, nudge, peerAddr, PORT, readers, rendezvous, type ReplicaOptions, type Replica, type Status } from "./harness.ts";
 
 export const RESULT_PREFIX = "PEERS-RESULT ";
 
@@ -70,32 +70,6 @@ async function startFleet(fleet: Fleet, log: Log, out: Out, opts: ReplicaOptions
   const owner = replicas.find((r) => r.addr === all[0]!.peers!.owner)!;
   log(`fleet of ${replicas.length} published ${fleet.host.head.slice(0, 8)}, owner ${owner.addr}`);
   return { replicas, owner };
-}
-
-/** Reads `file` through each replica's link, over and over, until stopped: every failed read is an outage. */
-function readers(replicas: Replica[]) {
-  const stats = { reads: 0, errors: [] as string[] };
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      for (const r of replicas) {
-        try {
-          if (readFileSync(join(r.link, "file"), "utf8") === "") stats.errors.push(`${r.user}: empty`);
-        } catch (e) {
-          stats.errors.push(`${r.user}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
-        stats.reads++;
-      }
-      await Bun.sleep(5);
-    }
-  })();
-  return {
-    stats,
-    async stop() {
-      on = false;
-      await loop;
-    },
-  };
 }
 
 /** Fetches (POST upload-pack asking for objects) per user since `mark`, users with none left out. */

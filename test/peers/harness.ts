@@ -5,11 +5,12 @@
 // and the git host on 127.0.0.1 records who asked it what: each replica logs in with its own user
 // name (r11 for 127.0.0.11), so every host request is attributed to the replica that made it.
 import { createHmac, createHash } from "node:crypto";
-import { mkdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { Resolver } from "node:dns/promises";
 import { join } from "node:path";
 import { BIN, gitEnv, isAlive, linkHash, waitFor } from "../helpers/index.ts";
 import { makeBareRepo, pushCommit, startGitHTTP, type GitHTTPServer } from "../servers/index.ts";
+import type { PeersStatus } from "../../src/http/status.ts";
 
 /** Every replica's --http-bind port; each has its own address. */
 export const PORT = 8080;
@@ -185,23 +186,8 @@ export class GitHost {
   }
 }
 
-/** The "peers" section of /status (docs: the contract in the issue's design). */
-export interface PeersStatus {
-  name: string;
-  self: string;
-  role: "owner" | "follower";
-  owner: string;
-  source: "host" | "peer";
-  peers: string[];
-  down: string[];
-  resolvedAt: string;
-  resolveError: string;
-  hostRequests: number;
-  peerRequests: number;
-  nudgesSent: number;
-  nudgesReceived: number;
-  refused: number;
-}
+/** The "peers" section of /status, as the binary writes it. */
+export type { PeersStatus };
 
 /** The parts of /status the scenarios read. */
 export interface Status {
@@ -406,4 +392,30 @@ export class Fleet {
     for (const d of this.others) d.stop();
     this.host.stop();
   }
+}
+
+/** Reads `file` through each replica's link, over and over, until stopped: every failed read is an outage. */
+export function readers(replicas: Replica[]) {
+  const stats = { reads: 0, errors: [] as string[] };
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      for (const r of replicas) {
+        try {
+          if (readFileSync(join(r.link, "file"), "utf8") === "") stats.errors.push(`${r.user}: empty`);
+        } catch (e) {
+          stats.errors.push(`${r.user}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        }
+        stats.reads++;
+      }
+      await Bun.sleep(5);
+    }
+  })();
+  return {
+    stats,
+    async stop() {
+      on = false;
+      await loop;
+    },
+  };
 }

@@ -125,6 +125,11 @@ export class Peers {
     const metrics = peersMetrics();
     this.state = { name: config.peers, self: "", role: "owner", owner: "", source: "", peers: [], down: [], resolvedAt: null, resolveError: "", hostRequests: 0, peerRequests: 0, nudgesSent: 0, nudgesReceived: 0, refused: 0 };
     deps.state.peers = this.state;
+    // Known before the first answer when --http-bind or $POD_IP names it: peers' tokens for it are taken from the start.
+    const own = ownAddress(host, deps.env, []);
+    if (own.address !== "") deps.log.info("peers: this replica's address", { address: own.address, from: own.from });
+    this.self = own.address;
+    this.state.self = this.self === "" ? "" : endpointOf(this.self, port);
     const counted = (direction: "sent" | "received", result: "ok" | "failed" | "refused") => {
       metrics.nudges.inc({ direction, result });
       if (result === "refused") this.state.refused++;

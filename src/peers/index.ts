@@ -179,7 +179,7 @@ export class Peers {
     return this.state.self;
   }
 
-  /** Where a fetch goes now: the peer's mirror with the secret, or null for the host. */
+  /** Where a fetch of `objects` goes now: the peer's mirror with a token for them, or null for the host. */
   fetchSource(objects: readonly string[]): FetchSource | null {
     if (this.source === null) {
       this.counted("host", "fetch");
@@ -190,9 +190,9 @@ export class Peers {
     return {
       url,
       env: {
-        // The secret reaches git through its environment, scoped to this URL, never argv; no
-        // askpass, credential helper or prompt: a peer that asks for credentials gets none of
-        // the host's. An empty value first empties the list of extra headers for this URL, so a
+        // The token (serve/peer-token.ts: these objects, this peer) reaches git through its
+        // environment, scoped to this URL, never argv; no askpass, credential helper or prompt:
+        // a peer that asks for credentials gets none of the host's. An empty value first empties the list of extra headers for this URL, so a
         // header the user set for the host (--git-config http.extraHeader, a token) is not sent
         // here; an empty credential.helper empties the helpers' list the same way.
         GIT_CONFIG_COUNT: "6",

@@ -1,13 +1,14 @@
 // How peers prove to each other that they hold the --serve-git secret (issue 23). Every HMAC
 // below is keyed with the secret's SHA-256 in hex (what lib/secrets.ts SecretFile gives), the
-// digest the mirror compares credentials with; the secret itself only travels as the Bearer
-// token of requests to a peer's /git.
-//   - A follower's requests to the owner's /git carry the secret (Bearer), as any git client's do.
+// digest the mirror compares credentials with; the secret itself never travels between peers.
+//   - A follower's requests to a peer's /git carry a token made with it (serve/peer-token.ts):
+//     for that peer's address, a few minutes, a poll or the objects of one fetch.
 //   - The owner's in-process answers (its ref list, or "nothing published yet") carry a proof: an
-//     HMAC over the follower's fresh nonce, the owner's freshness and the body. A host on the
-//     network that answers in the owner's place cannot make one, so a follower only ever follows
-//     an answer the secret's holder gave; it then fetches by the object that answer named.
-//   - Nudges (POST /sync) are signed over their body.
+//     HMAC over the follower's fresh nonce, the address the follower asked, the HTTP status, the
+//     owner's freshness and the body. A host on the network that answers in the owner's place
+//     cannot make one, nor pass off one another replica made, so a follower only ever follows an
+//     answer the secret's holder at that address gave; it then fetches the object it named.
+//   - Nudges (POST /sync) are signed over their body, which names the peer and the time.
 import { sameSecret, signBody } from "../lib/secrets.ts";
 
 /** A follower's random challenge for the owner's answer (hex). */

@@ -116,8 +116,10 @@ describe.skipIf(skip)(`a fleet of ${N} with --peers`, () => {
       expect(w.requests[w.owner]["ls-refs"]).toBeGreaterThanOrEqual(5);
       for (const [user, delta] of Object.entries(w.hostRequestsDelta)) if (user !== w.owner) expect([user, delta]).toEqual([user, 0]);
       for (const [user, delta] of Object.entries(w.peerRequestsDelta)) if (user !== w.owner) expect(delta as number).toBeGreaterThan(0);
-      // A follower's status counts what the host saw from the owner, roughly (polls and fetches, not HTTP requests).
-      expect(w.hostRequestsDelta[w.owner]).toBeGreaterThanOrEqual(5);
+      // The owner's /status counts what the host saw from it (polls and fetches, not HTTP
+      // requests). A poll is counted as it starts and logged by the host as it arrives, so the
+      // one in flight at the window's start may fall on one side only (the loop asks one at a time).
+      expect(w.hostRequestsDelta[w.owner]).toBeGreaterThanOrEqual(w.requests[w.owner]["ls-refs"] - 1);
     });
   });
 

@@ -19,13 +19,14 @@
 //      survivor's link (a file read every 5 ms per replica).
 //   5. A replica joining the fleet of 20: requests it made to the host before it published.
 // `npm run bench:fleet` (builds first) or `bun bench/fleet.ts`; BENCH_JSON=<file> writes the
-// figures as JSON too (also printed after the table, as one line).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// figures as JSON too (also printed after the table, as one line). BENCH_ONLY_N=5 or 20 runs
+// that fleet size alone (JSON only); BENCH_KEEP=1 keeps every replica's log.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gitEnv, waitFor } from "../test/helpers/index.ts";
 import { statTimes } from "./compare/proc.ts";
-import { positive } from "./compare/stats.ts";
+import { percentile, positive } from "./compare/stats.ts";
 import { enterNamespace, Fleet, ip, namespaces, OUTER_NS, readers, rendezvous, type Replica } from "../test/peers/harness.ts";
 
 const WINDOW_S = positive("BENCH_WINDOW", 30);
@@ -44,10 +45,6 @@ enterNamespace(dir);
 const say = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 const nums = (n: number, from = 11) => Array.from({ length: n }, (_, i) => from + i);
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 
 /** A fleet of `n` on the DNS answer, all published and (with --peers) agreed on an owner. */
 async function fleetOf(n: number, peers: boolean): Promise<{ fleet: Fleet; replicas: Replica[]; owner: Replica }> {
@@ -111,7 +108,7 @@ async function latency(fleet: Fleet, replicas: Replica[], trigger: Replica | nul
     all.push(...t);
     perPush.push(Math.max(...t));
   }
-  return { p50: Math.round(pct(all, 50)), max: Math.round(Math.max(...all)), perPush: perPush.map(Math.round) };
+  return { p50: Math.round(percentile(all, 50)), max: Math.round(Math.max(...all)), perPush: perPush.map(Math.round) };
 }
 
 const figures: Record<string, unknown> = {};
@@ -119,7 +116,7 @@ const steady: Record<string, number> = {};
 
 try {
   // 1. Steady state, and (one replica) its publish latency.
-  const only = process.env.BENCH_ONLY_N ? Number(process.env.BENCH_ONLY_N) : 0;
+  const only = process.env.BENCH_ONLY_N ? positive("BENCH_ONLY_N", 1) : 0;
   for (const [n, peers] of [
     [1, true],
     [5, true],
@@ -188,30 +185,33 @@ try {
   else rmSync(dir, { recursive: true, force: true });
 }
 
-const s = figures as {
-  steadyPerMinute: Record<string, number>;
-  fetchesPerCommit: number;
-  aloneByPoll: { p50: number; max: number };
-  aloneByTrigger: { p50: number; max: number };
-  fleetByPoll: { p50: number; max: number };
-  fleetByTrigger: { p50: number; max: number };
-  fiveByTrigger: { p50: number; max: number };
-  followerUpdateCpuMs: number;
-  cores: number;
-  ownerKilled: { allPublishedMs: number; failedReads: number; reads: number };
-  joinHostRequests: number;
-};
-const one = s.steadyPerMinute["peers N=1"]!;
-const rows: Array<[string, string, string]> = [
-  ["host requests/min, steady state, --period=1s", `N=1: ${one}; N=5: ${s.steadyPerMinute["peers N=5"]}; N=20: ${s.steadyPerMinute["peers N=20"]} (without --peers, N=5: ${s.steadyPerMinute["plain N=5"]})`, `N=20 / N=1 = ${(s.steadyPerMinute["peers N=20"]! / one).toFixed(2)}x`],
-  ["host fetches per new commit, N=20", String(s.fetchesPerCommit), ""],
-  ["push -> published, by the owner's poll (p50 / max)", `N=20: ${s.fleetByPoll.p50} / ${s.fleetByPoll.max} ms; one replica: ${s.aloneByPoll.p50} / ${s.aloneByPoll.max} ms`, `max - one's max = ${s.fleetByPoll.max - s.aloneByPoll.max} ms`],
-  ["push -> published, by the push trigger (p50 / max)", `N=20: ${s.fleetByTrigger.p50} / ${s.fleetByTrigger.max} ms; N=5: ${s.fiveByTrigger.p50} / ${s.fiveByTrigger.max} ms; one replica: ${s.aloneByTrigger.p50} / ${s.aloneByTrigger.max} ms`, `max - one's max = ${s.fleetByTrigger.max - s.aloneByTrigger.max} ms at N=20, ${s.fiveByTrigger.max - s.aloneByTrigger.max} ms at N=5`],
-  ["CPU of one follower's update (git-sync and its git processes)", `${s.followerUpdateCpuMs} ms; ${s.cores} cores for 20 replicas`, ""],
-  ["owner SIGKILLed -> next commit on all survivors", `${s.ownerKilled.allPublishedMs} ms`, `${s.ownerKilled.failedReads} of ${s.ownerKilled.reads} reads failed`],
-  ["host requests by a replica joining", String(s.joinHostRequests), ""],
-];
-const width = Math.max(...rows.map((r) => r[0].length));
-console.log(rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b}${c ? `  (${c})` : ""}`).join("\n"));
+// The table needs every figure; BENCH_ONLY_N (one fleet size, for looking at one part) prints the JSON only.
+if (process.env.BENCH_ONLY_N === undefined) {
+  const s = figures as {
+    steadyPerMinute: Record<string, number>;
+    fetchesPerCommit: number;
+    aloneByPoll: { p50: number; max: number };
+    aloneByTrigger: { p50: number; max: number };
+    fleetByPoll: { p50: number; max: number };
+    fleetByTrigger: { p50: number; max: number };
+    fiveByTrigger: { p50: number; max: number };
+    followerUpdateCpuMs: number;
+    cores: number;
+    ownerKilled: { allPublishedMs: number; failedReads: number; reads: number };
+    joinHostRequests: number;
+  };
+  const one = s.steadyPerMinute["peers N=1"]!;
+  const rows: Array<[string, string, string]> = [
+    ["host requests/min, steady state, --period=1s", `N=1: ${one}; N=5: ${s.steadyPerMinute["peers N=5"]}; N=20: ${s.steadyPerMinute["peers N=20"]} (without --peers, N=5: ${s.steadyPerMinute["plain N=5"]})`, `N=20 / N=1 = ${(s.steadyPerMinute["peers N=20"]! / one).toFixed(2)}x`],
+    ["host fetches per new commit, N=20", String(s.fetchesPerCommit), ""],
+    ["push -> published, by the owner's poll (p50 / max)", `N=20: ${s.fleetByPoll.p50} / ${s.fleetByPoll.max} ms; one replica: ${s.aloneByPoll.p50} / ${s.aloneByPoll.max} ms`, `max - one's max = ${s.fleetByPoll.max - s.aloneByPoll.max} ms`],
+    ["push -> published, by the push trigger (p50 / max)", `N=20: ${s.fleetByTrigger.p50} / ${s.fleetByTrigger.max} ms; N=5: ${s.fiveByTrigger.p50} / ${s.fiveByTrigger.max} ms; one replica: ${s.aloneByTrigger.p50} / ${s.aloneByTrigger.max} ms`, `max - one's max = ${s.fleetByTrigger.max - s.aloneByTrigger.max} ms at N=20, ${s.fiveByTrigger.max - s.aloneByTrigger.max} ms at N=5`],
+    ["CPU of one follower's update (git-sync and its git processes)", `${s.followerUpdateCpuMs} ms; ${s.cores} cores for 20 replicas`, ""],
+    ["owner SIGKILLed -> next commit on all survivors", `${s.ownerKilled.allPublishedMs} ms`, `${s.ownerKilled.failedReads} of ${s.ownerKilled.reads} reads failed`],
+    ["host requests by a replica joining", String(s.joinHostRequests), ""],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b}${c ? `  (${c})` : ""}`).join("\n"));
+}
 console.log(JSON.stringify(figures));
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(figures, null, 2) + "\n");

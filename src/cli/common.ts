@@ -1,7 +1,7 @@
 // Shared by the `status` and `sync-now` subcommands. They run inside the git-sync container via
 // `kubectl exec`, so they inherit the container's environment: the same GITSYNC_*/GIT_SYNC_*
 // variables that configured the running instance tell us where its endpoint and root are.
-import { parseBind } from "../http/server.ts";
+import { parseBind } from "../lib/bind.ts";
 import { writeStderr, writeStdout } from "../lib/stdio.ts";
 import { redactURLsInText } from "../log/redact.ts";
 

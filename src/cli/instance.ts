@@ -22,7 +22,7 @@ import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { internalRole } from "../auth/internal.ts";
 import { defaultLinkName, makeAbsPath, readEnv, resolveConfig, shownLink, type Config, type OptionValues } from "../config/index.ts";
-import { parseBind } from "../http/server.ts";
+import { parseBind } from "../lib/bind.ts";
 import { VERSION } from "../version.ts";
 import type { Env, IO } from "./common.ts";
 

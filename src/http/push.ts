@@ -18,6 +18,8 @@ import type { Config } from "../config/types.ts";
 import type { SyncState } from "../state/sync-state.ts";
 import type { Logger } from "../log/logger.ts";
 import { BodyTooLarge, BodyTooSlow, declaresOver, formatBytes, readBounded } from "../lib/bounded-body.ts";
+import { RequestBudget } from "../lib/budget.ts";
+export { RequestBudget };
 import { readSigningKey, sameSecret, signBody } from "../lib/secrets.ts";
 import { semverRange } from "../lib/semver.ts";
 import { refCandidates } from "../repo/remote.ts";
@@ -185,36 +187,6 @@ export class PushCoalescer {
   stop(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-  }
-}
-
-/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
-export class RequestBudget {
-  private tokens: number;
-  private at: number;
-
-  constructor(
-    private readonly burst: number,
-    private readonly perSecond: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.tokens = burst;
-    this.at = now();
-  }
-
-  /** Spends one request; false when the budget is used up. */
-  take(): boolean {
-    const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.perSecond);
-    this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  /** Whole seconds until the next request fits (Retry-After). */
-  retryAfter(): number {
-    return Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond));
   }
 }
 

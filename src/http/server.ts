@@ -17,7 +17,6 @@
 //                     (403) without --http-sync-secret-file: it never syncs on a request that
 //                     does not prove it knows that secret.
 import { parseBind } from "../lib/bind.ts";
-export { parseBind };
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import { redactArgv } from "../config/index.ts";

@@ -7,7 +7,7 @@
 // out once. With no --also-link this file is not used: the loop drives the one Syncer directly.
 import { initRepo } from "../repo/root.ts";
 import type { RepoContext } from "../repo/context.ts";
-import { fetchRefs, type FetchedRef } from "../repo/fetch.ts";
+import { fetchRefs, SourceFailed, type FetchedRef } from "../repo/fetch.ts";
 import type { RemoteQuery, RemoteRef } from "../repo/remote.ts";
 import { readCurrent } from "../publish/symlink.ts";
 import { errorText } from "../log/logger.ts";
@@ -121,9 +121,9 @@ export class Fleet {
     try {
       return await this.fetchAs(deadline, moved);
     } catch (e) {
-      // From a peer (--peers) a failed fetch is the peer's fault, for every ref: the attempt
-      // fails as a whole and is made again from another source (src/peers/).
-      if (this.remote.fetchByOid) throw e;
+      // The source's fault (a --peers peer), for every ref: the attempt fails as a whole and is
+      // made again from another source (src/peers/).
+      if (e instanceof SourceFailed) throw e;
       if (new Set(refs).size === 1) {
         for (const x of moved) failures.set(x.m, x.m.syncer.refusal(e, x.polled, null) as Error);
         return new Map();

@@ -35,8 +35,7 @@ export function ownAddress(bindHost: string, env: Record<string, string | undefi
   if (bound !== "") return { address: bound, from: "--http-bind" };
   const pod = (env.POD_IP ?? "").trim();
   if (isIP(pod) !== 0) return { address: pod, from: "POD_IP" };
-  const mine = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-  const inAnswer = mine.find((a) => answer.includes(a));
+  const inAnswer = [...localAddresses()].find((a) => answer.includes(a));
   return inAnswer ? { address: inAnswer, from: "interfaces" } : { address: "", from: "" };
 }
 

@@ -1,5 +1,5 @@
 // A follower's questions to a peer's /git (issue 23): one in-process ls-refs request per poll,
-// authenticated with the --serve-git secret, and an answer the follower only takes when it
+// authenticated with a poll's token made from the --serve-git secret (serve/peer-token.ts), and an answer the follower only takes when it
 // carries the proof that the secret's holder wrote it (proof.ts). The answer says how fresh the
 // peer's content is (how long since it was confirmed against the git host) and, on a young
 // replica, that nothing is published yet.
@@ -7,6 +7,7 @@ import { readBounded } from "../lib/bounded-body.ts";
 import { errorText } from "../log/logger.ts";
 import { pickSemverTag, semverRange } from "../lib/semver.ts";
 import { parseLsRefs, parsePktLines, pkt } from "../repo/smart-http.ts";
+import { SourceFailed } from "../repo/fetch.ts";
 import { pickRef, refCandidates, type RefListing, type RemoteQuery, type RemoteRef } from "../repo/remote.ts";
 import { VERSION } from "../version.ts";
 import { peerToken } from "../serve/peer-token.ts";
@@ -15,7 +16,8 @@ import { AGE_HEADER, answerProven, challenge, INSTANCE_HEADER, KEY_HEADER, newNo
 /** Why a peer cannot be followed now; the follower passes it over (peers/index.ts). */
 export type Unavailable = "unreachable" | "busy" | "refused" | "unproven" | "other-key" | "stale" | "not-ready" | "missing-ref" | "fetch-failed" | "self";
 
-export class PeerUnavailable extends Error {
+/** A SourceFailed: a fetch from a peer that fails is the peer's fault (repo/fetch.ts). */
+export class PeerUnavailable extends SourceFailed {
   constructor(
     message: string,
     readonly reason: Unavailable,
@@ -82,7 +84,7 @@ export async function askPeer(endpoint: string, prefixes: readonly string[], cre
   } catch (e) {
     throw new PeerUnavailable(`peer ${endpoint}: ${errorText(e)}`, "unreachable");
   }
-  if (res.status === 401) throw new PeerUnavailable(`peer ${endpoint} refused our --serve-git secret (HTTP 401)`, "refused");
+  if (res.status === 401) throw new PeerUnavailable(`peer ${endpoint} refused our token: it holds another --serve-git secret (HTTP 401)`, "refused");
   // The mirror's own "too many at once" (no proof: it did not get to the answer): not a fault.
   if (res.status === 503 && !res.headers.has(PROOF_HEADER)) throw new PeerUnavailable(`peer ${endpoint} is busy (HTTP 503)`, "busy");
   if (res.status !== 200 && res.status !== 503) throw new PeerUnavailable(`peer ${endpoint} answered HTTP ${res.status}`, "unreachable");
@@ -116,10 +118,6 @@ export function findRef(ref: string, listing: RefListing): RemoteRef | null {
   return pickRef(ref, listing);
 }
 
-/** Whether the peer's answer has every ref (so a follower can sync from it now). */
-export function servesAll(answer: PeerAnswer, refs: readonly string[]): boolean {
-  return answer.listing !== null && refs.every((r) => findRef(r, answer.listing!) !== null);
-}
 
 /**
  * The poll of a peer, as the sync asks it (RemoteQuery). `peer()` names the peer to ask now and

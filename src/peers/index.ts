@@ -89,6 +89,8 @@ export class Peers {
   private readonly port: number;
   private readonly bindHost: string;
   private readonly staleAfter: number;
+  /** The last DNS answer as heard, and as used (without this replica's own other-family address). */
+  private heard: string[] = [];
   private answer: string[] = [];
   private self = "";
   /** The peer (address:port) the current attempt syncs from; null = the host. */
@@ -296,10 +298,6 @@ export class Peers {
     this.nudger.send([this.state.owner], this.state.self, "");
   }
 
-  /** Resolves when no nudge round is running. */
-  async idle(): Promise<void> {
-    await this.nudger.idle();
-  }
 
   private async fromPeer<R>(inner: Attempts<R>, address: string, deadline: number, syncCount: number, wait: boolean): Promise<R | null> {
     const endpoint = endpointOf(address, this.port);
@@ -320,7 +318,7 @@ export class Peers {
     } catch (e) {
       // A fetch from the peer that failed comes as a PeerUnavailable too (fetchSource's `failed`).
       if (!(e instanceof PeerUnavailable)) throw e;
-      this.markDown(address, e as Error);
+      this.markDown(address, e);
       return null;
     } finally {
       this.source = null;
@@ -417,12 +415,12 @@ export class Peers {
     this.waiters.delete(done);
   }
 
-  private markDown(address: string, e: Error): void {
+  private markDown(address: string, e: PeerUnavailable): void {
     const prev = this.down.get(address);
     const failures = (prev?.failures ?? 0) + 1;
     const backoff = Math.min(DOWN_MAX_MS, this.config.period * 2 ** Math.min(failures - 1, 16));
     this.down.set(address, { until: Date.now() + backoff, failures });
-    this.deps.log.info("peer unavailable, passing it over", { peer: endpointOf(address, this.port), reason: (e as PeerUnavailable).reason ?? "fetch failed", error: errorText(e), retryIn: `${Math.round(backoff / 1000)}s` });
+    this.deps.log.info("peer unavailable, passing it over", { peer: endpointOf(address, this.port), reason: e.reason, error: errorText(e), retryIn: `${Math.round(backoff / 1000)}s` });
     this.state.down = this.downList();
   }
 
@@ -460,8 +458,8 @@ export class Peers {
         lookupPeers(this.config.peers),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
       ]).finally(() => clearTimeout(timer));
-      if (answer.join() !== this.answer.join()) log.info("peers: DNS answer", { name: this.config.peers, peers: answer, ...(dropped > 0 ? { dropped } : {}) });
-      this.answer = answer;
+      if (answer.join() !== this.heard.join()) log.info("peers: DNS answer", { name: this.config.peers, peers: answer, ...(dropped > 0 ? { dropped } : {}) });
+      this.heard = answer;
       this.state.resolvedAt = Date.now();
       if (this.state.resolveError !== "") log.info("peers: DNS answers again", { name: this.config.peers });
       this.state.resolveError = "";
@@ -470,10 +468,10 @@ export class Peers {
       if (msg !== this.state.resolveError) log.info("peers: can't resolve the name; keeping the last answer", { name: this.config.peers, error: msg, peers: this.answer });
       this.state.resolveError = msg;
     }
-    const own = ownAddress(this.bindHost, this.deps.env, this.answer);
+    const own = ownAddress(this.bindHost, this.deps.env, this.heard);
     if (own.address !== this.self) log.info("peers: this replica's address", { address: own.address, from: own.from });
     this.self = own.address;
-    this.answer = withoutOtherFamilyOfSelf(this.answer, this.self);
+    this.answer = withoutOtherFamilyOfSelf(this.heard, this.self);
     this.state.self = own.address === "" ? "" : endpointOf(own.address, this.port);
     this.state.peers = this.answer.map((a) => endpointOf(a, this.port));
     for (const a of this.down.keys()) if (!this.answer.includes(a)) this.down.delete(a);

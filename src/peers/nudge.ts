@@ -1,10 +1,11 @@
 // Nudges (issue 23): after the owner publishes, it tells every peer to sync now with a POST to
-// their /sync, signed with the --serve-git secret, so followers publish within a round trip of
+// their /sync, signed with the --serve-git secret's digest (proof.ts), so followers publish within a round trip of
 // the owner instead of within a period. Sending is bounded (NUDGE_CONCURRENCY at once, each cut
 // off after NUDGE_TIMEOUT_MS, never retried: a follower that misses one still polls every period)
 // and coalesced (a publish during a round makes one more round, for the newest hash only).
 // Receiving is cheap for the sender of a bogus one: a small body, one HMAC, then 401.
 import { readBounded } from "../lib/bounded-body.ts";
+import { RequestBudget } from "../lib/budget.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorText } from "../log/logger.ts";
 import { TOKEN_WINDOW_MS } from "../serve/peer-token.ts";
@@ -91,8 +92,7 @@ export class Nudger {
 
 /** The receiving side of nudges: POST /sync with the peer signature header. */
 export class NudgeInbox {
-  private tokens = BURST;
-  private filledAt = Date.now();
+  private readonly budget = new RequestBudget(BURST, PER_SECOND);
   private reading = 0;
 
   /** Signatures of nudges taken within the window, with when they may be forgotten. */
@@ -164,7 +164,7 @@ export class NudgeInbox {
       this.seen.delete(sig);
     }
     this.seen.set(signature, now + 2 * TOKEN_WINDOW_MS);
-    if (!this.take()) return text(429, "too many nudges\n", { "Retry-After": "1" });
+    if (!this.budget.take()) return text(429, "too many nudges\n", { "Retry-After": String(this.budget.retryAfter()) });
     this.deps.counted("received", "ok");
     const from = String(nudge.from ?? "");
     this.deps.log.v(2, "nudged by a peer", { peer: from, remote });
@@ -172,14 +172,6 @@ export class NudgeInbox {
     return text(202, "syncing\n");
   }
 
-  private take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(BURST, this.tokens + ((now - this.filledAt) / 1000) * PER_SECOND);
-    this.filledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
-  }
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {

@@ -15,7 +15,7 @@ import { sameSecret, signBody } from "../lib/secrets.ts";
 export const NONCE_HEADER = "GitSync-Peer-Nonce";
 /** Milliseconds since the answering replica's content was last confirmed against the git host. */
 export const AGE_HEADER = "GitSync-Peer-Age";
-/** The ownership key's digest (key.ts): a replica of another repo or ref set is not an owner. */
+/** The ownership key's digest (rendezvous.ts): a replica of another repo or ref set is not an owner. */
 export const KEY_HEADER = "GitSync-Peer-Key";
 /** "sha256=<hex>" of answerProof. */
 export const PROOF_HEADER = "GitSync-Peer-Proof";

@@ -43,8 +43,8 @@ export interface FetchSource {
   /** The fetch's own deadline, before the attempt's (a peer must leave time for the host). */
   deadline?: number;
   /**
-   * What a failed fetch throws instead of git's error (a peer's fault is not the content's: it
-   * must not become a refusal of the commit, which the host may serve well).
+   * What a failed fetch throws instead of git's error: a SourceFailed (fetch.ts) when it is the
+   * source's fault, which must not become a refusal of the commit the host may serve well.
    */
   failed?: (e: unknown) => unknown;
 }

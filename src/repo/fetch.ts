@@ -10,6 +10,12 @@ import { stderrIsPersonsTerminal } from "../lib/stdio.ts";
 import { redactURL } from "../log/redact.ts";
 import type { FetchSource, RepoContext } from "./context.ts";
 
+/**
+ * A fetch that failed through its source's fault (RepoContext.fetchSource: a --peers peer), not
+ * its content's: never a refusal of the commit, and for every ref of a fetch at once.
+ */
+export class SourceFailed extends Error {}
+
 /** A fetched ref: the object it names (a commit, or an annotated tag) and the commit it peels to, both read from root's objects. */
 export interface FetchedRef {
   oid: string;
@@ -64,7 +70,7 @@ async function peelFetched(ctx: RepoContext, deadline: number, oids: readonly st
 async function runFetch(ctx: RepoContext, deadline: number, refs: readonly string[]): Promise<void> {
   const { config, git, root } = ctx;
   // The repo, or for now a peer's mirror (RepoContext.fetchSource).
-  const source = ctx.fetchSource?.(refs) ?? { url: ctx.repo, env: ctx.remoteEnv() };
+  const source: FetchSource = ctx.fetchSource?.(refs) ?? { url: ctx.repo, env: ctx.remoteEnv() };
   ctx.log.v(2, "fetching", { ...(refs.length === 1 ? { ref: refs[0] } : { refs }), repo: redactURL(source.url) });
   // A person watching a long one-time sync on a terminal sees git's progress; logs and pipes
   // (every container) get none of it.
@@ -77,8 +83,8 @@ async function runFetch(ctx: RepoContext, deadline: number, refs: readonly strin
     args.push("--unshallow");
   }
   if (config.filter !== "") args.push("--filter", config.filter);
-  const { again, failed } = source as FetchSource;
-  const until = Math.min(deadline, (source as FetchSource).deadline ?? deadline);
+  const { again, failed } = source;
+  const until = Math.min(deadline, source.deadline ?? deadline);
   try {
     for (;;) {
       try {

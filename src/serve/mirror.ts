@@ -26,7 +26,7 @@ import type { ServeState, SyncState } from "../state/sync-state.ts";
 import { changeKept, NAMESPACE, present, readKept } from "./keep.ts";
 import { errLine, judgeV0, judgeV2, lsRefs, parseRequest, PktError, v0Advertisement, v2Capabilities, type Advertisement, type ServedRef } from "./protocol.ts";
 
-export type MirrorConfig = Pick<Config, "serveGit" | "depth" | "root">;
+export type MirrorConfig = Pick<Config, "serveGit" | "depth" | "root"> & Partial<Pick<Config, "peers">>;
 
 /** What one link serves now: its ref's full name ("" when unknown: a hash ref), object and commit. */
 export interface LinkServed extends ServedRef {
@@ -166,6 +166,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   const shared = new Map<string, { bytes: Promise<Uint8Array<ArrayBuffer> | null>; size: number; at: number }>();
   let sharedBytes = 0;
   let waiting = 0;
+  const sharing = (config.peers ?? "") !== "";
   const forgetShared = (key: string) => {
     const e = shared.get(key);
     if (!e) return;
@@ -323,8 +324,9 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     }
     const body = verdict.body === null ? raw : new TextEncoder().encode(verdict.body);
     // The same request as one answered (or being answered) since the advertisement changed: its answer.
-    // Only small requests (a fleet's are a few hundred bytes): waiting ones hold their bodies.
-    const key = body.byteLength <= SHARED_REQUEST_MAX ? `${v2 ? 2 : 0}:${new Bun.CryptoHasher("sha256").update(body).digest("hex")}` : "";
+    // With --peers only (a fleet's followers), and small requests only (theirs are a few hundred
+    // bytes): waiting ones hold their bodies.
+    const key = sharing && body.byteLength <= SHARED_REQUEST_MAX ? `${v2 ? 2 : 0}:${new Bun.CryptoHasher("sha256").update(body).digest("hex")}` : "";
     const known = key === "" ? undefined : shared.get(key);
     if (known && Date.now() - known.at <= SHARED_ANSWER_TTL_MS && waiting < SHARED_WAITERS) {
       // A slow client of the one answering does not hold the others for long: past the wait
@@ -368,8 +370,8 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     let share: (bytes: Uint8Array<ArrayBuffer> | null) => void = () => {};
     const entry = { bytes: new Promise<Uint8Array<ArrayBuffer> | null>((r) => (share = r)), size: 0, at: Date.now() };
     if (key !== "") {
-      // The oldest go first past the count (negotiation answers are tiny and many).
-      while (shared.size >= SHARED_ANSWERS_COUNT) forgetShared(shared.keys().next().value!);
+      // The oldest go first: past their time, or past the count (negotiation answers are tiny and many).
+      for (const [k, e] of shared) if (shared.size >= SHARED_ANSWERS_COUNT || Date.now() - e.at > SHARED_ANSWER_TTL_MS) forgetShared(k);
       shared.set(key, entry);
     }
     const chunks: Uint8Array[] = [];
@@ -480,7 +482,13 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       if (sharedBytes + kept > SHARED_ANSWERS_TOTAL) return shareNothing();
       entry.size = kept;
       sharedBytes += kept;
-      share(new Uint8Array(Buffer.concat(chunks)));
+      const bytes = new Uint8Array(kept);
+      let at = 0;
+      for (const c of chunks) {
+        bytes.set(c, at);
+        at += c.byteLength;
+      }
+      share(bytes);
     };
     const stream = new ReadableStream<Uint8Array>(
       {
@@ -607,9 +615,9 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       } catch (e) {
         // Without its keep refs a new commit is not advertised (gc could take it from a clone);
         // the next attempt tries again.
-        log.error(e, "can't update the refs the git mirror keeps; serving the previous commits");
-        // update() then says so: a --peers owner does not claim the new commit is served.
-        if (ad !== null) throw new Error("the git mirror serves the previous commits", { cause: e });
+        // Logged by update(), which then says so: a --peers owner does not claim the new commit is served.
+        if (ad !== null) throw new Error("can't update the refs the git mirror keeps; serving the previous commits", { cause: e });
+        log.error(e, "can't update the refs the git mirror keeps");
       }
     }
     for (const oid of tips) allowed.set(oid, { retiredAt: null });

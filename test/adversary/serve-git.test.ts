@@ -813,7 +813,8 @@ test.concurrent("a --peers token instead of the secret: a poll's lists refs and 
 
 test.concurrent("identical fetches share one upload-pack's answer (a fleet's replicas fetching one commit); a request that differs runs its own", async () => {
   await using t = await scenario();
-  const m = await startMirror(t, ["--http-metrics", "--serve-git-max-packs=1"]);
+  // A fleet of one (`localhost` answers its own address): answers are shared with --peers only.
+  const m = await startMirror(t, ["--http-metrics", "--serve-git-max-packs=1", "--peers=localhost"]);
   const h = head(t.repo);
   const same = await Promise.all(Array.from({ length: 5 }, () => post(m, v2Fetch([h], "deepen 1"))));
   for (const a of same) {

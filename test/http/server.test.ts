@@ -1,7 +1,8 @@
 // The HTTP endpoint (behaviour.md 7 and our additions) over real HTTP on 127.0.0.1.
 import { afterEach, describe, expect, it } from "bun:test";
 import { fetchCount, hookRunCount, syncCount, syncDuration } from "../../src/state/metrics.ts";
-import { parseBind, startHttpServer } from "../../src/http/server.ts";
+import { startHttpServer } from "../../src/http/server.ts";
+import { parseBind } from "../../src/lib/bind.ts";
 import { registerSecret } from "../../src/log/logger.ts";
 import { newSyncState } from "../../src/state/sync-state.ts";
 import { startTestServer, testLogger, type TestServer } from "./_server.ts";

@@ -44,10 +44,12 @@ export function ownAddress(bindHost: string, env: Record<string, string | undefi
  * lists a pod under its IPv4 and its IPv6 address, and a pod that knows itself by one ($POD_IP)
  * must not follow itself under the other.
  */
-export function withoutOtherFamilyOfSelf(answer: readonly string[], self: string, local: ReadonlySet<string> = localAddresses()): string[] {
-  if (self === "") return [...answer];
+export function withoutOtherFamilyOfSelf(answer: readonly string[], self: string, local?: ReadonlySet<string>): string[] {
   const family = isIP(self);
-  return answer.filter((a) => a === self || isIP(a) === family || !local.has(a));
+  // A single-stack answer (the usual one, every poll) needs no look at the interfaces.
+  if (self === "" || answer.every((a) => isIP(a) === family)) return [...answer];
+  const mine = local ?? localAddresses();
+  return answer.filter((a) => a === self || isIP(a) === family || !mine.has(a));
 }
 
 /** Every address of this machine's interfaces (this pod's). */

@@ -831,6 +831,15 @@ test.concurrent("identical fetches share one upload-pack's answer (a fleet's rep
   expect(other.status).toBe(200);
   await waitFor("the other request's own upload-pack counted", async () => (await metric(m.port, ok)) === 2);
   expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="shared"}')).toBe(4);
+  // A request past 64 KiB (here padded with `have` lines) is never shared, whoever repeats it:
+  // those waiting for an answer hold their bodies, so only small ones may wait.
+  const big = v2Fetch([h], "deepen 1", ...Array.from({ length: 1500 }, (_, i) => `have ${i.toString(16).padStart(40, "0")}`));
+  expect(big.byteLength).toBeGreaterThan(64 << 10);
+  for (const n of [3, 4]) {
+    expect((await post(m, big)).status).toBe(200);
+    await waitFor(`the large request's own upload-pack counted (${n})`, async () => (await metric(m.port, ok)) === n);
+  }
+  expect(await metric(m.port, 'git_sync_serve_requests_total{kind="fetch",result="shared"}')).toBe(4);
 });
 
 test.concurrent("--serve-git-max-packs=1: with one slow fetch in flight the next gets 503 and Retry-After; at --serve-git-timeout the slow fetch's whole process group is killed and the slot serves again", async () => {
